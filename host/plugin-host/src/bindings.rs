@@ -1,0 +1,282 @@
+//! Typed bindings of both plugin worlds and their conversion to the SDK's plain types.
+//!
+//! The rest of codecafe never sees a wasmtime type: values cross into [`codecafe_sdk::types`]
+//! here, in one place.
+
+use codecafe_sdk::types as sdk;
+
+/// Bindings of `codecafe:provider/provider@0.1.0`.
+pub(crate) mod provider {
+    wasmtime::component::bindgen!({
+        path: "../../wit/provider",
+        world: "codecafe:provider/provider@0.1.0",
+    });
+}
+
+/// Bindings of `codecafe:signals/signal-parser@0.1.0`.
+pub(crate) mod signals {
+    wasmtime::component::bindgen!({
+        path: "../../wit/signals",
+        world: "codecafe:signals/signal-parser@0.1.0",
+    });
+}
+
+use provider::exports::codecafe::provider::adapter as wit;
+use signals::exports::codecafe::signals::parser as wit_signals;
+
+fn mode_from_wit(mode: wit::Mode) -> sdk::Mode {
+    match mode {
+        wit::Mode::Headless => sdk::Mode::Headless,
+        wit::Mode::Interactive => sdk::Mode::Interactive,
+    }
+}
+
+fn mode_to_wit(mode: sdk::Mode) -> wit::Mode {
+    match mode {
+        sdk::Mode::Headless => wit::Mode::Headless,
+        sdk::Mode::Interactive => wit::Mode::Interactive,
+    }
+}
+
+pub(crate) fn info_from_wit(info: wit::ProviderInfo) -> sdk::ProviderInfo {
+    let flags = info.capabilities;
+    sdk::ProviderInfo {
+        id: info.id,
+        name: info.name,
+        version: info.version,
+        description: info.description,
+        modes: info.modes.into_iter().map(mode_from_wit).collect(),
+        capabilities: sdk::Capabilities {
+            resume: flags.contains(wit::Capabilities::RESUME),
+            fork: flags.contains(wit::Capabilities::FORK),
+            live_input: flags.contains(wit::Capabilities::LIVE_INPUT),
+            approvals: flags.contains(wit::Capabilities::APPROVALS),
+            usage: flags.contains(wit::Capabilities::USAGE),
+            cost: flags.contains(wit::Capabilities::COST),
+            screen_check: flags.contains(wit::Capabilities::SCREEN_CHECK),
+        },
+    }
+}
+
+pub(crate) fn invocation_to_wit(i: &sdk::Invocation) -> wit::Invocation {
+    wit::Invocation {
+        prompt: i.prompt.clone(),
+        working_dir: i.working_dir.clone(),
+        model: i.model.clone(),
+        mode: mode_to_wit(i.mode),
+        session: i.session.as_ref().map(|s| wit::SessionRef {
+            id: s.id.clone(),
+            fork: s.fork,
+        }),
+        system_prompt: i.system_prompt.clone(),
+        options: i.options.clone(),
+    }
+}
+
+pub(crate) fn command_from_wit(c: wit::CommandSpec) -> sdk::CommandSpec {
+    sdk::CommandSpec {
+        program: c.program,
+        args: c.args,
+        env: c.env,
+        stdin: match c.stdin {
+            wit::StdinSpec::Closed => sdk::Stdin::Closed,
+            wit::StdinSpec::Bytes(b) => sdk::Stdin::Bytes(b),
+            wit::StdinSpec::KeepOpen(b) => sdk::Stdin::KeepOpen(b),
+        },
+        io: match c.io {
+            wit::IoKind::Pipes => sdk::Io::Pipes,
+            wit::IoKind::Pty => sdk::Io::Pty,
+        },
+    }
+}
+
+pub(crate) fn build_error_from_wit(e: wit::BuildError) -> sdk::BuildError {
+    match e {
+        wit::BuildError::InvalidOption(p) => sdk::BuildError::InvalidOption {
+            key: p.key,
+            message: p.message,
+        },
+        wit::BuildError::UnsupportedMode(mode) => sdk::BuildError::UnsupportedMode {
+            mode: mode_from_wit(mode),
+        },
+        wit::BuildError::Unsupported(message) => sdk::BuildError::Unsupported { message },
+        wit::BuildError::InvalidInvocation(message) => {
+            sdk::BuildError::InvalidInvocation { message }
+        }
+    }
+}
+
+pub(crate) fn stream_to_wit(s: sdk::Stream) -> wit::OutputStream {
+    match s {
+        sdk::Stream::Stdout => wit::OutputStream::Stdout,
+        sdk::Stream::Stderr => wit::OutputStream::Stderr,
+    }
+}
+
+pub(crate) fn adapter_error_from_wit(e: wit::AdapterError) -> sdk::AdapterError {
+    match e {
+        wit::AdapterError::Unsupported(m) => sdk::AdapterError::Unsupported(m),
+        wit::AdapterError::InvalidInput(m) => sdk::AdapterError::InvalidInput(m),
+    }
+}
+
+pub(crate) fn decision_to_wit(d: sdk::ApprovalDecision) -> wit::ApprovalDecision {
+    match d {
+        sdk::ApprovalDecision::Allow => wit::ApprovalDecision::Allow,
+        sdk::ApprovalDecision::AllowAlways => wit::ApprovalDecision::AllowAlways,
+        sdk::ApprovalDecision::Deny => wit::ApprovalDecision::Deny,
+    }
+}
+
+pub(crate) fn screen_from_wit(s: wit::ScreenState) -> sdk::ScreenState {
+    match s {
+        wit::ScreenState::Idle => sdk::ScreenState::Idle,
+        wit::ScreenState::Busy => sdk::ScreenState::Busy,
+        wit::ScreenState::WaitingForInput(q) => sdk::ScreenState::WaitingForInput(q),
+    }
+}
+
+/// Bytes of text and data in a batch, to enforce the per-call output cap.
+pub(crate) fn batch_size(b: &wit::OutputBatch) -> usize {
+    let events: usize = b
+        .events
+        .iter()
+        .map(|e| match e {
+            wit::AgentEvent::SessionStarted(s)
+            | wit::AgentEvent::AssistantText(s)
+            | wit::AgentEvent::Thinking(s)
+            | wit::AgentEvent::Error(s)
+            | wit::AgentEvent::Log(s) => s.len(),
+            wit::AgentEvent::ToolCall(t) => t.id.len() + t.name.len() + t.input.len(),
+            wit::AgentEvent::ToolResult(t) => t.id.len() + t.output.len(),
+            wit::AgentEvent::FileChange(f) => f.path.len(),
+            wit::AgentEvent::Usage(_) => 40,
+            wit::AgentEvent::FinalResult(r) => r.text.len(),
+            wit::AgentEvent::ApprovalRequest(a) => {
+                a.id.len() + a.tool.len() + a.input.len() + a.description.len()
+            }
+            wit::AgentEvent::Other(o) => o.kind.len() + o.data.len(),
+        })
+        .sum();
+    events + b.replies.iter().map(Vec::len).sum::<usize>()
+}
+
+pub(crate) fn batch_from_wit(b: wit::OutputBatch) -> sdk::OutputBatch {
+    sdk::OutputBatch {
+        events: b.events.into_iter().map(event_from_wit).collect(),
+        replies: b.replies,
+    }
+}
+
+fn event_from_wit(e: wit::AgentEvent) -> sdk::AgentEvent {
+    use sdk::AgentEvent as E;
+    match e {
+        wit::AgentEvent::SessionStarted(id) => E::SessionStarted { id },
+        wit::AgentEvent::AssistantText(text) => E::AssistantText { text },
+        wit::AgentEvent::Thinking(text) => E::Thinking { text },
+        wit::AgentEvent::ToolCall(t) => E::ToolCall(sdk::ToolCall {
+            id: t.id,
+            name: t.name,
+            input: t.input,
+        }),
+        wit::AgentEvent::ToolResult(t) => E::ToolResult(sdk::ToolResult {
+            id: t.id,
+            output: t.output,
+            is_error: t.is_error,
+        }),
+        wit::AgentEvent::FileChange(f) => E::FileChange(sdk::FileChange {
+            path: f.path,
+            kind: match f.kind {
+                wit::ChangeKind::Add => sdk::ChangeKind::Add,
+                wit::ChangeKind::Update => sdk::ChangeKind::Update,
+                wit::ChangeKind::Delete => sdk::ChangeKind::Delete,
+            },
+        }),
+        wit::AgentEvent::Usage(u) => E::Usage(sdk::Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cached_input_tokens: u.cached_input_tokens,
+            cache_write_tokens: u.cache_write_tokens,
+            cost_usd: u.cost_usd,
+        }),
+        wit::AgentEvent::FinalResult(r) => E::FinalResult(sdk::FinalResult {
+            text: r.text,
+            is_error: r.is_error,
+        }),
+        wit::AgentEvent::Error(message) => E::Error { message },
+        wit::AgentEvent::ApprovalRequest(a) => E::ApprovalRequest(sdk::ApprovalRequest {
+            id: a.id,
+            tool: a.tool,
+            input: a.input,
+            description: a.description,
+        }),
+        wit::AgentEvent::Log(text) => E::Log { text },
+        wit::AgentEvent::Other(o) => E::Other {
+            kind: o.kind,
+            data: o.data,
+        },
+    }
+}
+
+pub(crate) fn parser_info_from_wit(i: wit_signals::ParserInfo) -> sdk::ParserInfo {
+    sdk::ParserInfo {
+        id: i.id,
+        name: i.name,
+        version: i.version,
+        description: i.description,
+    }
+}
+
+pub(crate) fn context_to_wit(c: &sdk::StageContext) -> wit_signals::StageContext {
+    wit_signals::StageContext {
+        stage_id: c.stage_id.clone(),
+        following_stages: c.following_stages.clone(),
+        attempt: c.attempt,
+    }
+}
+
+pub(crate) fn signals_size(
+    r: &Result<wit_signals::StageSignals, wit_signals::ParseError>,
+) -> usize {
+    match r {
+        Ok(s) => {
+            let action = match &s.action {
+                wit_signals::NextAction::Proceed => 0,
+                wit_signals::NextAction::AwaitUser(l) | wit_signals::NextAction::Skip(l) => {
+                    l.iter().map(String::len).sum()
+                }
+                wit_signals::NextAction::Retry(r) => r.len(),
+            };
+            action + s.uncertainties.iter().map(String::len).sum::<usize>()
+        }
+        Err(wit_signals::ParseError::Malformed(m)) => m.message.len(),
+        Err(wit_signals::ParseError::Invalid(m)) => m.len(),
+    }
+}
+
+pub(crate) fn signals_from_wit(
+    r: Result<wit_signals::StageSignals, wit_signals::ParseError>,
+) -> Result<sdk::StageSignals, sdk::SignalError> {
+    match r {
+        Ok(s) => Ok(sdk::StageSignals {
+            action: match s.action {
+                wit_signals::NextAction::Proceed => sdk::NextAction::Proceed,
+                wit_signals::NextAction::AwaitUser(q) => sdk::NextAction::AwaitUser(q),
+                wit_signals::NextAction::Skip(ids) => sdk::NextAction::Skip(ids),
+                wit_signals::NextAction::Retry(r) => sdk::NextAction::Retry(r),
+            },
+            complexity: s.complexity.map(|c| match c {
+                wit_signals::Complexity::Low => sdk::Complexity::Low,
+                wit_signals::Complexity::Medium => sdk::Complexity::Medium,
+                wit_signals::Complexity::High => sdk::Complexity::High,
+            }),
+            uncertainties: s.uncertainties,
+            explicit: s.explicit,
+        }),
+        Err(wit_signals::ParseError::Malformed(m)) => Err(sdk::SignalError::Malformed {
+            line: m.line,
+            message: m.message,
+        }),
+        Err(wit_signals::ParseError::Invalid(message)) => Err(sdk::SignalError::Invalid { message }),
+    }
+}

@@ -1,0 +1,397 @@
+//! Plugin sessions: one sandboxed instance each, and the calls on it.
+//!
+//! Every call sets the epoch deadline first and classifies what comes back: the plugin's own
+//! result, or a trap / limit turned into a [`PluginError`] naming the plugin and the call. After
+//! a trap the instance is replaced by a fresh one, so the session stays usable.
+
+use std::sync::Arc;
+
+use codecafe_sdk::types as sdk;
+use wasmtime::Store;
+
+use crate::bindings::{self, provider, signals};
+use crate::sandbox::{self, MemoryCapReached, SandboxState};
+use crate::{LoadedPlugin, PluginError, PluginKind, deadline_ticks};
+
+/// The linked, pre-instantiated form of a plugin.
+pub(crate) enum Pre {
+    Provider(provider::ProviderPre<SandboxState>),
+    SignalParser(signals::SignalParserPre<SandboxState>),
+}
+
+/// The parts every session has: the plugin, its store, the limits.
+struct Instance<B> {
+    plugin: LoadedPlugin,
+    store: Store<SandboxState>,
+    bindings: B,
+}
+
+/// How much of a plugin's log goes into an error message.
+const LOG_TAIL: usize = 2048;
+
+impl<B> Instance<B> {
+    fn new(
+        plugin: &LoadedPlugin,
+        instantiate: impl Fn(&Pre, &mut Store<SandboxState>) -> wasmtime::Result<B>,
+    ) -> Result<Self, PluginError> {
+        let limits = plugin.host.limits;
+        let mut store = sandbox::new_store(&plugin.host.engine, &limits);
+        store.set_epoch_deadline(deadline_ticks(limits.call_deadline));
+        let bindings = instantiate(&plugin.pre, &mut store).map_err(|err| {
+            classify(plugin, &store, "instantiate", err)
+        })?;
+        Ok(Self {
+            plugin: plugin.clone(),
+            store,
+            bindings,
+        })
+    }
+
+    /// Runs one call under the deadline; on failure replaces the instance.
+    fn call<R>(
+        &mut self,
+        name: &'static str,
+        instantiate: impl Fn(&Pre, &mut Store<SandboxState>) -> wasmtime::Result<B>,
+        f: impl FnOnce(&B, &mut Store<SandboxState>) -> wasmtime::Result<R>,
+        size: impl FnOnce(&R) -> usize,
+    ) -> Result<R, PluginError> {
+        let limits = self.plugin.host.limits;
+        self.store
+            .set_epoch_deadline(deadline_ticks(limits.call_deadline));
+        match f(&self.bindings, &mut self.store) {
+            Ok(value) => {
+                let returned = size(&value);
+                if returned > limits.output_bytes {
+                    return Err(PluginError::OutputTooLarge {
+                        plugin: self.plugin.id.to_string(),
+                        call: name,
+                        size: returned,
+                        limit: limits.output_bytes,
+                    });
+                }
+                Ok(value)
+            }
+            Err(err) => {
+                let error = classify(&self.plugin, &self.store, name, err);
+                // A trapped instance may be in any state: discard it.
+                *self = Self::new(&self.plugin, instantiate)?;
+                Err(error)
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        self.store.data().log.text()
+    }
+}
+
+/// Turns a wasmtime error from a call into the error users see.
+fn classify(
+    plugin: &LoadedPlugin,
+    store: &Store<SandboxState>,
+    call: &'static str,
+    err: wasmtime::Error,
+) -> PluginError {
+    let id = plugin.id.to_string();
+    let limits = plugin.host.limits;
+    if let Some(cap) = err.downcast_ref::<MemoryCapReached>() {
+        return PluginError::MemoryLimit {
+            plugin: id,
+            call,
+            requested: cap.requested,
+            limit: cap.limit,
+        };
+    }
+    if let Some(requested) = store.data().limiter.refused {
+        return PluginError::MemoryLimit {
+            plugin: id,
+            call,
+            requested,
+            limit: limits.memory_bytes,
+        };
+    }
+    let log = store.data().log.tail(LOG_TAIL);
+    match err.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => PluginError::DeadlineExceeded {
+            plugin: id,
+            call,
+            deadline: limits.call_deadline,
+        },
+        Some(wasmtime::Trap::StackOverflow) => PluginError::Trap {
+            plugin: id,
+            call,
+            reason: "stack overflow (too deep recursion)".to_owned(),
+            log,
+        },
+        Some(wasmtime::Trap::UnreachableCodeReached) => PluginError::Trap {
+            plugin: id,
+            call,
+            reason: "the plugin panicked or aborted".to_owned(),
+            log,
+        },
+        Some(trap) => PluginError::Trap {
+            plugin: id,
+            call,
+            reason: trap.to_string(),
+            log,
+        },
+        None => PluginError::Trap {
+            plugin: id,
+            call,
+            reason: format!("{err:#}"),
+            log,
+        },
+    }
+}
+
+fn instantiate_provider(
+    pre: &Pre,
+    store: &mut Store<SandboxState>,
+) -> wasmtime::Result<provider::Provider> {
+    match pre {
+        Pre::Provider(pre) => pre.instantiate(store),
+        Pre::SignalParser(_) => Err(wasmtime::format_err!("not a provider")),
+    }
+}
+
+fn instantiate_parser(
+    pre: &Pre,
+    store: &mut Store<SandboxState>,
+) -> wasmtime::Result<signals::SignalParser> {
+    match pre {
+        Pre::SignalParser(pre) => pre.instantiate(store),
+        Pre::Provider(_) => Err(wasmtime::format_err!("not a signal parser")),
+    }
+}
+
+/// One instance of a provider plugin, for one stage session.
+pub struct ProviderSession {
+    instance: Instance<provider::Provider>,
+}
+
+impl std::fmt::Debug for ProviderSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSession")
+            .field("plugin", &self.instance.plugin.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn no_size<T>(_: &T) -> usize {
+    0
+}
+
+fn str_size(s: &str) -> usize {
+    s.len()
+}
+
+impl ProviderSession {
+    pub(crate) fn new(plugin: &LoadedPlugin) -> Result<Self, PluginError> {
+        if plugin.kind != PluginKind::Provider {
+            return Err(PluginError::WrongKind {
+                id: plugin.id.to_string(),
+                found: plugin.kind.label(),
+                expected: PluginKind::Provider.label(),
+            });
+        }
+        Ok(Self {
+            instance: Instance::new(plugin, instantiate_provider)?,
+        })
+    }
+
+    /// The plugin's id.
+    pub fn plugin_id(&self) -> Arc<str> {
+        Arc::clone(&self.instance.plugin.id)
+    }
+
+    /// What the plugin has written to stdout/stderr in this session (bounded).
+    pub fn log(&self) -> String {
+        self.instance.log()
+    }
+
+    /// `info`.
+    pub fn info(&mut self) -> Result<sdk::ProviderInfo, PluginError> {
+        self.instance
+            .call(
+                "info",
+                instantiate_provider,
+                |b, s| b.codecafe_provider_adapter().call_info(s),
+                |i| str_size(&i.id) + str_size(&i.name) + str_size(&i.description),
+            )
+            .map(bindings::info_from_wit)
+    }
+
+    /// `build-command`: the command for an invocation, or the plugin's typed refusal.
+    pub fn build_command(
+        &mut self,
+        invocation: &sdk::Invocation,
+    ) -> Result<Result<sdk::CommandSpec, sdk::BuildError>, PluginError> {
+        let wit_invocation = bindings::invocation_to_wit(invocation);
+        self.instance
+            .call(
+                "build-command",
+                instantiate_provider,
+                |b, s| {
+                    b.codecafe_provider_adapter()
+                        .call_build_command(s, &wit_invocation)
+                },
+                |r| match r {
+                    Ok(c) => {
+                        c.program.len()
+                            + c.args.iter().map(String::len).sum::<usize>()
+                            + c.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                    }
+                    Err(_) => 0,
+                },
+            )
+            .map(|r| {
+                r.map(bindings::command_from_wit)
+                    .map_err(bindings::build_error_from_wit)
+            })
+    }
+
+    /// `parse-output`: one line of the agent's output.
+    pub fn parse_output(
+        &mut self,
+        source: sdk::Stream,
+        line: &str,
+    ) -> Result<sdk::OutputBatch, PluginError> {
+        let source = bindings::stream_to_wit(source);
+        self.instance
+            .call(
+                "parse-output",
+                instantiate_provider,
+                |b, s| {
+                    b.codecafe_provider_adapter()
+                        .call_parse_output(s, source, line)
+                },
+                bindings::batch_size,
+            )
+            .map(bindings::batch_from_wit)
+    }
+
+    /// `finish-output`: the agent exited.
+    pub fn finish_output(&mut self, exit_code: Option<i32>) -> Result<sdk::OutputBatch, PluginError> {
+        self.instance
+            .call(
+                "finish-output",
+                instantiate_provider,
+                |b, s| b.codecafe_provider_adapter().call_finish_output(s, exit_code),
+                bindings::batch_size,
+            )
+            .map(bindings::batch_from_wit)
+    }
+
+    /// `encode-input`: bytes delivering the user's text to the running agent.
+    pub fn encode_input(
+        &mut self,
+        text: &str,
+    ) -> Result<Result<Vec<u8>, sdk::AdapterError>, PluginError> {
+        self.instance
+            .call(
+                "encode-input",
+                instantiate_provider,
+                |b, s| b.codecafe_provider_adapter().call_encode_input(s, text),
+                |r| r.as_ref().map_or(0, Vec::len),
+            )
+            .map(|r| r.map_err(bindings::adapter_error_from_wit))
+    }
+
+    /// `encode-approval`: bytes delivering the user's decision on an approval request.
+    pub fn encode_approval(
+        &mut self,
+        request_id: &str,
+        decision: sdk::ApprovalDecision,
+    ) -> Result<Result<Vec<u8>, sdk::AdapterError>, PluginError> {
+        let decision = bindings::decision_to_wit(decision);
+        self.instance
+            .call(
+                "encode-approval",
+                instantiate_provider,
+                |b, s| {
+                    b.codecafe_provider_adapter()
+                        .call_encode_approval(s, request_id, decision)
+                },
+                |r| r.as_ref().map_or(0, Vec::len),
+            )
+            .map(|r| r.map_err(bindings::adapter_error_from_wit))
+    }
+
+    /// `check-screen`: the agent's state from its rendered screen.
+    pub fn check_screen(
+        &mut self,
+        screen: &str,
+        title: &str,
+    ) -> Result<sdk::ScreenState, PluginError> {
+        self.instance
+            .call(
+                "check-screen",
+                instantiate_provider,
+                |b, s| b.codecafe_provider_adapter().call_check_screen(s, screen, title),
+                no_size,
+            )
+            .map(bindings::screen_from_wit)
+    }
+}
+
+/// One instance of a signal parser plugin.
+pub struct SignalParserSession {
+    instance: Instance<signals::SignalParser>,
+}
+
+impl std::fmt::Debug for SignalParserSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalParserSession")
+            .field("plugin", &self.instance.plugin.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignalParserSession {
+    pub(crate) fn new(plugin: &LoadedPlugin) -> Result<Self, PluginError> {
+        if plugin.kind != PluginKind::SignalParser {
+            return Err(PluginError::WrongKind {
+                id: plugin.id.to_string(),
+                found: plugin.kind.label(),
+                expected: PluginKind::SignalParser.label(),
+            });
+        }
+        Ok(Self {
+            instance: Instance::new(plugin, instantiate_parser)?,
+        })
+    }
+
+    /// What the plugin has written to stdout/stderr in this session (bounded).
+    pub fn log(&self) -> String {
+        self.instance.log()
+    }
+
+    /// `info`.
+    pub fn info(&mut self) -> Result<sdk::ParserInfo, PluginError> {
+        self.instance
+            .call(
+                "info",
+                instantiate_parser,
+                |b, s| b.codecafe_signals_parser().call_info(s),
+                |i| str_size(&i.id) + str_size(&i.name) + str_size(&i.description),
+            )
+            .map(bindings::parser_info_from_wit)
+    }
+
+    /// `parse`: the signals in a stage's final text, or the plugin's typed refusal.
+    pub fn parse(
+        &mut self,
+        text: &str,
+        context: &sdk::StageContext,
+    ) -> Result<Result<sdk::StageSignals, sdk::SignalError>, PluginError> {
+        let context = bindings::context_to_wit(context);
+        self.instance
+            .call(
+                "parse",
+                instantiate_parser,
+                |b, s| b.codecafe_signals_parser().call_parse(s, text, &context),
+                bindings::signals_size,
+            )
+            .map(bindings::signals_from_wit)
+    }
+}

@@ -1,0 +1,597 @@
+//! The data that crosses the plugin boundary, as plain Rust types.
+//!
+//! These mirror the WIT packages `codecafe:provider@0.1.0` and `codecafe:signals@0.1.0` one to
+//! one. Plugins build them; the host receives them (it uses this same module), stores them and
+//! streams them as JSON, so every type is `serde`-ready with kebab-case names.
+
+use serde::{Deserialize, Serialize};
+
+/// How an agent is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The agent's non-interactive streaming mode (e.g. `claude -p --output-format stream-json`).
+    Headless,
+    /// The agent's own TUI in a pseudo-terminal.
+    Interactive,
+}
+
+/// What a provider and its agent can do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Capabilities {
+    /// A finished session can be continued by id.
+    pub resume: bool,
+    /// A session can be forked into a new one that starts from its history.
+    pub fork: bool,
+    /// Input can be written to a running agent.
+    pub live_input: bool,
+    /// The agent can ask for approval of a tool call over its protocol.
+    pub approvals: bool,
+    /// The provider reports token usage.
+    pub usage: bool,
+    /// The provider reports cost in US dollars.
+    pub cost: bool,
+    /// The provider can read idle / busy / waiting from a rendered terminal screen.
+    pub screen_check: bool,
+}
+
+/// Identity and abilities of a provider plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ProviderInfo {
+    /// Stable id used in recipes (`provider: claude-code`): lowercase letters, digits and `-`.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The plugin's own version (semver).
+    pub version: String,
+    /// One line describing the agent it drives.
+    pub description: String,
+    /// Modes it can run in.
+    pub modes: Vec<Mode>,
+    /// What it can do.
+    pub capabilities: Capabilities,
+}
+
+/// Which earlier agent session to continue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SessionRef {
+    /// The agent's own session or thread id, as reported by [`AgentEvent::SessionStarted`].
+    pub id: String,
+    /// Start a new session from that history instead of continuing it in place.
+    pub fork: bool,
+}
+
+/// Everything a provider needs to build the command for one agent run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Invocation {
+    /// The fully rendered prompt.
+    pub prompt: String,
+    /// Absolute path of the working directory (the order's worktree).
+    pub working_dir: String,
+    /// Model name or alias; `None` means the agent's default.
+    pub model: Option<String>,
+    /// How to run the agent.
+    pub mode: Mode,
+    /// Session to resume or fork; `None` starts a fresh one.
+    pub session: Option<SessionRef>,
+    /// Text to append to the agent's system prompt (house rules).
+    pub system_prompt: Option<String>,
+    /// Stage options for this provider; values are JSON texts.
+    pub options: Vec<(String, String)>,
+}
+
+impl Invocation {
+    /// A headless invocation of `prompt` in `working_dir` with everything else unset.
+    pub fn new(prompt: impl Into<String>, working_dir: impl Into<String>) -> Self {
+        Self {
+            prompt: prompt.into(),
+            working_dir: working_dir.into(),
+            model: None,
+            mode: Mode::Headless,
+            session: None,
+            system_prompt: None,
+            options: Vec::new(),
+        }
+    }
+
+    /// The raw JSON text of option `key`, if the stage set it.
+    pub fn raw_option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Option `key` decoded from JSON, or [`BuildError::InvalidOption`] naming the key and the
+    /// expected type when the value does not fit.
+    pub fn option<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, BuildError> {
+        match self.raw_option(key) {
+            None => Ok(None),
+            Some(raw) => serde_json::from_str(raw).map(Some).map_err(|err| BuildError::InvalidOption {
+                key: key.to_owned(),
+                message: format!("cannot read {raw}: {err}"),
+            }),
+        }
+    }
+
+    /// Rejects options this provider does not know, so a typo in a recipe is an error rather
+    /// than silently ignored.
+    pub fn reject_unknown_options(&self, known: &[&str]) -> Result<(), BuildError> {
+        match self.options.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some((key, _)) => Err(BuildError::InvalidOption {
+                key: key.clone(),
+                message: if known.is_empty() {
+                    "this provider takes no options".to_owned()
+                } else {
+                    format!("unknown option; this provider knows: {}", known.join(", "))
+                },
+            }),
+        }
+    }
+}
+
+/// How the agent's standard input is set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stdin {
+    /// Closed: reads see end of file at once.
+    Closed,
+    /// These bytes are written, then standard input is closed.
+    Bytes(Vec<u8>),
+    /// These bytes are written and standard input stays open for replies and user input.
+    KeepOpen(Vec<u8>),
+}
+
+/// How the agent's output is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Io {
+    /// Separate stdout and stderr pipes.
+    Pipes,
+    /// One pseudo-terminal.
+    Pty,
+}
+
+/// The process the host should start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CommandSpec {
+    /// Program name (looked up on `PATH`) or absolute path.
+    pub program: String,
+    /// Arguments, without the program name.
+    pub args: Vec<String>,
+    /// Environment variables to set for the agent.
+    pub env: Vec<(String, String)>,
+    /// Standard input.
+    pub stdin: Stdin,
+    /// Pipes or a pseudo-terminal.
+    pub io: Io,
+}
+
+impl CommandSpec {
+    /// `program` with no arguments, stdin closed, on pipes.
+    pub fn new(program: impl Into<String>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: Stdin::Closed,
+            io: Io::Pipes,
+        }
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Appends several arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets standard input.
+    pub fn stdin(mut self, stdin: Stdin) -> Self {
+        self.stdin = stdin;
+        self
+    }
+
+    /// Sets pipes or a pseudo-terminal.
+    pub fn io(mut self, io: Io) -> Self {
+        self.io = io;
+        self
+    }
+}
+
+/// Why a command could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum BuildError {
+    /// An option has a bad value or is not known to this provider.
+    InvalidOption {
+        /// The option's key.
+        key: String,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+    /// This provider cannot run in the requested mode.
+    UnsupportedMode {
+        /// The mode asked for.
+        mode: Mode,
+    },
+    /// The request needs something this provider cannot do.
+    Unsupported {
+        /// What it is.
+        message: String,
+    },
+    /// The invocation itself is unusable.
+    InvalidInvocation {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidOption { key, message } => write!(f, "option `{key}`: {message}"),
+            Self::UnsupportedMode { mode } => write!(f, "mode {mode:?} is not supported"),
+            Self::Unsupported { message } => write!(f, "not supported: {message}"),
+            Self::InvalidInvocation { message } => write!(f, "invalid invocation: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stream {
+    /// Standard output (or the pseudo-terminal).
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A tool the agent called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ToolCall {
+    /// The agent's id for the call.
+    pub id: String,
+    /// Tool name.
+    pub name: String,
+    /// The tool's input as JSON text.
+    pub input: String,
+}
+
+/// The result of a tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ToolResult {
+    /// The id of the call it answers.
+    pub id: String,
+    /// Output text.
+    pub output: String,
+    /// The tool failed or was refused.
+    pub is_error: bool,
+}
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    /// Created.
+    Add,
+    /// Modified.
+    Update,
+    /// Removed.
+    Delete,
+}
+
+/// A file the agent changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FileChange {
+    /// Path as the agent reported it.
+    pub path: String,
+    /// How it changed.
+    pub kind: ChangeKind,
+}
+
+/// Token usage and cost as the agent reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Usage {
+    /// Input tokens not served from a cache.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input tokens read from the prompt cache.
+    pub cached_input_tokens: u64,
+    /// Input tokens written to the prompt cache.
+    pub cache_write_tokens: u64,
+    /// Cost in US dollars, when the agent reports it.
+    pub cost_usd: Option<f64>,
+}
+
+/// The agent's last word for a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FinalResult {
+    /// The final answer text; the signal parser reads this.
+    pub text: String,
+    /// The run failed.
+    pub is_error: bool,
+}
+
+/// A tool call waiting for the user's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ApprovalRequest {
+    /// Id to answer with.
+    pub id: String,
+    /// Tool name.
+    pub tool: String,
+    /// Tool input as JSON text.
+    pub input: String,
+    /// Why it needs approval, for the user.
+    pub description: String,
+}
+
+/// One normalized event from an agent's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum AgentEvent {
+    /// The agent's session or thread id; resume with it.
+    SessionStarted {
+        /// The id.
+        id: String,
+    },
+    /// Text the assistant wrote.
+    AssistantText {
+        /// The text.
+        text: String,
+    },
+    /// The assistant's visible reasoning.
+    Thinking {
+        /// The text.
+        text: String,
+    },
+    /// A tool call.
+    ToolCall(ToolCall),
+    /// A tool result.
+    ToolResult(ToolResult),
+    /// A changed file.
+    FileChange(FileChange),
+    /// Token usage and cost.
+    Usage(Usage),
+    /// The final result of the run.
+    FinalResult(FinalResult),
+    /// An error the agent reported.
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+    /// A tool call waiting for approval.
+    ApprovalRequest(ApprovalRequest),
+    /// Diagnostic output that is neither assistant text nor an error.
+    Log {
+        /// The text.
+        text: String,
+    },
+    /// An event of a kind this interface version has no case for.
+    Other {
+        /// A short kind name, e.g. `rate-limit`.
+        kind: String,
+        /// Details as JSON text.
+        data: String,
+    },
+}
+
+/// What one piece of output turned into.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct OutputBatch {
+    /// Normalized events, in order.
+    pub events: Vec<AgentEvent>,
+    /// Bytes the host must write to the agent's standard input, in order.
+    pub replies: Vec<Vec<u8>>,
+}
+
+impl OutputBatch {
+    /// A batch of these events and no replies.
+    pub fn events(events: Vec<AgentEvent>) -> Self {
+        Self {
+            events,
+            replies: Vec::new(),
+        }
+    }
+
+    /// A batch of one event.
+    pub fn one(event: AgentEvent) -> Self {
+        Self::events(vec![event])
+    }
+
+    /// Appends an event.
+    pub fn push(&mut self, event: AgentEvent) {
+        self.events.push(event);
+    }
+
+    /// True when there is nothing in the batch.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.replies.is_empty()
+    }
+}
+
+impl From<Vec<AgentEvent>> for OutputBatch {
+    fn from(events: Vec<AgentEvent>) -> Self {
+        Self::events(events)
+    }
+}
+
+/// What an agent's terminal screen says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScreenState {
+    /// At its prompt, nothing running.
+    Idle,
+    /// Working.
+    Busy,
+    /// Asking the user something; the text is the question shown.
+    WaitingForInput(String),
+}
+
+/// The user's answer to an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalDecision {
+    /// Allow this call.
+    Allow,
+    /// Allow this and similar calls for the rest of the session.
+    AllowAlways,
+    /// Refuse the call.
+    Deny,
+}
+
+/// An expected failure of an adapter call other than building the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "message")]
+pub enum AdapterError {
+    /// The call is not supported by this provider.
+    Unsupported(String),
+    /// The input could not be handled.
+    InvalidInput(String),
+}
+
+impl std::fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unsupported(what) => write!(f, "not supported: {what}"),
+            Self::InvalidInput(what) => write!(f, "invalid input: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for AdapterError {}
+
+/// Identity of a signal parser plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ParserInfo {
+    /// Stable id used in recipes (`signals: signals-default`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The plugin's own version (semver).
+    pub version: String,
+    /// One line describing the format it reads.
+    pub description: String,
+}
+
+/// Where a stage sits in its order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StageContext {
+    /// The stage that produced the text.
+    pub stage_id: String,
+    /// Stages that would run after this one, in plan order.
+    pub following_stages: Vec<String>,
+    /// 1 for the first attempt of the stage.
+    pub attempt: u32,
+}
+
+/// What the workflow should do after a stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action", content = "detail")]
+pub enum NextAction {
+    /// Go on to the next stage.
+    Proceed,
+    /// Stop and ask the user these questions.
+    AwaitUser(Vec<String>),
+    /// Skip these stages, then go on.
+    Skip(Vec<String>),
+    /// Run the stage again, for this reason.
+    Retry(String),
+}
+
+/// How hard a stage judged the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Complexity {
+    /// Small and clear.
+    Low,
+    /// Some moving parts.
+    Medium,
+    /// Large or risky.
+    High,
+}
+
+/// The signals of one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StageSignals {
+    /// What to do next.
+    pub action: NextAction,
+    /// The stage's estimate of the task's complexity.
+    pub complexity: Option<Complexity>,
+    /// Things the stage was unsure about.
+    pub uncertainties: Vec<String>,
+    /// True when the text carried an explicit signal block.
+    pub explicit: bool,
+}
+
+impl StageSignals {
+    /// The signals of a stage that said nothing: proceed.
+    pub fn proceed() -> Self {
+        Self {
+            action: NextAction::Proceed,
+            complexity: None,
+            uncertainties: Vec::new(),
+            explicit: false,
+        }
+    }
+}
+
+/// An expected failure of a signal parser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum SignalError {
+    /// The text has a signal block that cannot be read.
+    Malformed {
+        /// 1-based line in the stage's text.
+        line: u32,
+        /// What is wrong.
+        message: String,
+    },
+    /// The block is readable but names something impossible.
+    Invalid {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for SignalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed { line, message } => write!(f, "signal block, line {line}: {message}"),
+            Self::Invalid { message } => write!(f, "signal block: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for SignalError {}
