@@ -27,7 +27,7 @@ mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
@@ -179,6 +179,17 @@ struct HostInner {
     cache: Option<cache::CompileCache>,
     limits: Limits,
     ticker_stop: Arc<AtomicBool>,
+    compiled: AtomicUsize,
+    cache_hits: AtomicUsize,
+}
+
+/// How components reached memory since a host started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Components compiled with Cranelift.
+    pub compiled: usize,
+    /// Components loaded from the on-disk cache.
+    pub cache_hits: usize,
 }
 
 impl Drop for HostInner {
@@ -211,6 +222,8 @@ impl PluginHost {
                 cache,
                 limits: config.limits,
                 ticker_stop,
+                compiled: AtomicUsize::new(0),
+                cache_hits: AtomicUsize::new(0),
             }),
         })
     }
@@ -220,14 +233,24 @@ impl PluginHost {
         self.inner.limits
     }
 
+    /// How many components were compiled and how many came from the cache.
+    pub fn stats(&self) -> CompileStats {
+        CompileStats {
+            compiled: self.inner.compiled.load(Ordering::Relaxed),
+            cache_hits: self.inner.cache_hits.load(Ordering::Relaxed),
+        }
+    }
+
     /// Compiles (or loads from the cache) a component without checking its world.
     pub fn compile(&self, source: &PluginSource) -> Result<Component, PluginError> {
         let engine = &self.inner.engine;
         if let Some(cache) = &self.inner.cache
             && let Some(component) = cache.load(engine, &source.hash)
         {
+            self.inner.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(component);
         }
+        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
         let component =
             Component::new(engine, &source.bytes).map_err(|err| PluginError::Compile {
                 plugin: source.label.clone(),

@@ -1,0 +1,231 @@
+//! The sandbox against hostile plugins built from `tests/fixtures/plugins/`: each attack ends in
+//! a clear, contained error and the same session serves the next call normally.
+
+use std::time::Duration;
+
+use codecafe_plugin_host::{
+    HostConfig, Limits, Origin, PluginError, PluginHost, PluginKind, PluginSource, ProviderSession,
+};
+use codecafe_sdk::{AgentEvent, Stream};
+use codecafe_test_support::fixture_plugin;
+
+fn host() -> PluginHost {
+    PluginHost::new(HostConfig {
+        cache_dir: Some(codecafe_test_support::shared_compile_cache()),
+        limits: Limits {
+            memory_bytes: 32 << 20,
+            call_deadline: Duration::from_millis(300),
+            ..Limits::default()
+        },
+    })
+    .expect("host starts")
+}
+
+fn session(host: &PluginHost, fixture: &str) -> ProviderSession {
+    let source = PluginSource::from_file(&fixture_plugin(fixture), Origin::User).expect("fixture file");
+    let plugin = host.load(source).expect("fixture loads");
+    assert_eq!(plugin.kind(), PluginKind::Provider);
+    assert_eq!(plugin.id(), format!("fixture-{fixture}"));
+    plugin.provider_session().expect("instantiates")
+}
+
+/// Runs the attack, returns its error, and checks that the next call works.
+fn attack(fixture: &str) -> PluginError {
+    let host = host();
+    let mut session = session(&host, fixture);
+    let error = session
+        .parse_output(Stream::Stdout, "attack")
+        .expect_err("the attack must fail");
+    assert!(error.is_contained(), "{fixture}: {error}");
+    let message = error.to_string();
+    assert!(message.contains(&format!("fixture-{fixture}")), "names the plugin: {message}");
+    assert!(message.contains("parse-output"), "names the call: {message}");
+    let after = session
+        .parse_output(Stream::Stdout, "after")
+        .expect("the next call works");
+    assert_eq!(
+        after.events,
+        [AgentEvent::AssistantText {
+            text: "after".to_owned()
+        }]
+    );
+    error
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_the_deadline() {
+    match attack("loop") {
+        PluginError::DeadlineExceeded { deadline, call, .. } => {
+            assert_eq!(deadline, Duration::from_millis(300));
+            assert_eq!(call, "parse-output");
+        }
+        other => panic!("expected a deadline error, got {other}"),
+    }
+}
+
+#[test]
+fn a_memory_bomb_hits_the_cap() {
+    match attack("memory-bomb") {
+        PluginError::MemoryLimit {
+            limit, requested, ..
+        } => {
+            assert_eq!(limit, 32 << 20);
+            assert!(requested > limit);
+        }
+        other => panic!("expected a memory limit error, got {other}"),
+    }
+}
+
+#[test]
+fn deep_recursion_is_a_stack_overflow() {
+    match attack("deep-recursion") {
+        PluginError::Trap { reason, .. } => assert!(reason.contains("stack overflow"), "{reason}"),
+        other => panic!("expected a trap, got {other}"),
+    }
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    match attack("panic") {
+        PluginError::Trap { reason, log, .. } => {
+            assert!(reason.contains("panicked"), "{reason}");
+            assert!(log.contains("fixture panicked on purpose"), "{log}");
+        }
+        other => panic!("expected a trap, got {other}"),
+    }
+}
+
+#[test]
+fn oversized_output_is_discarded() {
+    match attack("oversized-output") {
+        PluginError::OutputTooLarge { size, limit, .. } => {
+            assert_eq!(size, 16 << 20);
+            assert_eq!(limit, Limits::default().output_bytes);
+        }
+        other => panic!("expected an output cap error, got {other}"),
+    }
+}
+
+#[test]
+fn the_host_filesystem_is_not_visible() {
+    match attack("read-file") {
+        PluginError::Trap { log, .. } => {
+            assert!(log.contains("could not read /etc/passwd"), "{log}");
+            assert!(!log.contains("root:"), "leaked: {log}");
+        }
+        other => panic!("expected a trap, got {other}"),
+    }
+}
+
+#[test]
+fn the_host_environment_is_not_visible() {
+    // SAFETY of the test's premise: this process has variables that a leaking sandbox would show.
+    assert!(std::env::var_os("PATH").is_some());
+    match attack("read-env") {
+        PluginError::Trap { log, .. } => {
+            assert!(log.contains("no environment variables are visible"), "{log}")
+        }
+        other => panic!("expected a trap, got {other}"),
+    }
+}
+
+#[test]
+fn sleeping_cannot_block_the_host() {
+    let host = host();
+    let mut session = session(&host, "sleeper");
+    let batch = session
+        .parse_output(Stream::Stdout, "attack")
+        .expect("the sleep ends at once");
+    assert_eq!(
+        batch.events,
+        [AgentEvent::AssistantText {
+            text: "woke up".to_owned()
+        }]
+    );
+}
+
+#[test]
+fn a_foreign_import_is_refused_at_load() {
+    let source = PluginSource::from_file(&fixture_plugin("foreign-import"), Origin::User)
+        .expect("fixture file");
+    match host().load(source) {
+        Err(PluginError::UnsupportedImport { import, .. }) => {
+            assert_eq!(import, "fixture:evil/net@0.1.0")
+        }
+        other => panic!("expected an unsupported import error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_wit_version_is_refused_at_load() {
+    let source = PluginSource::from_file(&fixture_plugin("wrong-version"), Origin::User)
+        .expect("fixture file");
+    match host().load(source) {
+        Err(error @ PluginError::WrongVersion { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("codecafe:provider/adapter@0.2.0"), "{message}");
+            assert!(message.contains("0.1.0"), "{message}");
+        }
+        other => panic!("expected a wrong version error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bytes_that_are_not_a_component_are_a_compile_error() {
+    let source = PluginSource::from_bytes(b"not wasm at all".to_vec(), Origin::User, "junk.wasm");
+    match host().load(source) {
+        Err(PluginError::Compile { plugin, .. }) => assert_eq!(plugin, "junk.wasm"),
+        other => panic!("expected a compile error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_second_host_loads_from_the_compile_cache() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let config = || HostConfig {
+        cache_dir: Some(cache.path().to_owned()),
+        limits: Limits::default(),
+    };
+    let path = fixture_plugin("sleeper");
+    let first = PluginHost::new(config()).expect("host");
+    first
+        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
+        .expect("loads");
+    assert_eq!(first.stats().compiled, 1);
+    assert_eq!(first.stats().cache_hits, 0);
+
+    let second = PluginHost::new(config()).expect("host");
+    let plugin = second
+        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
+        .expect("loads from cache");
+    assert_eq!(second.stats().compiled, 0);
+    assert_eq!(second.stats().cache_hits, 1);
+    let mut session = plugin.provider_session().expect("instantiates");
+    assert_eq!(
+        session.parse_output(Stream::Stdout, "hi").expect("works").events,
+        [AgentEvent::AssistantText {
+            text: "hi".to_owned()
+        }]
+    );
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_recompiled() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let config = || HostConfig {
+        cache_dir: Some(cache.path().to_owned()),
+        limits: Limits::default(),
+    };
+    let path = fixture_plugin("sleeper");
+    PluginHost::new(config())
+        .expect("host")
+        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
+        .expect("loads");
+    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
+        std::fs::write(entry.expect("entry").path(), b"garbage").expect("corrupt");
+    }
+    let host = PluginHost::new(config()).expect("host");
+    host.load(PluginSource::from_file(&path, Origin::User).expect("file"))
+        .expect("recompiles");
+    assert_eq!(host.stats().compiled, 1);
+}

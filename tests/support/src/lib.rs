@@ -1,0 +1,82 @@
+//! Helpers shared by codecafe's tests.
+//!
+//! The hostile fixture plugins in `tests/fixtures/plugins/` are built from source here, once per
+//! test process, by a nested `cargo build --target wasm32-wasip2` into their own target
+//! directory; cargo's lock serialises concurrent test processes and makes later builds no-ops.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The cargo target directory the tests run from.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
+/// A compile cache shared by every test, so each does not compile the plugins again.
+pub fn shared_compile_cache() -> PathBuf {
+    target_dir().join("test-compile-cache")
+}
+
+/// The fixture plugins, built once; the error is cargo's output.
+fn fixtures_dir() -> &'static Result<PathBuf, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root();
+        let target = target_dir().join("wasm-fixtures");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(root.join("tests/fixtures/plugins/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .output()
+            .map_err(|err| format!("cannot run cargo: {err}"))?;
+        if output.status.success() {
+            Ok(target.join("wasm32-wasip2/release"))
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    })
+}
+
+/// The `.wasm` of fixture plugin `name` (e.g. `memory-bomb`), building the fixtures if needed.
+///
+/// # Panics
+/// If the fixtures do not build: a test cannot go on without them.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    match fixtures_dir() {
+        Ok(dir) => dir.join(format!("fixture_{}.wasm", name.replace('-', "_"))),
+        Err(output) => panic!("building the fixture plugins failed:\n{output}"),
+    }
+}
+
+/// Names of all hostile fixtures.
+pub const HOSTILE_FIXTURES: &[&str] = &[
+    "loop",
+    "memory-bomb",
+    "deep-recursion",
+    "panic",
+    "oversized-output",
+    "read-file",
+    "read-env",
+    "foreign-import",
+    "wrong-version",
+];
