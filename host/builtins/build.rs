@@ -32,7 +32,13 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
@@ -64,12 +70,14 @@ fn main() {
          is the target installed? run `rustup target add wasm32-wasip2`"
     );
 
-    let mut code = String::from("/// The built-in plugins, in discovery order.\npub const BUILTINS: &[BuiltinPlugin] = &[\n");
+    let mut code = String::from(
+        "/// The built-in plugins, in discovery order.\npub const BUILTINS: &[BuiltinPlugin] = &[\n",
+    );
     for (package, id) in PLUGINS {
         let file = format!("{}.wasm", package.replace('-', "_"));
         let built = target_dir.join("wasm32-wasip2/release").join(&file);
-        let bytes = std::fs::read(&built)
-            .unwrap_or_else(|err| panic!("{}: {err}", built.display()));
+        let bytes =
+            std::fs::read(&built).unwrap_or_else(|err| panic!("{}: {err}", built.display()));
         let embedded = out_dir.join(&file);
         std::fs::write(&embedded, &bytes)
             .unwrap_or_else(|err| panic!("{}: {err}", embedded.display()));

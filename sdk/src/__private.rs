@@ -291,9 +291,11 @@ mod wasm {
                     uncertainties: s.uncertainties,
                     explicit: s.explicit,
                 }),
-                Err(sdk::SignalError::Malformed { line, message }) => Err(
-                    wit_signals::ParseError::Malformed(wit_signals::MalformedSignals { line, message }),
-                ),
+                Err(sdk::SignalError::Malformed { line, message }) => {
+                    Err(wit_signals::ParseError::Malformed(
+                        wit_signals::MalformedSignals { line, message },
+                    ))
+                }
                 Err(sdk::SignalError::Invalid { message }) => {
                     Err(wit_signals::ParseError::Invalid(message))
                 }

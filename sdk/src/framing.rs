@@ -97,7 +97,10 @@ mod tests {
             lines.extend(framer.push(&input[split..]));
             assert_eq!(
                 lines,
-                vec!["{\"type\":\"system\"}", "{\"type\":\"assistant\",\"x\":\"é\"}"],
+                vec![
+                    "{\"type\":\"system\"}",
+                    "{\"type\":\"assistant\",\"x\":\"é\"}"
+                ],
                 "split at {split}"
             );
             assert_eq!(framer.finish(), None);

@@ -108,20 +108,31 @@ impl Invocation {
 
     /// Option `key` decoded from JSON, or [`BuildError::InvalidOption`] naming the key and the
     /// expected type when the value does not fit.
-    pub fn option<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, BuildError> {
+    pub fn option<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, BuildError> {
         match self.raw_option(key) {
             None => Ok(None),
-            Some(raw) => serde_json::from_str(raw).map(Some).map_err(|err| BuildError::InvalidOption {
-                key: key.to_owned(),
-                message: format!("cannot read {raw}: {err}"),
-            }),
+            Some(raw) => {
+                serde_json::from_str(raw)
+                    .map(Some)
+                    .map_err(|err| BuildError::InvalidOption {
+                        key: key.to_owned(),
+                        message: format!("cannot read {raw}: {err}"),
+                    })
+            }
         }
     }
 
     /// Rejects options this provider does not know, so a typo in a recipe is an error rather
     /// than silently ignored.
     pub fn reject_unknown_options(&self, known: &[&str]) -> Result<(), BuildError> {
-        match self.options.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        match self
+            .options
+            .iter()
+            .find(|(k, _)| !known.contains(&k.as_str()))
+        {
             None => Ok(()),
             Some((key, _)) => Err(BuildError::InvalidOption {
                 key: key.clone(),

@@ -38,7 +38,12 @@ mod tests {
         for plugin in BUILTINS {
             // The component-model preamble: magic, then version 0x0d with layer 1.
             assert_eq!(&plugin.bytes[..4], b"\0asm", "{}", plugin.id);
-            assert_eq!(&plugin.bytes[4..8], &[0x0d, 0x00, 0x01, 0x00], "{}", plugin.id);
+            assert_eq!(
+                &plugin.bytes[4..8],
+                &[0x0d, 0x00, 0x01, 0x00],
+                "{}",
+                plugin.id
+            );
             assert_eq!(plugin.source().hash_hex(), plugin.hash);
         }
     }

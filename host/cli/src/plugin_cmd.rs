@@ -157,7 +157,12 @@ fn list(host: &PluginHost, paths: &Paths, as_json: bool) -> Result<ExitCode> {
     }
     print_table(&table);
     for broken in &registry.broken {
-        println!("\nbroken {} plugin {}: {}", broken.origin.label(), broken.label, broken.error);
+        println!(
+            "\nbroken {} plugin {}: {}",
+            broken.origin.label(),
+            broken.label,
+            broken.error
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -241,7 +246,10 @@ fn inspect(host: &PluginHost, paths: &Paths, arg: &str, as_json: bool) -> Result
             println!("description: {}", plugin.info().description());
             if let PluginInfo::Provider(info) = plugin.info() {
                 println!("modes:       {:?}", info.modes);
-                println!("capabilities: {}", serde_json::to_string(&info.capabilities)?);
+                println!(
+                    "capabilities: {}",
+                    serde_json::to_string(&info.capabilities)?
+                );
             }
         }
         println!("origin:      {}", inspection.origin.label());
@@ -354,10 +362,20 @@ fn check(host: &PluginHost, paths: &Paths, args: &CheckArgs) -> Result<ExitCode>
             }))?
         );
     } else {
-        println!("{} {} ({})", plugin.kind().label(), plugin.id(), plugin.kind().world());
+        println!(
+            "{} {} ({})",
+            plugin.kind().label(),
+            plugin.id(),
+            plugin.kind().world()
+        );
         for c in &calls {
             match &c.outcome {
-                Ok(value) => println!("  ok    {:<14} {:>9.3} ms  {}", c.call, ms(c.elapsed), value),
+                Ok(value) => println!(
+                    "  ok    {:<14} {:>9.3} ms  {}",
+                    c.call,
+                    ms(c.elapsed),
+                    value
+                ),
                 Err(err) => println!("  FAIL  {:<14} {:>9.3} ms  {}", c.call, ms(c.elapsed), err),
             }
         }

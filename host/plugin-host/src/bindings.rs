@@ -277,6 +277,8 @@ pub(crate) fn signals_from_wit(
             line: m.line,
             message: m.message,
         }),
-        Err(wit_signals::ParseError::Invalid(message)) => Err(sdk::SignalError::Invalid { message }),
+        Err(wit_signals::ParseError::Invalid(message)) => {
+            Err(sdk::SignalError::Invalid { message })
+        }
     }
 }

@@ -153,7 +153,9 @@ pub enum PluginError {
     },
 
     /// A built-in plugin cannot be removed.
-    #[error("`{id}` is built in and cannot be removed; a plugin with the same id in the plugins folder overrides it")]
+    #[error(
+        "`{id}` is built in and cannot be removed; a plugin with the same id in the plugins folder overrides it"
+    )]
     BuiltIn {
         /// The id.
         id: String,

@@ -118,7 +118,11 @@ pub struct PluginSource {
 
 impl PluginSource {
     /// A component from memory.
-    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>, origin: Origin, label: impl Into<String>) -> Self {
+    pub fn from_bytes(
+        bytes: impl Into<Arc<[u8]>>,
+        origin: Origin,
+        label: impl Into<String>,
+    ) -> Self {
         let bytes = bytes.into();
         let hash = blake3::hash(&bytes);
         Self {
@@ -271,8 +275,14 @@ impl PluginHost {
     fn inspect_component(&self, source: &PluginSource, component: &Component) -> Inspection {
         let engine = &self.inner.engine;
         let ty = component.component_type();
-        let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
-        let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
+        let exports: Vec<String> = ty
+            .exports(engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let imports: Vec<String> = ty
+            .imports(engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
         Inspection {
             exports,
             imports,
@@ -306,22 +316,22 @@ impl PluginHost {
                 message: format!("{err:#}"),
             })?;
         let pre = match kind {
-            PluginKind::Provider => session::Pre::Provider(
-                bindings::provider::ProviderPre::new(pre).map_err(|err| {
-                    PluginError::Instantiate {
+            PluginKind::Provider => {
+                session::Pre::Provider(bindings::provider::ProviderPre::new(pre).map_err(
+                    |err| PluginError::Instantiate {
                         plugin: source.label.clone(),
                         message: format!("{err:#}"),
-                    }
-                })?,
-            ),
-            PluginKind::SignalParser => session::Pre::SignalParser(
-                bindings::signals::SignalParserPre::new(pre).map_err(|err| {
-                    PluginError::Instantiate {
+                    },
+                )?)
+            }
+            PluginKind::SignalParser => {
+                session::Pre::SignalParser(bindings::signals::SignalParserPre::new(pre).map_err(
+                    |err| PluginError::Instantiate {
                         plugin: source.label.clone(),
                         message: format!("{err:#}"),
-                    }
-                })?,
-            ),
+                    },
+                )?)
+            }
         };
         let mut plugin = LoadedPlugin {
             host: Arc::clone(&self.inner),
@@ -359,8 +369,16 @@ impl Inspection {
     /// The plugin world the exports name, or why none fits.
     pub fn kind(&self, label: &str) -> Result<PluginKind, PluginError> {
         for (prefix, current, kind) in [
-            ("codecafe:provider/adapter@", PROVIDER_INTERFACE, PluginKind::Provider),
-            ("codecafe:signals/parser@", SIGNALS_INTERFACE, PluginKind::SignalParser),
+            (
+                "codecafe:provider/adapter@",
+                PROVIDER_INTERFACE,
+                PluginKind::Provider,
+            ),
+            (
+                "codecafe:signals/parser@",
+                SIGNALS_INTERFACE,
+                PluginKind::SignalParser,
+            ),
         ] {
             if let Some(export) = self.exports.iter().find(|e| e.starts_with(prefix)) {
                 return if export == current {

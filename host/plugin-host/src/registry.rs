@@ -90,7 +90,9 @@ impl Registry {
 
     /// The active plugin with this id, which must be of `kind`.
     pub fn get_kind(&self, id: &str, kind: PluginKind) -> Result<&LoadedPlugin, PluginError> {
-        let plugin = self.get(id).ok_or_else(|| PluginError::NotFound { id: id.to_owned() })?;
+        let plugin = self
+            .get(id)
+            .ok_or_else(|| PluginError::NotFound { id: id.to_owned() })?;
         if plugin.kind() == kind {
             Ok(plugin)
         } else {
@@ -134,7 +136,11 @@ pub fn dir_sources(dir: &Path, origin: Origin) -> Result<Vec<PluginSource>, Plug
 
 /// Validates a component and copies it into `dir` as `<id>.wasm` (replacing an older copy of
 /// the same id). Nothing is written unless the plugin loads.
-pub fn install(host: &PluginHost, file: &Path, dir: &Path) -> Result<(LoadedPlugin, PathBuf), PluginError> {
+pub fn install(
+    host: &PluginHost,
+    file: &Path,
+    dir: &Path,
+) -> Result<(LoadedPlugin, PathBuf), PluginError> {
     let source = PluginSource::from_file(file, Origin::User)?;
     let bytes = source.bytes.clone();
     let plugin = host.load(source)?;
@@ -164,9 +170,11 @@ pub fn install(host: &PluginHost, file: &Path, dir: &Path) -> Result<(LoadedPlug
 
 /// Removes the user-installed plugin with this id from `dir`. Built-ins cannot be removed.
 pub fn remove(registry: &Registry, id: &str, dir: &Path) -> Result<PathBuf, PluginError> {
-    let user_entry = registry.entries.iter().rev().find(|e| {
-        e.plugin.id() == id && e.plugin.inspection().origin == Origin::User
-    });
+    let user_entry = registry
+        .entries
+        .iter()
+        .rev()
+        .find(|e| e.plugin.id() == id && e.plugin.inspection().origin == Origin::User);
     let Some(entry) = user_entry else {
         let exists = registry.entries.iter().any(|e| e.plugin.id() == id);
         let builtin_only = registry

@@ -37,9 +37,8 @@ impl<B> Instance<B> {
         let limits = plugin.host.limits;
         let mut store = sandbox::new_store(&plugin.host.engine, &limits);
         store.set_epoch_deadline(deadline_ticks(limits.call_deadline));
-        let bindings = instantiate(&plugin.pre, &mut store).map_err(|err| {
-            classify(plugin, &store, "instantiate", err)
-        })?;
+        let bindings = instantiate(&plugin.pre, &mut store)
+            .map_err(|err| classify(plugin, &store, "instantiate", err))?;
         Ok(Self {
             plugin: plugin.clone(),
             store,
@@ -271,12 +270,18 @@ impl ProviderSession {
     }
 
     /// `finish-output`: the agent exited.
-    pub fn finish_output(&mut self, exit_code: Option<i32>) -> Result<sdk::OutputBatch, PluginError> {
+    pub fn finish_output(
+        &mut self,
+        exit_code: Option<i32>,
+    ) -> Result<sdk::OutputBatch, PluginError> {
         self.instance
             .call(
                 "finish-output",
                 instantiate_provider,
-                |b, s| b.codecafe_provider_adapter().call_finish_output(s, exit_code),
+                |b, s| {
+                    b.codecafe_provider_adapter()
+                        .call_finish_output(s, exit_code)
+                },
                 bindings::batch_size,
             )
             .map(bindings::batch_from_wit)
@@ -327,7 +332,10 @@ impl ProviderSession {
             .call(
                 "check-screen",
                 instantiate_provider,
-                |b, s| b.codecafe_provider_adapter().call_check_screen(s, screen, title),
+                |b, s| {
+                    b.codecafe_provider_adapter()
+                        .call_check_screen(s, screen, title)
+                },
                 no_size,
             )
             .map(bindings::screen_from_wit)

@@ -22,7 +22,8 @@ fn host() -> PluginHost {
 }
 
 fn session(host: &PluginHost, fixture: &str) -> ProviderSession {
-    let source = PluginSource::from_file(&fixture_plugin(fixture), Origin::User).expect("fixture file");
+    let source =
+        PluginSource::from_file(&fixture_plugin(fixture), Origin::User).expect("fixture file");
     let plugin = host.load(source).expect("fixture loads");
     assert_eq!(plugin.kind(), PluginKind::Provider);
     assert_eq!(plugin.id(), format!("fixture-{fixture}"));
@@ -38,8 +39,14 @@ fn attack(fixture: &str) -> PluginError {
         .expect_err("the attack must fail");
     assert!(error.is_contained(), "{fixture}: {error}");
     let message = error.to_string();
-    assert!(message.contains(&format!("fixture-{fixture}")), "names the plugin: {message}");
-    assert!(message.contains("parse-output"), "names the call: {message}");
+    assert!(
+        message.contains(&format!("fixture-{fixture}")),
+        "names the plugin: {message}"
+    );
+    assert!(
+        message.contains("parse-output"),
+        "names the call: {message}"
+    );
     let after = session
         .parse_output(Stream::Stdout, "after")
         .expect("the next call works");
@@ -123,7 +130,10 @@ fn the_host_environment_is_not_visible() {
     assert!(std::env::var_os("PATH").is_some());
     match attack("read-env") {
         PluginError::Trap { log, .. } => {
-            assert!(log.contains("no environment variables are visible"), "{log}")
+            assert!(
+                log.contains("no environment variables are visible"),
+                "{log}"
+            )
         }
         other => panic!("expected a trap, got {other}"),
     }
@@ -163,7 +173,10 @@ fn a_wrong_wit_version_is_refused_at_load() {
     match host().load(source) {
         Err(error @ PluginError::WrongVersion { .. }) => {
             let message = error.to_string();
-            assert!(message.contains("codecafe:provider/adapter@0.2.0"), "{message}");
+            assert!(
+                message.contains("codecafe:provider/adapter@0.2.0"),
+                "{message}"
+            );
             assert!(message.contains("0.1.0"), "{message}");
         }
         other => panic!("expected a wrong version error, got {other:?}"),
@@ -202,7 +215,10 @@ fn a_second_host_loads_from_the_compile_cache() {
     assert_eq!(second.stats().cache_hits, 1);
     let mut session = plugin.provider_session().expect("instantiates");
     assert_eq!(
-        session.parse_output(Stream::Stdout, "hi").expect("works").events,
+        session
+            .parse_output(Stream::Stdout, "hi")
+            .expect("works")
+            .events,
         [AgentEvent::AssistantText {
             text: "hi".to_owned()
         }]

@@ -87,7 +87,9 @@ impl Provider for CommandProvider {
         };
         let prompt_via: PromptVia = invocation.option("prompt_via")?.unwrap_or_default();
         match prompt_via {
-            PromptVia::Stdin => spec = spec.stdin(Stdin::Bytes(invocation.prompt.clone().into_bytes())),
+            PromptVia::Stdin => {
+                spec = spec.stdin(Stdin::Bytes(invocation.prompt.clone().into_bytes()))
+            }
             PromptVia::Arg if matches!(spec.program.as_str(), "sh") && spec.args.len() == 2 => {
                 // `sh -c LINE NAME ARG`: the prompt becomes `$1` of the shell line.
                 spec = spec.arg("codecafe-stage").arg(invocation.prompt.clone());
@@ -205,7 +207,10 @@ mod tests {
                 ("prompt_via", r#""arg""#),
             ]))
             .expect("builds");
-        assert_eq!(spec.args, ["-c", "echo \"$1\"", "codecafe-stage", "fix the bug"]);
+        assert_eq!(
+            spec.args,
+            ["-c", "echo \"$1\"", "codecafe-stage", "fix the bug"]
+        );
     }
 
     #[test]
@@ -215,7 +220,10 @@ mod tests {
             (&[("command", r#""  ""#)], "command"),
             (&[("command", "[]")], "command"),
             (&[("command", "3")], "command"),
-            (&[("command", r#""x""#), ("prompt_via", r#""carrier pigeon""#)], "prompt_via"),
+            (
+                &[("command", r#""x""#), ("prompt_via", r#""carrier pigeon""#)],
+                "prompt_via",
+            ),
             (&[("command", r#""x""#), ("comand", r#""x""#)], "comand"),
         ];
         for (options, key) in cases {
@@ -259,10 +267,16 @@ mod tests {
         let mut provider = CommandProvider::default();
         provider.parse_output(Stream::Stdout, "1 failed");
         let batch = provider.finish_output(Some(101));
-        assert!(matches!(&batch.events[0], AgentEvent::Error { message } if message.contains("101")));
-        assert!(matches!(&batch.events[1], AgentEvent::FinalResult(r) if r.is_error && r.text == "1 failed"));
+        assert!(
+            matches!(&batch.events[0], AgentEvent::Error { message } if message.contains("101"))
+        );
+        assert!(
+            matches!(&batch.events[1], AgentEvent::FinalResult(r) if r.is_error && r.text == "1 failed")
+        );
         let batch = CommandProvider::default().finish_output(None);
-        assert!(matches!(&batch.events[0], AgentEvent::Error { message } if message.contains("signal")));
+        assert!(
+            matches!(&batch.events[0], AgentEvent::Error { message } if message.contains("signal"))
+        );
     }
 
     #[test]
