@@ -1,0 +1,540 @@
+//! The `claude-code` provider: drives Anthropic's Claude Code CLI (`claude`).
+//!
+//! **Headless** (the default) runs `claude -p --output-format stream-json --verbose` with the
+//! prompt on standard input — never as an argument, so neither the argv size limit nor a prompt
+//! that starts with `-` can break the command. Its stream-json output becomes normalized events
+//! (see the `parse` module). **Interactive** runs Claude Code's own TUI in a pseudo-terminal with the prompt as
+//! its last argument; the host reads the screen with [`Provider::check_screen`] (the `screen`
+//! module).
+//!
+//! The working directory is the process's own (Claude Code has no flag for it). A session is
+//! continued with `--resume <id>`, or copied into a new one with `--resume <id> --fork-session`.
+//! The invocation's `system_prompt` is appended with `--append-system-prompt`.
+//!
+//! Stage options:
+//!
+//! | option | value | flag |
+//! |---|---|---|
+//! | `permission_mode` | `acceptEdits`, `auto`, `bypassPermissions`, `default`, `dontAsk`, `plan` | `--permission-mode` |
+//! | `allowed_tools` | list of tool rules (`"Bash(git *)"`, `"Edit"`) | `--allowedTools` |
+//! | `disallowed_tools` | list of tool rules | `--disallowedTools` |
+//! | `max_turns` | positive integer (headless) | `--max-turns` |
+//! | `max_budget_usd` | positive number (headless) | `--max-budget-usd` |
+//! | `fallback_model` | model name (headless) | `--fallback-model` |
+//! | `include_partial_messages` | bool (headless) | `--include-partial-messages` |
+//! | `settings` | a settings file path or JSON (a string or an object) | `--settings` |
+//! | `mcp_config` | an MCP config file path or JSON (a string or an object) | `--mcp-config` |
+//! | `add_dirs` | list of directories | `--add-dir` |
+//! | `approvals` | `"stdio"` or `"none"` (headless; default `none`) | see below |
+//! | `extra_args` | list of arguments, appended verbatim | |
+//!
+//! `bypassPermissions` also sets `IS_SANDBOX=1`: run as root (as in containers and CI), Claude
+//! Code refuses to bypass permissions and exits 1 unless that variable says it is sandboxed.
+//! codecafe runs each order in its own worktree, so the stage's author takes that decision by
+//! choosing the mode.
+//!
+//! **Approvals.** With `approvals: "stdio"` the run uses `--input-format stream-json
+//! --permission-prompt-tool stdio`: the prompt goes in as a stream-json user message, standard
+//! input stays open, and a tool call that needs permission arrives as a `can_use_tool`
+//! `control_request`, which becomes an [`AgentEvent::ApprovalRequest`]; the user's decision goes
+//! back as the `control_response` that [`Provider::encode_approval`] builds (the shapes are those
+//! of `@anthropic-ai/claude-agent-sdk`'s `sdk.d.ts`). Further input can be sent with
+//! [`Provider::encode_input`]. In this mode Claude Code waits for more input after each
+//! `result`: the host ends the run by closing its standard input.
+
+mod parse;
+mod screen;
+
+use codecafe_sdk::{
+    AdapterError, ApprovalDecision, BuildError, Capabilities, CommandSpec, Invocation, Io, Mode,
+    OutputBatch, Provider, ProviderInfo, ScreenState, Stdin, Stream,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The program started for both modes.
+pub const PROGRAM: &str = "claude";
+
+/// The options this provider knows.
+const OPTIONS: &[&str] = &[
+    "permission_mode",
+    "allowed_tools",
+    "disallowed_tools",
+    "max_turns",
+    "max_budget_usd",
+    "fallback_model",
+    "include_partial_messages",
+    "settings",
+    "mcp_config",
+    "add_dirs",
+    "approvals",
+    "extra_args",
+];
+
+/// The values `--permission-mode` accepts (Claude Code 2.1).
+const PERMISSION_MODES: &[&str] = &[
+    "acceptEdits",
+    "auto",
+    "bypassPermissions",
+    "default",
+    "dontAsk",
+    "plan",
+];
+
+/// The values of the `approvals` option.
+const APPROVALS: &[&str] = &["stdio", "none"];
+
+/// The options that only make sense with `-p` (headless).
+const HEADLESS_ONLY: &[&str] = &[
+    "max_turns",
+    "max_budget_usd",
+    "fallback_model",
+    "include_partial_messages",
+    "approvals",
+];
+
+/// How text reaches the running agent, decided when the command is built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum InputChannel {
+    /// Standard input is closed once the prompt is written: no live input.
+    #[default]
+    Closed,
+    /// `--input-format stream-json` with standard input kept open.
+    StreamJson,
+    /// The TUI in a pseudo-terminal: keystrokes.
+    Terminal,
+}
+
+/// The Claude Code adapter. One instance serves one stage session; it keeps what parsing needs
+/// (sessions seen, tool names by call id, pending approval requests).
+#[derive(Debug, Default)]
+pub struct ClaudeCode {
+    input: InputChannel,
+    state: parse::ParseState,
+}
+
+impl Provider for ClaudeCode {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            id: "claude-code".to_owned(),
+            name: "Claude Code".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            description: "Anthropic's Claude Code CLI (`claude`), headless stream-json or its TUI."
+                .to_owned(),
+            modes: vec![Mode::Headless, Mode::Interactive],
+            capabilities: Capabilities {
+                resume: true,
+                fork: true,
+                live_input: true,
+                approvals: true,
+                usage: true,
+                cost: true,
+                screen_check: true,
+            },
+        }
+    }
+
+    fn build_command(&mut self, invocation: &Invocation) -> Result<CommandSpec, BuildError> {
+        let options = Options::read(invocation)?;
+        let (spec, input) = match invocation.mode {
+            Mode::Headless => headless(invocation, &options)?,
+            Mode::Interactive => interactive(invocation, &options)?,
+        };
+        self.input = input;
+        Ok(spec)
+    }
+
+    fn parse_output(&mut self, source: Stream, line: &str) -> OutputBatch {
+        self.state.parse_line(source, line)
+    }
+
+    fn finish_output(&mut self, exit_code: Option<i32>) -> OutputBatch {
+        self.state.finish(exit_code)
+    }
+
+    fn encode_input(&mut self, text: &str) -> Result<Vec<u8>, AdapterError> {
+        match self.input {
+            InputChannel::StreamJson => Ok(user_message(text)),
+            InputChannel::Terminal => Ok(screen::typed_input(text)),
+            InputChannel::Closed => Err(AdapterError::Unsupported(
+                "a headless Claude Code run reads its prompt and closes standard input; answer \
+                 by resuming the session (or run with `approvals: \"stdio\"` for live input)"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    fn encode_approval(
+        &mut self,
+        request_id: &str,
+        decision: ApprovalDecision,
+    ) -> Result<Vec<u8>, AdapterError> {
+        if self.input != InputChannel::StreamJson {
+            return Err(AdapterError::Unsupported(
+                "approvals need the stage option `approvals: \"stdio\"` (headless)".to_owned(),
+            ));
+        }
+        let pending = self.state.take_approval(request_id).ok_or_else(|| {
+            AdapterError::InvalidInput(format!(
+                "no approval request `{request_id}` is waiting (already answered, withdrawn, or \
+                 never asked)"
+            ))
+        })?;
+        Ok(approval_response(request_id, &pending, decision))
+    }
+
+    fn check_screen(&mut self, screen: &str, title: &str) -> ScreenState {
+        screen::check(screen, title)
+    }
+}
+
+codecafe_sdk::export_provider!(ClaudeCode);
+
+// ---------------------------------------------------------------------------------------------
+// Options and commands
+// ---------------------------------------------------------------------------------------------
+
+/// One string or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A JSON value given as its text (a path or JSON) or as an object (serialized for the flag).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TextOrObject {
+    Text(String),
+    Object(serde_json::Map<String, Value>),
+}
+
+/// The stage options, checked.
+#[derive(Debug, Default)]
+struct Options {
+    permission_mode: Option<String>,
+    allowed_tools: Vec<String>,
+    disallowed_tools: Vec<String>,
+    max_turns: Option<u64>,
+    max_budget_usd: Option<f64>,
+    fallback_model: Option<String>,
+    include_partial_messages: bool,
+    settings: Option<String>,
+    mcp_config: Option<String>,
+    add_dirs: Vec<String>,
+    approvals: bool,
+    extra_args: Vec<String>,
+}
+
+impl Options {
+    fn read(invocation: &Invocation) -> Result<Self, BuildError> {
+        invocation.reject_unknown_options(OPTIONS)?;
+        if invocation.mode == Mode::Interactive
+            && let Some(key) = HEADLESS_ONLY
+                .iter()
+                .find(|key| invocation.raw_option(key).is_some())
+        {
+            return Err(invalid(
+                key,
+                "applies to headless runs only (`claude -p`); remove it for interactive mode",
+            ));
+        }
+        let permission_mode = choice(invocation, "permission_mode", PERMISSION_MODES)?;
+        let approvals = choice(invocation, "approvals", APPROVALS)?.is_some_and(|v| v == "stdio");
+        let max_turns = match invocation.option::<Value>("max_turns")? {
+            None => None,
+            Some(value) => Some(value.as_u64().filter(|turns| *turns >= 1).ok_or_else(|| {
+                invalid("max_turns", "must be a whole number of turns, 1 or more")
+            })?),
+        };
+        let max_budget_usd = match invocation.option::<Value>("max_budget_usd")? {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_f64()
+                    .filter(|usd| usd.is_finite() && *usd > 0.0)
+                    .ok_or_else(|| {
+                        invalid("max_budget_usd", "must be a positive number of US dollars")
+                    })?,
+            ),
+        };
+        Ok(Self {
+            permission_mode,
+            allowed_tools: list(invocation, "allowed_tools")?,
+            disallowed_tools: list(invocation, "disallowed_tools")?,
+            max_turns,
+            max_budget_usd,
+            fallback_model: text(invocation, "fallback_model")?,
+            include_partial_messages: invocation
+                .option::<bool>("include_partial_messages")?
+                .unwrap_or(false),
+            settings: text_or_object(invocation, "settings")?,
+            mcp_config: text_or_object(invocation, "mcp_config")?,
+            add_dirs: list(invocation, "add_dirs")?,
+            approvals,
+            extra_args: invocation
+                .option::<Vec<String>>("extra_args")?
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The flags both modes share, in a stable order.
+    fn common_flags(&self, invocation: &Invocation, args: &mut Vec<String>) {
+        if let Some(model) = &invocation.model {
+            flag(args, "--model", model);
+        }
+        if let Some(mode) = &self.permission_mode {
+            flag(args, "--permission-mode", mode);
+        }
+        if let Some(settings) = &self.settings {
+            flag(args, "--settings", settings);
+        }
+        if let Some(config) = &self.mcp_config {
+            flag(args, "--mcp-config", config);
+        }
+        // These take several values; each is its own argument, and an option or `--` follows.
+        for (name, values) in [
+            ("--allowedTools", &self.allowed_tools),
+            ("--disallowedTools", &self.disallowed_tools),
+            ("--add-dir", &self.add_dirs),
+        ] {
+            if !values.is_empty() {
+                args.push(name.to_owned());
+                args.extend(values.iter().cloned());
+            }
+        }
+        if let Some(system_prompt) = &invocation.system_prompt {
+            flag(args, "--append-system-prompt", system_prompt);
+        }
+        if let Some(session) = &invocation.session {
+            flag(args, "--resume", &session.id);
+            if session.fork {
+                args.push("--fork-session".to_owned());
+            }
+        }
+    }
+
+    /// The environment both modes share.
+    fn env(&self) -> Vec<(String, String)> {
+        if self.permission_mode.as_deref() == Some("bypassPermissions") {
+            // As root, Claude Code refuses to bypass permissions unless told it is sandboxed.
+            vec![("IS_SANDBOX".to_owned(), "1".to_owned())]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// `claude -p --output-format stream-json --verbose ...` with the prompt on stdin.
+fn headless(
+    invocation: &Invocation,
+    options: &Options,
+) -> Result<(CommandSpec, InputChannel), BuildError> {
+    check_session(invocation)?;
+    if invocation.prompt.trim().is_empty() {
+        return Err(BuildError::InvalidInvocation {
+            message: "the prompt is empty; a headless Claude Code run needs one".to_owned(),
+        });
+    }
+    let mut args: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
+        .map(str::to_owned)
+        .to_vec();
+    if options.approvals {
+        args.extend(
+            [
+                "--input-format",
+                "stream-json",
+                "--permission-prompt-tool",
+                "stdio",
+            ]
+            .map(str::to_owned),
+        );
+    }
+    if options.include_partial_messages {
+        args.push("--include-partial-messages".to_owned());
+    }
+    if let Some(fallback) = &options.fallback_model {
+        flag(&mut args, "--fallback-model", fallback);
+    }
+    if let Some(turns) = options.max_turns {
+        flag(&mut args, "--max-turns", &turns.to_string());
+    }
+    if let Some(usd) = options.max_budget_usd {
+        flag(&mut args, "--max-budget-usd", &usd.to_string());
+    }
+    options.common_flags(invocation, &mut args);
+    args.extend(options.extra_args.iter().cloned());
+    let (stdin, input) = if options.approvals {
+        (
+            Stdin::KeepOpen(user_message(&invocation.prompt)),
+            InputChannel::StreamJson,
+        )
+    } else {
+        (
+            Stdin::Bytes(invocation.prompt.clone().into_bytes()),
+            InputChannel::Closed,
+        )
+    };
+    let mut spec = CommandSpec::new(PROGRAM).args(args).stdin(stdin);
+    spec.env = options.env();
+    Ok((spec, input))
+}
+
+/// `claude ... -- PROMPT` in a pseudo-terminal.
+fn interactive(
+    invocation: &Invocation,
+    options: &Options,
+) -> Result<(CommandSpec, InputChannel), BuildError> {
+    check_session(invocation)?;
+    let mut args = Vec::new();
+    options.common_flags(invocation, &mut args);
+    args.extend(options.extra_args.iter().cloned());
+    if !invocation.prompt.trim().is_empty() {
+        // `--` ends the options (and the lists above), so any prompt is the prompt.
+        args.push("--".to_owned());
+        args.push(invocation.prompt.clone());
+    }
+    let mut spec = CommandSpec::new(PROGRAM)
+        .args(args)
+        .stdin(Stdin::KeepOpen(Vec::new()))
+        .io(Io::Pty);
+    spec.env = options.env();
+    Ok((spec, InputChannel::Terminal))
+}
+
+fn check_session(invocation: &Invocation) -> Result<(), BuildError> {
+    match &invocation.session {
+        Some(session) if session.id.trim().is_empty() => Err(BuildError::InvalidInvocation {
+            message: "the session to resume has an empty id".to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Appends `name value`, or `name=value` when the value starts with `-` (so the CLI's option
+/// parser cannot take it for an option).
+fn flag(args: &mut Vec<String>, name: &str, value: &str) {
+    if value.starts_with('-') {
+        args.push(format!("{name}={value}"));
+    } else {
+        args.push(name.to_owned());
+        args.push(value.to_owned());
+    }
+}
+
+fn invalid(key: &str, message: &str) -> BuildError {
+    BuildError::InvalidOption {
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// A string option that must be one of `accepted`.
+fn choice(
+    invocation: &Invocation,
+    key: &str,
+    accepted: &[&str],
+) -> Result<Option<String>, BuildError> {
+    let expected = || format!("must be one of {}", accepted.join(", "));
+    match invocation.option::<Value>(key)? {
+        None => Ok(None),
+        Some(Value::String(value)) if accepted.contains(&value.as_str()) => Ok(Some(value)),
+        Some(Value::String(value)) => Err(invalid(key, &format!("`{value}` {}", expected()))),
+        Some(other) => Err(invalid(key, &format!("{other} {}", expected()))),
+    }
+}
+
+/// A list-of-strings option (one string counts as a list of one); blanks are errors.
+fn list(invocation: &Invocation, key: &str) -> Result<Vec<String>, BuildError> {
+    let values = match invocation.option::<OneOrMany>(key)? {
+        None => return Ok(Vec::new()),
+        Some(OneOrMany::One(value)) => vec![value],
+        Some(OneOrMany::Many(values)) => values,
+    };
+    if values.iter().any(|value| value.trim().is_empty()) {
+        return Err(invalid(key, "has an empty entry"));
+    }
+    Ok(values)
+}
+
+/// A non-empty string option.
+fn text(invocation: &Invocation, key: &str) -> Result<Option<String>, BuildError> {
+    match invocation.option::<String>(key)? {
+        Some(value) if value.trim().is_empty() => Err(invalid(key, "is empty")),
+        other => Ok(other),
+    }
+}
+
+/// A path-or-JSON option: a non-empty string, or an object given as JSON text.
+fn text_or_object(invocation: &Invocation, key: &str) -> Result<Option<String>, BuildError> {
+    match invocation.option::<TextOrObject>(key) {
+        Ok(None) => Ok(None),
+        Ok(Some(TextOrObject::Text(value))) if value.trim().is_empty() => {
+            Err(invalid(key, "is empty"))
+        }
+        Ok(Some(TextOrObject::Text(value))) => Ok(Some(value)),
+        Ok(Some(TextOrObject::Object(object))) => Ok(Some(Value::Object(object).to_string())),
+        Err(_) => Err(invalid(
+            key,
+            "must be a file path or JSON text (a string), or a JSON object",
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// stream-json input
+// ---------------------------------------------------------------------------------------------
+
+/// A stream-json user message line, as the Agent SDK writes it.
+fn user_message(text: &str) -> Vec<u8> {
+    let message = json!({
+        "type": "user",
+        "session_id": "",
+        "message": {"role": "user", "content": [{"type": "text", "text": text}]},
+        "parent_tool_use_id": null,
+    });
+    let mut bytes = message.to_string().into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The `control_response` line that answers a `can_use_tool` request.
+fn approval_response(
+    request_id: &str,
+    pending: &parse::PendingApproval,
+    decision: ApprovalDecision,
+) -> Vec<u8> {
+    let input: Value = serde_json::from_str(&pending.input).unwrap_or_else(|_| json!({}));
+    let mut result = match decision {
+        ApprovalDecision::Allow | ApprovalDecision::AllowAlways => {
+            json!({"behavior": "allow", "updatedInput": input})
+        }
+        ApprovalDecision::Deny => json!({
+            "behavior": "deny",
+            "message": "The user denied this tool call.",
+        }),
+    };
+    if decision == ApprovalDecision::AllowAlways
+        && let Some(suggestions) = pending
+            .suggestions
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .filter(Value::is_array)
+    {
+        result["updatedPermissions"] = suggestions;
+    }
+    if let Some(tool_use_id) = &pending.tool_use_id {
+        result["toolUseID"] = Value::String(tool_use_id.clone());
+    }
+    let response = json!({
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": request_id, "response": result},
+    });
+    let mut bytes = response.to_string().into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,694 @@
+//! Reading Claude Code's stream-json output (`claude -p --output-format stream-json --verbose`).
+//!
+//! One JSON object per line, told apart by `type` (and `subtype` for `system`):
+//!
+//! | line | events |
+//! |---|---|
+//! | `system`/`init` | `SessionStarted`, once per distinct id (it repeats every streamed-input turn) |
+//! | other `system` lines (`status`, `api_retry`, `thinking_tokens`, ...) | `Other` |
+//! | `assistant` | per content block: `AssistantText`, `Thinking`, `ToolCall`; with `error`: `Error` |
+//! | `user` | `ToolResult` per tool result, `FileChange` from a Write/Edit `tool_use_result` |
+//! | `result` | an `Error` per permission denial, `Usage` (with cost), then `FinalResult` |
+//! | `control_request` `can_use_tool` | `ApprovalRequest` (other requests are refused with a reply) |
+//! | `stream_event` (partial messages) | nothing: the complete `assistant` line follows |
+//! | `rate_limit_event`, unknown types | `Other` |
+//! | anything that is not a JSON object | `Log` |
+//!
+//! Lines are read into small serde structs that name only the fields used and borrow strings
+//! from the line where they can; everything else is skipped without being built. Unexpected
+//! shapes never panic: a line that does not fit is reported as `Other` or `Log`, never dropped.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use codecafe_sdk::{
+    AgentEvent, ApprovalRequest, ChangeKind, FileChange, FinalResult, OutputBatch, Stream,
+    ToolCall, ToolResult, Usage,
+};
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Value, json};
+
+/// Most bytes of a tool's output kept in a `ToolResult` event.
+pub const MAX_TOOL_OUTPUT: usize = 64 * 1024;
+
+/// Tools whose results describe a file they changed.
+const EDIT_TOOLS: &[&str] = &["Edit", "MultiEdit", "NotebookEdit"];
+
+/// A tool call waiting for the user's decision, kept until it is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingApproval {
+    /// The tool's input as JSON text, echoed back when allowed.
+    pub input: String,
+    /// The permission rules Claude Code suggested, as JSON text, for "allow always".
+    pub suggestions: Option<String>,
+    /// The tool call's id.
+    pub tool_use_id: Option<String>,
+}
+
+/// What parsing remembers across the lines of one session.
+#[derive(Debug, Default)]
+pub struct ParseState {
+    sessions: Vec<String>,
+    tools: HashMap<String, String>,
+    approvals: HashMap<String, PendingApproval>,
+    saw_result: bool,
+    last_result_failed: bool,
+    active_since_result: bool,
+    last_text: String,
+}
+
+impl ParseState {
+    /// Normalizes one line of output.
+    pub fn parse_line(&mut self, source: Stream, line: &str) -> OutputBatch {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            return OutputBatch::default();
+        }
+        if source == Stream::Stderr || !trimmed.starts_with('{') {
+            return OutputBatch::one(AgentEvent::Log {
+                text: line.trim_end().to_owned(),
+            });
+        }
+        match serde_json::from_str::<Line<'_>>(trimmed) {
+            Ok(parsed) => self.line(parsed, trimmed),
+            Err(_) => unparsed(trimmed),
+        }
+    }
+
+    /// The process ended: a run that never reported its result failed.
+    pub fn finish(&mut self, exit_code: Option<i32>) -> OutputBatch {
+        let mut batch = OutputBatch::default();
+        if !self.saw_result || self.active_since_result {
+            let message = match exit_code {
+                Some(0) => "Claude Code exited without reporting a result".to_owned(),
+                Some(code) => {
+                    format!("Claude Code exited with code {code} before reporting a result")
+                }
+                None => "Claude Code was killed by a signal before reporting a result".to_owned(),
+            };
+            batch.push(AgentEvent::Error { message });
+            batch.push(AgentEvent::FinalResult(FinalResult {
+                text: std::mem::take(&mut self.last_text),
+                is_error: true,
+            }));
+        } else if self.last_result_failed {
+            // The failed result already said it; a non-zero exit code adds nothing.
+        } else if let Some(code) = exit_code.filter(|code| *code != 0) {
+            batch.push(AgentEvent::Error {
+                message: format!("Claude Code exited with code {code} after its result"),
+            });
+        } else if exit_code.is_none() {
+            batch.push(AgentEvent::Error {
+                message: "Claude Code was killed by a signal after its result".to_owned(),
+            });
+        }
+        batch
+    }
+
+    /// Removes and returns a pending approval request.
+    pub fn take_approval(&mut self, request_id: &str) -> Option<PendingApproval> {
+        self.approvals.remove(request_id)
+    }
+
+    fn line(&mut self, line: Line<'_>, raw: &str) -> OutputBatch {
+        let mut batch = OutputBatch::default();
+        let kind = line.kind.as_ref().map_or("", |kind| kind.0.as_ref());
+        match kind {
+            "system" => match line.subtype.as_ref().map(|s| s.0.as_ref()) {
+                Some("init") => {
+                    self.active_since_result = true;
+                    if let Some(id) = &line.session_id {
+                        self.session(id.0.as_ref(), &mut batch);
+                    }
+                    if batch.events.is_empty() && line.session_id.is_none() {
+                        batch.push(other("init", raw));
+                    }
+                    // A repeated init (one per streamed turn) is a known no-op.
+                    return batch;
+                }
+                Some(subtype) => batch.push(other(subtype, raw)),
+                None => batch.push(other("system", raw)),
+            },
+            "assistant" => {
+                self.active_since_result = true;
+                self.assistant(&line, &mut batch);
+            }
+            "user" => {
+                self.active_since_result = true;
+                self.user(&line, &mut batch);
+            }
+            "result" => self.result(&line, &mut batch),
+            "stream_event" => return batch,
+            "control_request" => self.control_request(&line, raw, &mut batch),
+            "control_cancel_request" => {
+                if let Some(id) = &line.request_id {
+                    self.approvals.remove(id.0.as_ref());
+                }
+                batch.push(other("approval-withdrawn", raw));
+            }
+            "rate_limit_event" => batch.push(other("rate-limit", raw)),
+            "" => batch.push(other("unknown", raw)),
+            kind => batch.push(other(kind, raw)),
+        }
+        if batch.is_empty() {
+            batch.push(other(if kind.is_empty() { "unknown" } else { kind }, raw));
+        }
+        batch
+    }
+
+    fn session(&mut self, id: &str, batch: &mut OutputBatch) {
+        if !id.is_empty() && !self.sessions.iter().any(|seen| seen == id) {
+            self.sessions.push(id.to_owned());
+            batch.push(AgentEvent::SessionStarted { id: id.to_owned() });
+        }
+    }
+
+    fn assistant(&mut self, line: &Line<'_>, batch: &mut OutputBatch) {
+        let content = line.message.as_ref().and_then(|m| m.content.as_ref());
+        if let Some(error) = &line.error {
+            // An API failure: a synthetic assistant message whose text explains it.
+            let text = match content {
+                Some(TextOr::Text(text)) => text.to_string(),
+                Some(TextOr::Value(blocks)) => blocks
+                    .iter()
+                    .filter_map(|block| block.text.as_ref().map(|t| t.0.as_ref()))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => String::new(),
+            };
+            let code = error
+                .as_str()
+                .map_or_else(|| error.to_string(), str::to_owned);
+            let message = if text.trim().is_empty() {
+                format!("API error: {code}")
+            } else {
+                text
+            };
+            batch.push(AgentEvent::Error { message });
+            return;
+        }
+        match content {
+            Some(TextOr::Text(text)) => self.text(text.as_ref(), batch),
+            Some(TextOr::Value(blocks)) => {
+                for block in blocks {
+                    self.assistant_block(block, batch);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn text(&mut self, text: &str, batch: &mut OutputBatch) {
+        if !text.is_empty() {
+            self.last_text = text.to_owned();
+            batch.push(AgentEvent::AssistantText {
+                text: text.to_owned(),
+            });
+        }
+    }
+
+    fn assistant_block(&mut self, block: &Block<'_>, batch: &mut OutputBatch) {
+        let kind = block.kind.as_ref().map_or("", |k| k.0.as_ref());
+        match kind {
+            "text" => {
+                if let Some(text) = &block.text {
+                    self.text(text.0.as_ref(), batch);
+                }
+            }
+            "thinking" => {
+                if let Some(thinking) = block.thinking.as_ref().filter(|t| !t.0.is_empty()) {
+                    batch.push(AgentEvent::Thinking {
+                        text: thinking.0.to_string(),
+                    });
+                }
+            }
+            "tool_use" | "server_tool_use" | "mcp_tool_use" => {
+                let id = block
+                    .id
+                    .as_ref()
+                    .map_or_else(String::new, |id| id.0.to_string());
+                let name = block
+                    .name
+                    .as_ref()
+                    .map_or_else(String::new, |name| name.0.to_string());
+                if !id.is_empty() {
+                    self.tools.insert(id.clone(), name.clone());
+                }
+                batch.push(AgentEvent::ToolCall(ToolCall {
+                    id,
+                    name,
+                    input: block
+                        .input
+                        .as_ref()
+                        .map_or_else(|| "{}".to_owned(), Value::to_string),
+                }));
+            }
+            other_kind => batch.push(AgentEvent::Other {
+                kind: format!("content-{}", kebab(other_kind)),
+                data: json!({"type": other_kind}).to_string(),
+            }),
+        }
+    }
+
+    fn user(&mut self, line: &Line<'_>, batch: &mut OutputBatch) {
+        let Some(TextOr::Value(blocks)) = line.message.as_ref().and_then(|m| m.content.as_ref())
+        else {
+            return;
+        };
+        let mut change_reported = false;
+        for block in blocks {
+            if block.kind.as_ref().map(|k| k.0.as_ref()) != Some("tool_result") {
+                continue;
+            }
+            let id = block
+                .tool_use_id
+                .as_ref()
+                .map_or_else(String::new, |id| id.0.to_string());
+            let is_error = block.is_error.unwrap_or(false);
+            batch.push(AgentEvent::ToolResult(ToolResult {
+                id: id.clone(),
+                output: codecafe_sdk::json::truncate(
+                    &result_text(block.content.as_ref()),
+                    MAX_TOOL_OUTPUT,
+                ),
+                is_error,
+            }));
+            if is_error || change_reported {
+                continue;
+            }
+            if let Some(TextOr::Value(result)) = &line.tool_use_result {
+                let tool = self.tools.get(&id).map(String::as_str);
+                if let Some(change) = file_change(result, tool) {
+                    change_reported = true;
+                    batch.push(AgentEvent::FileChange(change));
+                }
+            }
+        }
+    }
+
+    fn result(&mut self, line: &Line<'_>, batch: &mut OutputBatch) {
+        self.saw_result = true;
+        self.active_since_result = false;
+        self.last_text.clear();
+        if let Some(id) = &line.session_id {
+            self.session(id.0.as_ref(), batch);
+        }
+        for denial in line.permission_denials.iter().flatten() {
+            let tool = denial.tool_name.as_ref().map_or("?", |t| t.0.as_ref());
+            let id = denial.tool_use_id.as_ref().map_or("?", |t| t.0.as_ref());
+            batch.push(AgentEvent::Error {
+                message: format!(
+                    "permission denied: Claude Code was not allowed to use `{tool}` (tool call \
+                     {id})"
+                ),
+            });
+        }
+        let subtype = line.subtype.as_ref().map_or("", |s| s.0.as_ref());
+        let failed_subtype = subtype.starts_with("error");
+        if failed_subtype {
+            let details = match &line.errors {
+                Some(Value::Array(errors)) if !errors.is_empty() => format!(
+                    ": {}",
+                    errors
+                        .iter()
+                        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                _ => String::new(),
+            };
+            batch.push(AgentEvent::Error {
+                message: format!("Claude Code ended the run with `{subtype}`{details}"),
+            });
+        }
+        if line.usage.is_some() || line.total_cost_usd.is_some() {
+            let usage = line.usage.unwrap_or_default();
+            batch.push(AgentEvent::Usage(Usage {
+                input_tokens: tokens(usage.input_tokens),
+                output_tokens: tokens(usage.output_tokens),
+                cached_input_tokens: tokens(usage.cache_read_input_tokens),
+                cache_write_tokens: tokens(usage.cache_creation_input_tokens),
+                cost_usd: line.total_cost_usd.filter(|usd| usd.is_finite()),
+            }));
+        }
+        let is_error = line.is_error.unwrap_or(false) || failed_subtype;
+        self.last_result_failed = is_error;
+        batch.push(AgentEvent::FinalResult(FinalResult {
+            text: line
+                .result
+                .as_ref()
+                .map_or_else(String::new, |r| r.0.to_string()),
+            is_error,
+        }));
+    }
+
+    fn control_request(&mut self, line: &Line<'_>, raw: &str, batch: &mut OutputBatch) {
+        let (Some(request_id), Some(request)) = (&line.request_id, &line.request) else {
+            batch.push(other("control-request", raw));
+            return;
+        };
+        let request_id = request_id.0.as_ref();
+        let subtype = request.subtype.as_ref().map_or("", |s| s.0.as_ref());
+        if subtype != "can_use_tool" {
+            // Nothing here can serve it; answer so Claude Code does not wait for ever.
+            let refusal = json!({
+                "type": "control_response",
+                "response": {
+                    "subtype": "error",
+                    "request_id": request_id,
+                    "error": format!("codecafe does not handle `{subtype}` requests"),
+                },
+            });
+            let mut bytes = refusal.to_string().into_bytes();
+            bytes.push(b'\n');
+            batch.replies.push(bytes);
+            batch.push(other("control-request", raw));
+            return;
+        }
+        let tool = request
+            .tool_name
+            .as_ref()
+            .map_or_else(String::new, |t| t.0.to_string());
+        let input = request
+            .input
+            .as_ref()
+            .map_or_else(|| "{}".to_owned(), Value::to_string);
+        let mut description = [&request.title, &request.description]
+            .into_iter()
+            .flatten()
+            .map(|text| text.0.to_string())
+            .find(|text| !text.trim().is_empty())
+            .or_else(|| {
+                request
+                    .decision_reason
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .filter(|text| !text.trim().is_empty())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| format!("Claude wants to use {tool}"));
+        if let Some(path) = &request.blocked_path {
+            description.push_str(&format!(" (outside the allowed paths: {})", path.0));
+        }
+        self.approvals.insert(
+            request_id.to_owned(),
+            PendingApproval {
+                input: input.clone(),
+                suggestions: request
+                    .permission_suggestions
+                    .as_ref()
+                    .map(Value::to_string),
+                tool_use_id: request.tool_use_id.as_ref().map(|id| id.0.to_string()),
+            },
+        );
+        batch.push(AgentEvent::ApprovalRequest(ApprovalRequest {
+            id: request_id.to_owned(),
+            tool,
+            input,
+            description,
+        }));
+    }
+}
+
+/// A line that is JSON but not in a shape we read: kept as `Other`, or `Log` when it is not an
+/// object at all (a cut line, plain text starting with `{`).
+fn unparsed(raw: &str) -> OutputBatch {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(object)) => {
+            let kind = object
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            OutputBatch::one(other(kind, raw))
+        }
+        _ => OutputBatch::one(AgentEvent::Log {
+            text: raw.to_owned(),
+        }),
+    }
+}
+
+fn other(kind: &str, raw: &str) -> AgentEvent {
+    AgentEvent::Other {
+        kind: kebab(kind),
+        data: raw.to_owned(),
+    }
+}
+
+/// `api_retry` → `api-retry`.
+fn kebab(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '_' | '/' | ' ' | '.' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+fn tokens(value: Option<f64>) -> u64 {
+    // `as` saturates; negative and NaN become 0.
+    value.map_or(0, |n| n as u64)
+}
+
+/// The text of a tool result's `content`: a string, or text blocks joined by newlines.
+fn result_text(content: Option<&TextOr<'_, Vec<ResultPart<'_>>>>) -> String {
+    match content {
+        Some(TextOr::Text(text)) => text.to_string(),
+        Some(TextOr::Value(parts)) => parts
+            .iter()
+            .map(|part| match (&part.kind, &part.text) {
+                (_, Some(text)) => text.0.to_string(),
+                (Some(kind), None) => format!("[{}]", kind.0),
+                (None, None) => String::new(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The file a Write/Edit result changed, if it says so.
+fn file_change(result: &ToolUseResult, tool: Option<&str>) -> Option<FileChange> {
+    let path = result
+        .file_path
+        .as_ref()
+        .or(result.notebook_path.as_ref())
+        .and_then(Value::as_str)
+        .filter(|path| !path.is_empty())?;
+    let kind = match result.kind.as_ref().and_then(Value::as_str) {
+        Some("create") => ChangeKind::Add,
+        Some("update") => ChangeKind::Update,
+        _ if tool.is_some_and(|tool| EDIT_TOOLS.contains(&tool)) => ChangeKind::Update,
+        _ => return None,
+    };
+    Some(FileChange {
+        path: path.to_owned(),
+        kind,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shapes read from a line
+// ---------------------------------------------------------------------------------------------
+
+/// One stream-json line; only the fields the adapter uses.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    subtype: Option<Text<'a>>,
+    #[serde(borrow)]
+    session_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    message: Option<Message<'a>>,
+    error: Option<Value>,
+    #[serde(borrow)]
+    tool_use_result: Option<TextOr<'a, ToolUseResult>>,
+    is_error: Option<bool>,
+    #[serde(borrow)]
+    result: Option<Text<'a>>,
+    usage: Option<ResultUsage>,
+    total_cost_usd: Option<f64>,
+    #[serde(borrow)]
+    permission_denials: Option<Vec<Denial<'a>>>,
+    errors: Option<Value>,
+    #[serde(borrow)]
+    request_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    request: Option<ControlRequest<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    content: Option<TextOr<'a, Vec<Block<'a>>>>,
+}
+
+/// A content block of an assistant or user message.
+#[derive(Deserialize)]
+struct Block<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    text: Option<Text<'a>>,
+    #[serde(borrow)]
+    thinking: Option<Text<'a>>,
+    #[serde(borrow)]
+    id: Option<Text<'a>>,
+    #[serde(borrow)]
+    name: Option<Text<'a>>,
+    input: Option<Value>,
+    #[serde(borrow)]
+    tool_use_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    content: Option<TextOr<'a, Vec<ResultPart<'a>>>>,
+    is_error: Option<bool>,
+}
+
+/// A part of a tool result's content list.
+#[derive(Deserialize)]
+struct ResultPart<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    text: Option<Text<'a>>,
+}
+
+/// The structured result of a tool, as far as file changes go.
+#[derive(Deserialize)]
+struct ToolUseResult {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    #[serde(rename = "filePath")]
+    file_path: Option<Value>,
+    notebook_path: Option<Value>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct ResultUsage {
+    input_tokens: Option<f64>,
+    output_tokens: Option<f64>,
+    cache_read_input_tokens: Option<f64>,
+    cache_creation_input_tokens: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Denial<'a> {
+    #[serde(borrow)]
+    tool_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    tool_use_id: Option<Text<'a>>,
+}
+
+/// The `request` of a `control_request` line.
+#[derive(Deserialize)]
+struct ControlRequest<'a> {
+    #[serde(borrow)]
+    subtype: Option<Text<'a>>,
+    #[serde(borrow)]
+    tool_name: Option<Text<'a>>,
+    input: Option<Value>,
+    #[serde(borrow)]
+    tool_use_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    title: Option<Text<'a>>,
+    #[serde(borrow)]
+    description: Option<Text<'a>>,
+    decision_reason: Option<Value>,
+    #[serde(borrow)]
+    blocked_path: Option<Text<'a>>,
+    permission_suggestions: Option<Value>,
+}
+
+/// A string borrowed from the line when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor(PhantomData))
+    }
+}
+
+/// A field that is either a string or a structured value (a list or an object); anything else
+/// (a number, `null`) is kept as `Neither`.
+enum TextOr<'a, T> {
+    Text(Cow<'a, str>),
+    Value(T),
+    Neither,
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for TextOr<'a, T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextOrVisitor<'a, T>(PhantomData<(&'a (), T)>);
+        impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for TextOrVisitor<'a, T> {
+            type Value = TextOr<'a, T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a list or an object")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(TextOr::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(TextOr::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(TextOr::Text(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(SeqAccessDeserializer::new(seq)).map(TextOr::Value)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(TextOr::Value)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(TextOr::Neither)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(TextOr::Neither)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(TextOr::Neither)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(TextOr::Neither)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TextOr::Neither)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TextOr::Neither)
+            }
+        }
+        deserializer.deserialize_any(TextOrVisitor(PhantomData))
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

@@ -1,0 +1,378 @@
+//! Unit tests of the stream-json reader, one line shape at a time.
+
+use super::*;
+
+fn events(state: &mut ParseState, line: &str) -> Vec<AgentEvent> {
+    state.parse_line(Stream::Stdout, line).events
+}
+
+fn one(line: &str) -> Vec<AgentEvent> {
+    events(&mut ParseState::default(), line)
+}
+
+const INIT: &str = r#"{"type":"system","subtype":"init","cwd":"/w","session_id":"s-1","tools":["Bash"],"model":"claude-x","permissionMode":"default"}"#;
+
+#[test]
+fn init_starts_a_session_once_per_id() {
+    let mut state = ParseState::default();
+    assert_eq!(
+        events(&mut state, INIT),
+        [AgentEvent::SessionStarted {
+            id: "s-1".to_owned()
+        }]
+    );
+    assert!(
+        events(&mut state, INIT).is_empty(),
+        "a repeated init is a no-op"
+    );
+    assert_eq!(
+        events(&mut state, &INIT.replace("s-1", "s-2")),
+        [AgentEvent::SessionStarted {
+            id: "s-2".to_owned()
+        }]
+    );
+}
+
+#[test]
+fn assistant_blocks_become_text_thinking_and_tool_calls() {
+    let text = r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Hi \"there\"\nline two"}]},"session_id":"s-1"}"#;
+    assert_eq!(
+        one(text),
+        [AgentEvent::AssistantText {
+            text: "Hi \"there\"\nline two".to_owned()
+        }]
+    );
+    let thinking = r#"{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"hmm","signature":"x"}]}}"#;
+    assert_eq!(
+        one(thinking),
+        [AgentEvent::Thinking {
+            text: "hmm".to_owned()
+        }]
+    );
+    let tool = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls -la"}}]}}"#;
+    assert_eq!(
+        one(tool),
+        [AgentEvent::ToolCall(ToolCall {
+            id: "t1".to_owned(),
+            name: "Bash".to_owned(),
+            input: r#"{"command":"ls -la"}"#.to_owned(),
+        })]
+    );
+    let several = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"a"},{"type":"tool_use","id":"t2","name":"Read","input":{}},{"type":"image","source":{}}]}}"#;
+    let got = one(several);
+    assert_eq!(got.len(), 3);
+    assert!(matches!(&got[2], AgentEvent::Other { kind, .. } if kind == "content-image"));
+}
+
+#[test]
+fn an_assistant_error_line_is_an_error_not_text() {
+    let line = r#"{"type":"assistant","message":{"model":"<synthetic>","content":[{"type":"text","text":"API Error: 529 Overloaded."}]},"error":"server_error"}"#;
+    assert_eq!(
+        one(line),
+        [AgentEvent::Error {
+            message: "API Error: 529 Overloaded.".to_owned()
+        }]
+    );
+    let bare = r#"{"type":"assistant","message":{"content":[]},"error":"rate_limit"}"#;
+    assert_eq!(
+        one(bare),
+        [AgentEvent::Error {
+            message: "API error: rate_limit".to_owned()
+        }]
+    );
+}
+
+#[test]
+fn tool_results_take_string_or_block_content() {
+    let string = r#"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"t1","type":"tool_result","content":"ok","is_error":false}]}}"#;
+    assert_eq!(
+        one(string),
+        [AgentEvent::ToolResult(ToolResult {
+            id: "t1".to_owned(),
+            output: "ok".to_owned(),
+            is_error: false
+        })]
+    );
+    let blocks = r#"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"t2","type":"tool_result","content":[{"type":"text","text":"one"},{"type":"text","text":"two"},{"type":"image","source":{}}],"is_error":true}]}}"#;
+    assert_eq!(
+        one(blocks),
+        [AgentEvent::ToolResult(ToolResult {
+            id: "t2".to_owned(),
+            output: "one\ntwo\n[image]".to_owned(),
+            is_error: true
+        })]
+    );
+}
+
+#[test]
+fn long_tool_output_is_cut() {
+    let big = "x".repeat(MAX_TOOL_OUTPUT * 2);
+    let line = format!(
+        r#"{{"type":"user","message":{{"content":[{{"tool_use_id":"t","type":"tool_result","content":"{big}"}}]}}}}"#
+    );
+    match &one(&line)[0] {
+        AgentEvent::ToolResult(result) => assert!(result.output.len() <= MAX_TOOL_OUTPUT + 4),
+        other => panic!("expected a tool result, got {other:?}"),
+    }
+}
+
+#[test]
+fn write_and_edit_results_are_file_changes() {
+    let mut state = ParseState::default();
+    events(
+        &mut state,
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"e1","name":"Edit","input":{}}]}}"#,
+    );
+    let create = r#"{"type":"user","message":{"content":[{"tool_use_id":"w1","type":"tool_result","content":"File created"}]},"tool_use_result":{"type":"create","filePath":"/w/new.rs","content":"fn main() {}"}}"#;
+    assert_eq!(
+        events(&mut state, create)[1],
+        AgentEvent::FileChange(FileChange {
+            path: "/w/new.rs".to_owned(),
+            kind: ChangeKind::Add
+        })
+    );
+    let update = create.replace("\"create\"", "\"update\"");
+    assert_eq!(
+        events(&mut state, &update)[1],
+        AgentEvent::FileChange(FileChange {
+            path: "/w/new.rs".to_owned(),
+            kind: ChangeKind::Update
+        })
+    );
+    // Edit's result has no `type`; the tool's name says it.
+    let edit = r#"{"type":"user","message":{"content":[{"tool_use_id":"e1","type":"tool_result","content":"ok"}]},"tool_use_result":{"filePath":"/w/lib.rs","oldString":"a","newString":"b"}}"#;
+    assert_eq!(
+        events(&mut state, edit)[1],
+        AgentEvent::FileChange(FileChange {
+            path: "/w/lib.rs".to_owned(),
+            kind: ChangeKind::Update
+        })
+    );
+    // A refused write changed nothing; a string result or a Bash result is no file change.
+    let refused = r#"{"type":"user","message":{"content":[{"tool_use_id":"w2","type":"tool_result","content":"denied","is_error":true}]},"tool_use_result":"Error: denied"}"#;
+    assert_eq!(events(&mut state, refused).len(), 1);
+    let bash = r#"{"type":"user","message":{"content":[{"tool_use_id":"b1","type":"tool_result","content":"hi"}]},"tool_use_result":{"stdout":"hi","stderr":""}}"#;
+    assert_eq!(events(&mut state, bash).len(), 1);
+    let read = r#"{"type":"user","message":{"content":[{"tool_use_id":"r1","type":"tool_result","content":"x"}]},"tool_use_result":{"type":"text","file":{"filePath":"/w/a"}}}"#;
+    assert_eq!(events(&mut state, read).len(), 1);
+}
+
+#[test]
+fn result_gives_denials_usage_and_the_final_result() {
+    let line = r#"{"type":"result","subtype":"success","is_error":false,"result":"Done.","session_id":"s-1","total_cost_usd":0.0467025,"usage":{"input_tokens":12,"cache_creation_input_tokens":2150,"cache_read_input_tokens":55860,"output_tokens":211},"permission_denials":[{"tool_name":"Write","tool_use_id":"t1","tool_input":{}}]}"#;
+    let got = one(line);
+    assert_eq!(
+        got[0],
+        AgentEvent::SessionStarted {
+            id: "s-1".to_owned()
+        }
+    );
+    assert!(
+        matches!(&got[1], AgentEvent::Error { message } if message.contains("`Write`") && message.contains("t1"))
+    );
+    assert_eq!(
+        got[2],
+        AgentEvent::Usage(Usage {
+            input_tokens: 12,
+            output_tokens: 211,
+            cached_input_tokens: 55860,
+            cache_write_tokens: 2150,
+            cost_usd: Some(0.0467025),
+        })
+    );
+    assert_eq!(
+        got[3],
+        AgentEvent::FinalResult(FinalResult {
+            text: "Done.".to_owned(),
+            is_error: false
+        })
+    );
+    assert_eq!(got.len(), 4);
+}
+
+#[test]
+fn error_results_fail() {
+    let line = r#"{"type":"result","subtype":"error_max_turns","is_error":false,"session_id":"s","errors":["too many turns"]}"#;
+    let got = one(line);
+    assert!(
+        matches!(&got[1], AgentEvent::Error { message } if message.contains("error_max_turns") && message.contains("too many turns"))
+    );
+    assert_eq!(
+        got.last(),
+        Some(&AgentEvent::FinalResult(FinalResult {
+            text: String::new(),
+            is_error: true
+        }))
+    );
+    let api = r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 529","total_cost_usd":0}"#;
+    assert_eq!(
+        one(api).last(),
+        Some(&AgentEvent::FinalResult(FinalResult {
+            text: "API Error: 529".to_owned(),
+            is_error: true
+        }))
+    );
+}
+
+#[test]
+fn known_but_uninteresting_lines_are_other() {
+    for (line, kind) in [
+        (
+            r#"{"type":"system","subtype":"api_retry","attempt":1}"#,
+            "api-retry",
+        ),
+        (
+            r#"{"type":"system","subtype":"status","status":"requesting"}"#,
+            "status",
+        ),
+        (
+            r#"{"type":"rate_limit_event","rate_limit_info":{}}"#,
+            "rate-limit",
+        ),
+        (r#"{"type":"brand_new_thing","x":1}"#, "brand-new-thing"),
+        (r#"{"no_type":true}"#, "unknown"),
+        (
+            r#"{"type":"assistant","message":"not an object"}"#,
+            "assistant",
+        ),
+        (r#"{"type":"result","usage":"weird"}"#, "result"),
+    ] {
+        match one(line).as_slice() {
+            [AgentEvent::Other { kind: got, data }] => {
+                assert_eq!(got, kind, "{line}");
+                assert_eq!(data, line);
+            }
+            other => panic!("{line}: expected one Other, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn partial_message_events_add_nothing() {
+    let line = r#"{"type":"stream_event","event":{"delta":{"text":"Let me","type":"text_delta"},"index":0,"type":"content_block_delta"}}"#;
+    assert!(one(line).is_empty());
+}
+
+#[test]
+fn plain_text_and_stderr_are_logs() {
+    let mut state = ParseState::default();
+    assert_eq!(
+        events(&mut state, "Error: not logged in"),
+        [AgentEvent::Log {
+            text: "Error: not logged in".to_owned()
+        }]
+    );
+    assert_eq!(
+        events(&mut state, "{\"type\":\"assistant\",\"mess"),
+        [AgentEvent::Log {
+            text: "{\"type\":\"assistant\",\"mess".to_owned()
+        }]
+    );
+    assert_eq!(
+        state
+            .parse_line(Stream::Stderr, "{\"type\":\"result\"}")
+            .events,
+        [AgentEvent::Log {
+            text: "{\"type\":\"result\"}".to_owned()
+        }]
+    );
+    assert!(events(&mut state, "   ").is_empty());
+}
+
+#[test]
+fn other_control_requests_are_refused_so_claude_does_not_wait() {
+    let batch = ParseState::default().parse_line(
+        Stream::Stdout,
+        r#"{"type":"control_request","request_id":"h1","request":{"subtype":"hook_callback","callback_id":"x"}}"#,
+    );
+    assert_eq!(batch.replies.len(), 1);
+    let reply: Value = serde_json::from_slice(&batch.replies[0]).expect("json");
+    assert_eq!(reply["response"]["subtype"], "error");
+    assert_eq!(reply["response"]["request_id"], "h1");
+}
+
+#[test]
+fn finish_without_a_result_is_a_failure() {
+    let mut state = ParseState::default();
+    events(&mut state, INIT);
+    events(
+        &mut state,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"half way"}]}}"#,
+    );
+    let got = state.finish(None).events;
+    assert!(matches!(&got[0], AgentEvent::Error { message } if message.contains("signal")));
+    assert_eq!(
+        got[1],
+        AgentEvent::FinalResult(FinalResult {
+            text: "half way".to_owned(),
+            is_error: true
+        })
+    );
+    let got = ParseState::default().finish(Some(1)).events;
+    assert!(matches!(&got[0], AgentEvent::Error { message } if message.contains("code 1")));
+    assert!(matches!(&got[1], AgentEvent::FinalResult(r) if r.is_error));
+}
+
+#[test]
+fn finish_after_a_result_adds_nothing_on_success() {
+    let mut state = ParseState::default();
+    events(
+        &mut state,
+        r#"{"type":"result","subtype":"success","is_error":false,"result":"ok"}"#,
+    );
+    assert!(state.finish(Some(0)).events.is_empty());
+    let mut state = ParseState::default();
+    events(
+        &mut state,
+        r#"{"type":"result","subtype":"success","is_error":false,"result":"ok"}"#,
+    );
+    assert!(matches!(
+        &state.finish(Some(3)).events[..],
+        [AgentEvent::Error { .. }]
+    ));
+    // After a failed result (an API error exits 1), the exit code adds nothing.
+    let mut state = ParseState::default();
+    events(
+        &mut state,
+        r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error"}"#,
+    );
+    assert!(state.finish(Some(1)).events.is_empty());
+    // A new turn that never finished (streamed input) fails again.
+    let mut state = ParseState::default();
+    events(
+        &mut state,
+        r#"{"type":"result","subtype":"success","is_error":false,"result":"ok"}"#,
+    );
+    events(
+        &mut state,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"more"}]}}"#,
+    );
+    assert!(
+        matches!(state.finish(Some(0)).events.last(), Some(AgentEvent::FinalResult(r)) if r.is_error)
+    );
+}
+
+#[test]
+fn never_panics_on_odd_lines() {
+    let odd = [
+        "{}",
+        "{\"type\":null}",
+        "{\"type\":3}",
+        "{\"type\":\"assistant\"}",
+        "{\"type\":\"assistant\",\"message\":{\"content\":null}}",
+        "{\"type\":\"assistant\",\"message\":{\"content\":[null, 1, {}]}}",
+        "{\"type\":\"user\",\"message\":{\"content\":\"plain\"}}",
+        "{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\",\"content\":5}]}}",
+        "{\"type\":\"result\",\"usage\":{\"input_tokens\":-5,\"output_tokens\":1e300}}",
+        "{\"type\":\"control_request\"}",
+        "{\"type\":\"control_request\",\"request_id\":\"x\",\"request\":{}}",
+        "{\"type\":\"system\",\"subtype\":\"init\"}",
+        "{\"type\":\"\\u0041ssistant\"}",
+        "\u{0}{",
+        "{\"a\":\"\u{fffd}\"}",
+    ];
+    for line in odd {
+        let batch = ParseState::default().parse_line(Stream::Stdout, line);
+        assert!(!batch.events.is_empty(), "{line:?} was dropped");
+    }
+}

@@ -1,0 +1,308 @@
+//! The `codex` provider: drives OpenAI's Codex CLI (`codex exec --json`).
+//!
+//! A fresh run is
+//!
+//! ```text
+//! codex [-a APPROVAL] exec --json [--skip-git-repo-check] -C WORKDIR [-m MODEL] [-s SANDBOX]
+//!       [-p PROFILE] [-c KEY=VALUE]... [EXTRA...] -- PROMPT
+//! ```
+//!
+//! with standard input closed: `codex exec` reads standard input to its end before it starts,
+//! so an open pipe would hang it. The prompt follows `--`, so a prompt that starts with `-` is
+//! still the prompt; a prompt too long for one argument (over [`MAX_PROMPT_ARG`] bytes) is
+//! given as `-` and written to standard input instead, which codex then reads as the prompt.
+//!
+//! A session is continued with `codex exec resume <THREAD_ID>` and copied into a new one with
+//! `codex exec fork <THREAD_ID>` (both exist in codex 0.169). Those subcommands take neither
+//! `-C` nor `-s`: the working directory is the process's own (the host starts the agent in the
+//! worktree) and the sandbox goes in as `-c sandbox_mode="..."`; `--profile` is given to `exec`
+//! before the subcommand.
+//!
+//! `codex exec` has no system-prompt flag; the invocation's `system_prompt` goes in as the
+//! `developer_instructions` config value (`-c developer_instructions="..."`), which codex adds
+//! to the model's developer message.
+//!
+//! Stage options:
+//!
+//! | option | value | flag |
+//! |---|---|---|
+//! | `sandbox` | `read-only`, `workspace-write`, `danger-full-access` | `-s` (resume/fork: `-c sandbox_mode=`) |
+//! | `approval` | `on-request`, `never` (the values `codex -a` takes in 0.169) | global `-a` |
+//! | `config` | a map of config keys to TOML value texts (`{"model_provider": "fake"}`); numbers and booleans are taken as they are | one `-c key=value` each, in key order |
+//! | `profile` | a profile name | `-p` |
+//! | `skip_git_repo_check` | bool (default `false`) | `--skip-git-repo-check` |
+//! | `extra_args` | list of arguments, placed before the prompt | |
+//!
+//! The `--json` events are read by the `parse` module. Only headless mode is offered: Codex's
+//! TUI has no documented screen states to detect waiting from, so interactive runs are refused
+//! with [`BuildError::UnsupportedMode`].
+
+mod parse;
+
+use codecafe_sdk::{
+    AdapterError, BuildError, Capabilities, CommandSpec, Invocation, Mode, OutputBatch, Provider,
+    ProviderInfo, Stdin, Stream,
+};
+use serde_json::Value;
+
+/// The program started.
+pub const PROGRAM: &str = "codex";
+
+/// Longest prompt passed as an argument; longer ones go through standard input (Linux caps one
+/// argument at 128 KiB).
+pub const MAX_PROMPT_ARG: usize = 100 * 1024;
+
+/// The options this provider knows.
+const OPTIONS: &[&str] = &[
+    "sandbox",
+    "approval",
+    "config",
+    "profile",
+    "skip_git_repo_check",
+    "extra_args",
+];
+
+/// The values `-s/--sandbox` accepts.
+const SANDBOXES: &[&str] = &["read-only", "workspace-write", "danger-full-access"];
+
+/// The values `-a/--ask-for-approval` accepts in codex 0.169.
+const APPROVALS: &[&str] = &["on-request", "never"];
+
+/// The Codex adapter. One instance serves one stage session.
+#[derive(Debug, Default)]
+pub struct Codex {
+    state: parse::ParseState,
+}
+
+impl Provider for Codex {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo {
+            id: "codex".to_owned(),
+            name: "Codex".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            description: "OpenAI's Codex CLI (`codex exec --json`).".to_owned(),
+            modes: vec![Mode::Headless],
+            capabilities: Capabilities {
+                resume: true,
+                fork: true,
+                usage: true,
+                ..Capabilities::default()
+            },
+        }
+    }
+
+    fn build_command(&mut self, invocation: &Invocation) -> Result<CommandSpec, BuildError> {
+        if invocation.mode != Mode::Headless {
+            return Err(BuildError::UnsupportedMode {
+                mode: invocation.mode,
+            });
+        }
+        let options = Options::read(invocation)?;
+        if invocation.prompt.trim().is_empty() {
+            return Err(BuildError::InvalidInvocation {
+                message: "the prompt is empty; `codex exec` needs one".to_owned(),
+            });
+        }
+        let mut args = Vec::new();
+        if let Some(approval) = &options.approval {
+            // A global flag: after `exec` codex rejects it.
+            args.extend(["-a".to_owned(), approval.clone()]);
+        }
+        args.push("exec".to_owned());
+        let mut config = options.config.clone();
+        if let Some(system_prompt) = &invocation.system_prompt {
+            config.push((
+                "developer_instructions".to_owned(),
+                toml_string(system_prompt),
+            ));
+        }
+        match &invocation.session {
+            None => {
+                if invocation.working_dir.trim().is_empty() {
+                    return Err(BuildError::InvalidInvocation {
+                        message: "the working directory is empty".to_owned(),
+                    });
+                }
+                args.push("--json".to_owned());
+                if options.skip_git_repo_check {
+                    args.push("--skip-git-repo-check".to_owned());
+                }
+                args.extend(["-C".to_owned(), invocation.working_dir.clone()]);
+                if let Some(model) = &invocation.model {
+                    args.extend(["-m".to_owned(), model.clone()]);
+                }
+                if let Some(sandbox) = &options.sandbox {
+                    args.extend(["-s".to_owned(), sandbox.clone()]);
+                }
+                if let Some(profile) = &options.profile {
+                    args.extend(["-p".to_owned(), profile.clone()]);
+                }
+                push_config(&mut args, &config);
+                args.extend(options.extra_args.iter().cloned());
+            }
+            Some(session) => {
+                if session.id.trim().is_empty() || session.id.starts_with('-') {
+                    return Err(BuildError::InvalidInvocation {
+                        message: format!("`{}` is not a thread id to resume", session.id),
+                    });
+                }
+                if let Some(profile) = &options.profile {
+                    args.extend(["-p".to_owned(), profile.clone()]);
+                }
+                args.push(if session.fork { "fork" } else { "resume" }.to_owned());
+                args.push("--json".to_owned());
+                if options.skip_git_repo_check {
+                    args.push("--skip-git-repo-check".to_owned());
+                }
+                if let Some(model) = &invocation.model {
+                    args.extend(["-m".to_owned(), model.clone()]);
+                }
+                if let Some(sandbox) = &options.sandbox {
+                    config.insert(0, ("sandbox_mode".to_owned(), toml_string(sandbox)));
+                }
+                push_config(&mut args, &config);
+                args.extend(options.extra_args.iter().cloned());
+                args.push(session.id.clone());
+            }
+        }
+        args.push("--".to_owned());
+        let stdin = if invocation.prompt.len() > MAX_PROMPT_ARG {
+            args.push("-".to_owned());
+            Stdin::Bytes(invocation.prompt.clone().into_bytes())
+        } else {
+            args.push(invocation.prompt.clone());
+            Stdin::Closed
+        };
+        Ok(CommandSpec::new(PROGRAM).args(args).stdin(stdin))
+    }
+
+    fn parse_output(&mut self, source: Stream, line: &str) -> OutputBatch {
+        self.state.parse_line(source, line)
+    }
+
+    fn finish_output(&mut self, exit_code: Option<i32>) -> OutputBatch {
+        self.state.finish(exit_code)
+    }
+
+    fn encode_input(&mut self, text: &str) -> Result<Vec<u8>, AdapterError> {
+        let _ = text;
+        Err(AdapterError::Unsupported(
+            "`codex exec` takes no input while it runs (its standard input is closed); answer \
+             by resuming the thread"
+                .to_owned(),
+        ))
+    }
+}
+
+codecafe_sdk::export_provider!(Codex);
+
+/// The stage options, checked.
+#[derive(Debug, Default)]
+struct Options {
+    sandbox: Option<String>,
+    approval: Option<String>,
+    config: Vec<(String, String)>,
+    profile: Option<String>,
+    skip_git_repo_check: bool,
+    extra_args: Vec<String>,
+}
+
+impl Options {
+    fn read(invocation: &Invocation) -> Result<Self, BuildError> {
+        invocation.reject_unknown_options(OPTIONS)?;
+        let profile = match invocation.option::<String>("profile")? {
+            Some(profile) if profile.trim().is_empty() || profile.starts_with('-') => {
+                return Err(invalid("profile", "must be a profile name"));
+            }
+            other => other,
+        };
+        Ok(Self {
+            sandbox: choice(invocation, "sandbox", SANDBOXES)?,
+            approval: choice(invocation, "approval", APPROVALS)?,
+            config: config(invocation)?,
+            profile,
+            skip_git_repo_check: invocation
+                .option::<bool>("skip_git_repo_check")?
+                .unwrap_or(false),
+            extra_args: invocation
+                .option::<Vec<String>>("extra_args")?
+                .unwrap_or_default(),
+        })
+    }
+}
+
+fn invalid(key: &str, message: &str) -> BuildError {
+    BuildError::InvalidOption {
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// A string option that must be one of `accepted`.
+fn choice(
+    invocation: &Invocation,
+    key: &str,
+    accepted: &[&str],
+) -> Result<Option<String>, BuildError> {
+    let expected = || format!("must be one of {}", accepted.join(", "));
+    match invocation.option::<Value>(key)? {
+        None => Ok(None),
+        Some(Value::String(value)) if accepted.contains(&value.as_str()) => Ok(Some(value)),
+        Some(Value::String(value)) => Err(invalid(key, &format!("`{value}` {}", expected()))),
+        Some(other) => Err(invalid(key, &format!("{other} {}", expected()))),
+    }
+}
+
+/// The `config` map as `(key, TOML value text)` pairs.
+fn config(invocation: &Invocation) -> Result<Vec<(String, String)>, BuildError> {
+    let Some(map) = invocation.option::<serde_json::Map<String, Value>>("config")? else {
+        return Ok(Vec::new());
+    };
+    let mut pairs = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let key_ok = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"'));
+        if !key_ok {
+            return Err(invalid(
+                "config",
+                &format!("`{key}` is not a config key (dotted names of letters, digits, `_`, `-`)"),
+            ));
+        }
+        let text = match value {
+            Value::String(text) if !text.trim().is_empty() => text,
+            Value::Number(number) => number.to_string(),
+            Value::Bool(flag) => flag.to_string(),
+            other => {
+                return Err(invalid(
+                    "config",
+                    &format!(
+                        "`{key}` must map to TOML value text (a string such as \"\\\"o3\\\"\"), a \
+                         number or a boolean, not {other}"
+                    ),
+                ));
+            }
+        };
+        pairs.push((key, text));
+    }
+    Ok(pairs)
+}
+
+fn push_config(args: &mut Vec<String>, config: &[(String, String)]) {
+    for (key, value) in config {
+        args.push("-c".to_owned());
+        args.push(format!("{key}={value}"));
+    }
+}
+
+/// `text` as a TOML basic string. JSON's string syntax is TOML's, but for DEL, which TOML wants
+/// escaped too.
+fn toml_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned())
+        .to_string()
+        .replace('\u{7f}', "\\u007F")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,460 @@
+//! Reading `codex exec --json` output: one JSON event per line.
+//!
+//! | event | normalized |
+//! |---|---|
+//! | `thread.started {thread_id}` | `SessionStarted` (once per id) |
+//! | `turn.started` | `Other` (`turn-started`) |
+//! | `item.started` of `command_execution` | `ToolCall` named `exec_command`, input `{"command": ...}` |
+//! | `item.started` of `mcp_tool_call` | `ToolCall` named `server/tool` |
+//! | `item.started` of other items | nothing: the `item.completed` carries them |
+//! | `item.completed` `agent_message` / `reasoning` | `AssistantText` / `Thinking` |
+//! | `item.completed` `command_execution` | `ToolResult` (`aggregated_output`; error when the exit code is not 0) |
+//! | `item.completed` `file_change` | one `FileChange` per change (an `Error` when the patch failed) |
+//! | `item.completed` `mcp_tool_call` | `ToolResult` |
+//! | `item.completed` `error` | `Error` |
+//! | other items, `item.updated` | `Other` |
+//! | `turn.completed {usage}` | `Usage`, then `FinalResult` with the turn's last agent message |
+//! | `turn.failed {error}` | `Error`, then a failed `FinalResult` |
+//! | `error {message}` | `Error` |
+//! | unknown events | `Other`; lines that are not JSON objects and stderr: `Log` |
+//!
+//! Codex reports `input_tokens` including the cached ones; [`Usage::input_tokens`] counts only
+//! the uncached part, so the cached tokens are subtracted.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use codecafe_sdk::{
+    AgentEvent, ChangeKind, FileChange, FinalResult, OutputBatch, Stream, ToolCall, ToolResult,
+    Usage,
+};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use serde_json::{Value, json};
+
+/// Most bytes of a command's output kept in a `ToolResult` event.
+pub const MAX_TOOL_OUTPUT: usize = 64 * 1024;
+
+/// What parsing remembers across the lines of one run.
+#[derive(Debug, Default)]
+pub struct ParseState {
+    threads: Vec<String>,
+    started_calls: Vec<String>,
+    last_message: String,
+    saw_end: bool,
+    last_end_failed: bool,
+    active_since_end: bool,
+}
+
+impl ParseState {
+    /// Normalizes one line of output.
+    pub fn parse_line(&mut self, source: Stream, line: &str) -> OutputBatch {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            return OutputBatch::default();
+        }
+        if source == Stream::Stderr || !trimmed.starts_with('{') {
+            return OutputBatch::one(AgentEvent::Log {
+                text: line.trim_end().to_owned(),
+            });
+        }
+        let mut batch = OutputBatch::default();
+        match serde_json::from_str::<Line<'_>>(trimmed) {
+            Ok(parsed) => self.line(parsed, trimmed, &mut batch),
+            Err(_) => match serde_json::from_str::<Value>(trimmed) {
+                Ok(Value::Object(object)) => {
+                    let kind = object
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown");
+                    batch.push(other(kind, trimmed));
+                }
+                _ => batch.push(AgentEvent::Log {
+                    text: trimmed.to_owned(),
+                }),
+            },
+        }
+        batch
+    }
+
+    /// The process ended: a run whose turn never finished failed.
+    pub fn finish(&mut self, exit_code: Option<i32>) -> OutputBatch {
+        let mut batch = OutputBatch::default();
+        if !self.saw_end || self.active_since_end {
+            batch.push(AgentEvent::Error {
+                message: match exit_code {
+                    Some(0) => "codex exited before its turn completed".to_owned(),
+                    Some(code) => {
+                        format!("codex exited with code {code} before its turn completed")
+                    }
+                    None => "codex was killed by a signal before its turn completed".to_owned(),
+                },
+            });
+            batch.push(AgentEvent::FinalResult(FinalResult {
+                text: std::mem::take(&mut self.last_message),
+                is_error: true,
+            }));
+        } else if !self.last_end_failed && exit_code != Some(0) {
+            batch.push(AgentEvent::Error {
+                message: match exit_code {
+                    Some(code) => format!("codex exited with code {code} after its turn completed"),
+                    None => "codex was killed by a signal after its turn completed".to_owned(),
+                },
+            });
+        }
+        batch
+    }
+
+    fn line(&mut self, line: Line<'_>, raw: &str, batch: &mut OutputBatch) {
+        let kind = line.kind.as_ref().map_or("", |k| k.0.as_ref());
+        match kind {
+            "thread.started" => {
+                self.active_since_end = true;
+                match line.thread_id.as_ref().map(|id| id.0.as_ref()) {
+                    Some(id) if !id.is_empty() => {
+                        if !self.threads.iter().any(|seen| seen == id) {
+                            self.threads.push(id.to_owned());
+                            batch.push(AgentEvent::SessionStarted { id: id.to_owned() });
+                        }
+                        // A repeated thread id is a known no-op.
+                        return;
+                    }
+                    _ => batch.push(other(kind, raw)),
+                }
+            }
+            "turn.started" => {
+                self.active_since_end = true;
+                self.last_message.clear();
+                batch.push(other(kind, raw));
+            }
+            "item.started" => {
+                self.active_since_end = true;
+                if let Some(item) = &line.item {
+                    if let Some(call) = self.item_started(item) {
+                        batch.push(call);
+                    }
+                    return;
+                }
+                batch.push(other(kind, raw));
+            }
+            "item.completed" => {
+                self.active_since_end = true;
+                match &line.item {
+                    Some(item) => self.item_completed(item, raw, batch),
+                    None => batch.push(other(kind, raw)),
+                }
+            }
+            "turn.completed" => {
+                let usage = line.usage.unwrap_or_default();
+                let input = tokens(usage.input_tokens);
+                let cached = tokens(usage.cached_input_tokens);
+                batch.push(AgentEvent::Usage(Usage {
+                    input_tokens: input.saturating_sub(cached),
+                    output_tokens: tokens(usage.output_tokens),
+                    cached_input_tokens: cached,
+                    cache_write_tokens: tokens(usage.cache_write_input_tokens),
+                    cost_usd: None,
+                }));
+                self.end(false, batch);
+            }
+            "turn.failed" => {
+                let message = line
+                    .error
+                    .as_ref()
+                    .and_then(|error| error.get("message"))
+                    .and_then(Value::as_str)
+                    .map_or_else(|| "the turn failed".to_owned(), str::to_owned);
+                batch.push(AgentEvent::Error { message });
+                self.end(true, batch);
+            }
+            "error" => batch.push(AgentEvent::Error {
+                message: line
+                    .message
+                    .as_ref()
+                    .map_or_else(|| "codex reported an error".to_owned(), |m| m.0.to_string()),
+            }),
+            "" => batch.push(other("unknown", raw)),
+            kind => batch.push(other(kind, raw)),
+        }
+        if batch.is_empty() {
+            batch.push(other(if kind.is_empty() { "unknown" } else { kind }, raw));
+        }
+    }
+
+    fn end(&mut self, failed: bool, batch: &mut OutputBatch) {
+        self.saw_end = true;
+        self.last_end_failed = failed;
+        self.active_since_end = false;
+        batch.push(AgentEvent::FinalResult(FinalResult {
+            text: std::mem::take(&mut self.last_message),
+            is_error: failed,
+        }));
+    }
+
+    /// The tool call an `item.started` announces, if it is one; remembered so the completed
+    /// item does not announce it again.
+    fn item_started(&mut self, item: &Item<'_>) -> Option<AgentEvent> {
+        let call = tool_call(item)?;
+        if let AgentEvent::ToolCall(ToolCall { id, .. }) = &call {
+            if self.started_calls.iter().any(|seen| seen == id) {
+                return None;
+            }
+            self.started_calls.push(id.clone());
+        }
+        Some(call)
+    }
+
+    fn item_completed(&mut self, item: &Item<'_>, raw: &str, batch: &mut OutputBatch) {
+        let kind = item.kind.as_ref().map_or("", |k| k.0.as_ref());
+        let text = || {
+            item.text
+                .as_ref()
+                .map_or_else(String::new, |t| t.0.to_string())
+        };
+        match kind {
+            "agent_message" => {
+                let text = text();
+                self.last_message.clone_from(&text);
+                batch.push(AgentEvent::AssistantText { text });
+            }
+            "reasoning" => batch.push(AgentEvent::Thinking { text: text() }),
+            "command_execution" | "mcp_tool_call" => {
+                // A call that finished without being announced (e.g. refused) is announced now.
+                if let Some(call) = self.item_started(item) {
+                    batch.push(call);
+                }
+                batch.push(AgentEvent::ToolResult(tool_result(item)));
+            }
+            "file_change" => {
+                let failed = item.status.as_ref().is_some_and(|s| s.0 == "failed");
+                let changes = item.changes.as_deref().unwrap_or_default();
+                if failed {
+                    let paths: Vec<&str> = changes
+                        .iter()
+                        .filter_map(|c| c.path.as_ref().map(|p| p.0.as_ref()))
+                        .collect();
+                    batch.push(AgentEvent::Error {
+                        message: format!("codex could not apply a patch to {}", paths.join(", ")),
+                    });
+                    return;
+                }
+                for change in changes {
+                    let Some(path) = change.path.as_ref().filter(|p| !p.0.is_empty()) else {
+                        continue;
+                    };
+                    let kind = match change.kind.as_ref().map(|k| k.0.as_ref()) {
+                        Some("add") => ChangeKind::Add,
+                        Some("delete") => ChangeKind::Delete,
+                        _ => ChangeKind::Update,
+                    };
+                    batch.push(AgentEvent::FileChange(FileChange {
+                        path: path.0.to_string(),
+                        kind,
+                    }));
+                }
+            }
+            "error" => batch.push(AgentEvent::Error {
+                message: item
+                    .message
+                    .as_ref()
+                    .map_or_else(|| "codex reported an error".to_owned(), |m| m.0.to_string()),
+            }),
+            "" => batch.push(other("item", raw)),
+            kind => batch.push(other(kind, raw)),
+        }
+    }
+}
+
+/// The `ToolCall` for a command or MCP item.
+fn tool_call(item: &Item<'_>) -> Option<AgentEvent> {
+    let kind = item.kind.as_ref()?.0.as_ref();
+    let id = item
+        .id
+        .as_ref()
+        .map_or_else(String::new, |id| id.0.to_string());
+    let (name, input) = match kind {
+        "command_execution" => (
+            "exec_command".to_owned(),
+            json!({"command": item.command.as_ref().map_or("", |c| c.0.as_ref())}).to_string(),
+        ),
+        "mcp_tool_call" => (
+            format!(
+                "{}/{}",
+                item.server.as_ref().map_or("", |s| s.0.as_ref()),
+                item.tool.as_ref().map_or("", |t| t.0.as_ref())
+            ),
+            item.arguments
+                .as_ref()
+                .map_or_else(|| "{}".to_owned(), Value::to_string),
+        ),
+        _ => return None,
+    };
+    Some(AgentEvent::ToolCall(ToolCall { id, name, input }))
+}
+
+/// The `ToolResult` of a finished command or MCP item.
+fn tool_result(item: &Item<'_>) -> ToolResult {
+    let id = item
+        .id
+        .as_ref()
+        .map_or_else(String::new, |id| id.0.to_string());
+    let failed_status = item
+        .status
+        .as_ref()
+        .is_some_and(|s| s.0 == "failed" || s.0 == "declined");
+    let (output, is_error) = if item.kind.as_ref().is_some_and(|k| k.0 == "mcp_tool_call") {
+        let error = item.error.as_ref().filter(|e| !e.is_null()).map(|e| {
+            e.get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| e.to_string(), str::to_owned)
+        });
+        match error {
+            Some(message) => (message, true),
+            None => (mcp_text(item.result.as_ref()), failed_status),
+        }
+    } else {
+        let output = item
+            .aggregated_output
+            .as_ref()
+            .map_or_else(String::new, |o| o.0.to_string());
+        let is_error = match item.exit_code {
+            Some(code) => code != 0,
+            None => failed_status,
+        };
+        (output, is_error)
+    };
+    ToolResult {
+        id,
+        output: codecafe_sdk::json::truncate(&output, MAX_TOOL_OUTPUT),
+        is_error,
+    }
+}
+
+/// The text parts of an MCP tool result (`{content: [{type: text, text}]}`), else its JSON.
+fn mcp_text(result: Option<&Value>) -> String {
+    let Some(result) = result.filter(|r| !r.is_null()) else {
+        return String::new();
+    };
+    match result.get("content").and_then(Value::as_array) {
+        Some(parts) => parts
+            .iter()
+            .map(|part| {
+                part.get("text")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| part.to_string(), str::to_owned)
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => result.to_string(),
+    }
+}
+
+fn other(kind: &str, raw: &str) -> AgentEvent {
+    AgentEvent::Other {
+        kind: kind
+            .chars()
+            .map(|c| match c {
+                '.' | '_' | '/' | ' ' => '-',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect(),
+        data: raw.to_owned(),
+    }
+}
+
+fn tokens(value: Option<f64>) -> u64 {
+    // `as` saturates; negative and NaN become 0.
+    value.map_or(0, |n| n as u64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shapes read from a line
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    thread_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    item: Option<Item<'a>>,
+    usage: Option<TurnUsage>,
+    error: Option<Value>,
+    #[serde(borrow)]
+    message: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Item<'a> {
+    #[serde(borrow)]
+    id: Option<Text<'a>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    text: Option<Text<'a>>,
+    #[serde(borrow)]
+    message: Option<Text<'a>>,
+    #[serde(borrow)]
+    command: Option<Text<'a>>,
+    #[serde(borrow)]
+    aggregated_output: Option<Text<'a>>,
+    exit_code: Option<i64>,
+    #[serde(borrow)]
+    status: Option<Text<'a>>,
+    #[serde(borrow)]
+    changes: Option<Vec<Change<'a>>>,
+    #[serde(borrow)]
+    server: Option<Text<'a>>,
+    #[serde(borrow)]
+    tool: Option<Text<'a>>,
+    arguments: Option<Value>,
+    result: Option<Value>,
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Change<'a> {
+    #[serde(borrow)]
+    path: Option<Text<'a>>,
+    #[serde(borrow)]
+    kind: Option<Text<'a>>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct TurnUsage {
+    input_tokens: Option<f64>,
+    cached_input_tokens: Option<f64>,
+    cache_write_input_tokens: Option<f64>,
+    output_tokens: Option<f64>,
+}
+
+/// A string borrowed from the line when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;
