@@ -74,12 +74,20 @@ mod wasm {
                 .map_err(build_error_to_wit)
         }
 
-        fn parse_output(source: wit::OutputStream, line: String) -> wit::OutputBatch {
+        fn parse_output(source: wit::OutputStream, lines: String) -> wit::OutputBatch {
             let source = match source {
                 wit::OutputStream::Stdout => sdk::Stream::Stdout,
                 wit::OutputStream::Stderr => sdk::Stream::Stderr,
             };
-            batch_to_wit(T::with(|p| p.parse_output(source, &line)))
+            batch_to_wit(T::with(|p| {
+                let mut split = lines.split('\n');
+                let first = split.next().unwrap_or_default();
+                let mut batch = p.parse_output(source, first);
+                for line in split {
+                    batch.extend(p.parse_output(source, line));
+                }
+                batch
+            }))
         }
 
         fn finish_output(exit_code: Option<i32>) -> wit::OutputBatch {
@@ -205,6 +213,7 @@ mod wasm {
         wit::OutputBatch {
             events: b.events.into_iter().map(event_to_wit).collect(),
             replies: b.replies,
+            close_input: b.close_input,
         }
     }
 

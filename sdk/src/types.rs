@@ -422,6 +422,9 @@ pub struct OutputBatch {
     pub events: Vec<AgentEvent>,
     /// Bytes the host must write to the agent's standard input, in order.
     pub replies: Vec<Vec<u8>>,
+    /// After writing the replies, close the agent's standard input (an agent reading streamed
+    /// input waits for more otherwise).
+    pub close_input: bool,
 }
 
 impl OutputBatch {
@@ -430,6 +433,7 @@ impl OutputBatch {
         Self {
             events,
             replies: Vec::new(),
+            close_input: false,
         }
     }
 
@@ -445,7 +449,14 @@ impl OutputBatch {
 
     /// True when there is nothing in the batch.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.replies.is_empty()
+        self.events.is_empty() && self.replies.is_empty() && !self.close_input
+    }
+
+    /// Appends another batch: its events and replies after these; input closes if either says so.
+    pub fn extend(&mut self, other: OutputBatch) {
+        self.events.extend(other.events);
+        self.replies.extend(other.replies);
+        self.close_input |= other.close_input;
     }
 }
 

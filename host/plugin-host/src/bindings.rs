@@ -165,6 +165,7 @@ pub(crate) fn batch_from_wit(b: wit::OutputBatch) -> sdk::OutputBatch {
     sdk::OutputBatch {
         events: b.events.into_iter().map(event_from_wit).collect(),
         replies: b.replies,
+        close_input: b.close_input,
     }
 }
 

@@ -249,11 +249,12 @@ impl ProviderSession {
             })
     }
 
-    /// `parse-output`: one line of the agent's output.
+    /// `parse-output`: one or more complete lines of the agent's output, joined by `\n`
+    /// (without the last line's ending), in one call.
     pub fn parse_output(
         &mut self,
         source: sdk::Stream,
-        line: &str,
+        lines: &str,
     ) -> Result<sdk::OutputBatch, PluginError> {
         let source = bindings::stream_to_wit(source);
         self.instance
@@ -262,7 +263,7 @@ impl ProviderSession {
                 instantiate_provider,
                 |b, s| {
                     b.codecafe_provider_adapter()
-                        .call_parse_output(s, source, line)
+                        .call_parse_output(s, source, lines)
                 },
                 bindings::batch_size,
             )

@@ -40,7 +40,7 @@
 //! back as the `control_response` that [`Provider::encode_approval`] builds (the shapes are those
 //! of `@anthropic-ai/claude-agent-sdk`'s `sdk.d.ts`). Further input can be sent with
 //! [`Provider::encode_input`]. In this mode Claude Code waits for more input after each
-//! `result`: the host ends the run by closing its standard input.
+//! `result`, so the batch with the final result asks the host to close standard input.
 
 mod parse;
 mod screen;
@@ -145,7 +145,18 @@ impl Provider for ClaudeCode {
     }
 
     fn parse_output(&mut self, source: Stream, line: &str) -> OutputBatch {
-        self.state.parse_line(source, line)
+        let mut batch = self.state.parse_line(source, line);
+        // With streamed input Claude Code waits for the next message after its `result`;
+        // closing standard input lets it exit once the turn is over.
+        if self.input == InputChannel::StreamJson
+            && batch
+                .events
+                .iter()
+                .any(|e| matches!(e, codecafe_sdk::AgentEvent::FinalResult(_)))
+        {
+            batch.close_input = true;
+        }
+        batch
     }
 
     fn finish_output(&mut self, exit_code: Option<i32>) -> OutputBatch {

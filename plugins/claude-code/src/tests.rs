@@ -378,3 +378,19 @@ fn withdrawn_approval_requests_cannot_be_answered() {
             .is_err()
     );
 }
+
+#[test]
+fn streamed_input_is_closed_after_the_result_only() {
+    let result = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1","usage":{"input_tokens":1,"output_tokens":2},"total_cost_usd":0.01}"#;
+    let text = r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"working"}]},"session_id":"s-1"}"#;
+    let mut streamed = ClaudeCode::default();
+    streamed
+        .build_command(&invocation(&[("approvals", r#""stdio""#)]))
+        .expect("builds");
+    assert!(!streamed.parse_output(Stream::Stdout, text).close_input);
+    assert!(streamed.parse_output(Stream::Stdout, result).close_input);
+
+    let mut closed = ClaudeCode::default();
+    closed.build_command(&invocation(&[])).expect("builds");
+    assert!(!closed.parse_output(Stream::Stdout, result).close_input);
+}
