@@ -92,14 +92,17 @@ fn main() {
     let scale = if quick { 1 } else { 1000 };
     println!("codecafe plugin host benchmarks (median of {samples} samples)\n");
 
-    // Cold compile: every built-in through Cranelift, no cache.
-    let cold = measure(samples.min(3), 1, || {
-        let host = host(None);
-        for builtin in BUILTINS {
-            black_box(host.compile(&builtin.source()).expect("compiles"));
-        }
-    });
-    report("cold compile, all 4 built-ins", cold, None);
+    // `cargo bench ... -- --skip-compile` leaves out the slow cold compile (for profiling).
+    if !std::env::args().any(|a| a == "--skip-compile") {
+        // Cold compile: every built-in through Cranelift, no cache.
+        let cold = measure(samples.min(3), 1, || {
+            let host = host(None);
+            for builtin in BUILTINS {
+                black_box(host.compile(&builtin.source()).expect("compiles"));
+            }
+        });
+        report("cold compile, all 4 built-ins", cold, None);
+    }
 
     // Warm load: a primed cache; load = cache read, checks, link, instantiate and `info`.
     let cache = tempfile::tempdir().expect("temp dir");
