@@ -37,6 +37,20 @@
 //! default, so the plugin above already turns each output line into assistant text; when a run
 //! reports no [`AgentEvent::FinalResult`], the host takes its assistant text as the final text.
 //!
+//! ## Reading options and output
+//!
+//! [`Invocation`] reads a stage's options typed ([`Invocation::option`], [`Invocation::choice`],
+//! [`Invocation::bool_option`], [`Invocation::string_list`]) and turns a bad value into a
+//! [`BuildError::InvalidOption`] that names the key. The [`json`] module reads agents' JSON lines
+//! tolerantly, and fast ([`json::Str`] and [`json::StrOr`] borrow strings from the line);
+//! [`LineFramer`] makes lines of output chunks.
+//!
+//! ## Testing
+//!
+//! Off `wasm32` a plugin is an ordinary crate: its tests call the trait methods directly. The
+//! [`testing`] module builds invocations, reads captured transcripts and replays them in random
+//! chunk splits, and picks events of one kind out of a run.
+//!
 //! ## State
 //!
 //! The host makes a fresh instance of a plugin for every stage session, created with
@@ -47,6 +61,7 @@ extern crate self as codecafe_sdk;
 
 pub mod framing;
 pub mod json;
+pub mod testing;
 pub mod types;
 
 #[doc(hidden)]

@@ -98,6 +98,19 @@ impl Invocation {
         }
     }
 
+    /// Adds stage option `key` with its value as JSON text (`"\"plan\""`, `"true"`, `"[1]"`).
+    ///
+    /// ```
+    /// use codecafe_sdk::Invocation;
+    ///
+    /// let invocation = Invocation::new("fix the bug", "/work/tree").with_option("pty", "true");
+    /// assert_eq!(invocation.bool_option("pty"), Ok(true));
+    /// ```
+    pub fn with_option(mut self, key: impl Into<String>, json: impl Into<String>) -> Self {
+        self.options.push((key.into(), json.into()));
+        self
+    }
+
     /// The raw JSON text of option `key`, if the stage set it.
     pub fn raw_option(&self, key: &str) -> Option<&str> {
         self.options
@@ -114,15 +127,57 @@ impl Invocation {
     ) -> Result<Option<T>, BuildError> {
         match self.raw_option(key) {
             None => Ok(None),
-            Some(raw) => {
-                serde_json::from_str(raw)
-                    .map(Some)
-                    .map_err(|err| BuildError::InvalidOption {
-                        key: key.to_owned(),
-                        message: format!("cannot read {raw}: {err}"),
-                    })
-            }
+            Some(raw) => serde_json::from_str(raw).map(Some).map_err(|err| {
+                BuildError::invalid_option(key, format!("cannot read {raw}: {err}"))
+            }),
         }
+    }
+
+    /// A string option that must be one of `accepted`; otherwise [`BuildError::InvalidOption`]
+    /// names the value and lists what is accepted.
+    ///
+    /// ```
+    /// use codecafe_sdk::{BuildError, Invocation};
+    ///
+    /// let invocation = Invocation::new("p", "/w").with_option("sandbox", r#""wide-open""#);
+    /// assert_eq!(invocation.choice("approval", &["never"]), Ok(None));
+    /// let err = invocation.choice("sandbox", &["read-only", "workspace-write"]);
+    /// assert_eq!(
+    ///     err,
+    ///     Err(BuildError::invalid_option(
+    ///         "sandbox",
+    ///         "`wide-open` must be one of read-only, workspace-write"
+    ///     ))
+    /// );
+    /// ```
+    pub fn choice(&self, key: &str, accepted: &[&str]) -> Result<Option<String>, BuildError> {
+        let expected = || format!("must be one of {}", accepted.join(", "));
+        match self.option::<serde_json::Value>(key)? {
+            None => Ok(None),
+            Some(serde_json::Value::String(value)) if accepted.contains(&value.as_str()) => {
+                Ok(Some(value))
+            }
+            Some(serde_json::Value::String(value)) => Err(BuildError::invalid_option(
+                key,
+                format!("`{value}` {}", expected()),
+            )),
+            Some(other) => Err(BuildError::invalid_option(
+                key,
+                format!("{other} {}", expected()),
+            )),
+        }
+    }
+
+    /// A boolean option; unset is `false`. Anything but `true` or `false` is
+    /// [`BuildError::InvalidOption`].
+    pub fn bool_option(&self, key: &str) -> Result<bool, BuildError> {
+        Ok(self.option::<bool>(key)?.unwrap_or(false))
+    }
+
+    /// A list-of-strings option (`["--fast", "-v"]`); unset is an empty list. Anything but a
+    /// list of strings is [`BuildError::InvalidOption`].
+    pub fn string_list(&self, key: &str) -> Result<Vec<String>, BuildError> {
+        Ok(self.option::<Vec<String>>(key)?.unwrap_or_default())
     }
 
     /// Rejects options this provider does not know, so a typo in a recipe is an error rather
@@ -253,6 +308,17 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl BuildError {
+    /// [`BuildError::InvalidOption`] for option `key`: `message` says what is wrong and what
+    /// would be accepted (it is shown after the key: ``option `max_turns`: must be 1 or more``).
+    pub fn invalid_option(key: &str, message: impl Into<String>) -> Self {
+        Self::InvalidOption {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
 }
 
 impl std::fmt::Display for BuildError {
@@ -412,6 +478,34 @@ pub enum AgentEvent {
         /// Details as JSON text.
         data: String,
     },
+}
+
+impl AgentEvent {
+    /// [`AgentEvent::Other`] of `kind` in kebab case (lowercase; `_`, `.`, `/` and spaces become
+    /// `-`), so an agent's own names can be passed as they are: `api_retry` → `api-retry`,
+    /// `item.updated` → `item-updated`. An empty kind is `unknown`.
+    ///
+    /// ```
+    /// use codecafe_sdk::AgentEvent;
+    ///
+    /// assert_eq!(
+    ///     AgentEvent::other("Rate_Limit", "{}"),
+    ///     AgentEvent::Other { kind: "rate-limit".to_owned(), data: "{}".to_owned() }
+    /// );
+    /// ```
+    pub fn other(kind: &str, data: impl Into<String>) -> Self {
+        let kind = if kind.is_empty() { "unknown" } else { kind };
+        Self::Other {
+            kind: kind
+                .chars()
+                .map(|c| match c {
+                    '_' | '.' | '/' | ' ' => '-',
+                    c => c.to_ascii_lowercase(),
+                })
+                .collect(),
+            data: data.into(),
+        }
+    }
 }
 
 /// What one piece of output turned into.
@@ -617,3 +711,132 @@ impl std::fmt::Display for SignalError {
 }
 
 impl std::error::Error for SignalError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(options: &[(&str, &str)]) -> Invocation {
+        options
+            .iter()
+            .fold(Invocation::new("p", "/w"), |inv, (k, v)| {
+                inv.with_option(*k, *v)
+            })
+    }
+
+    fn message(result: Result<impl std::fmt::Debug, BuildError>, key: &str) -> String {
+        match result {
+            Err(BuildError::InvalidOption { key: got, message }) if got == key => message,
+            other => panic!("expected an invalid `{key}`, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn with_option_appends_in_order() {
+        let inv = invocation(&[("a", "1"), ("b", "\"x\"")]);
+        assert_eq!(
+            inv.options,
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "\"x\"".to_owned())
+            ]
+        );
+        assert_eq!(inv.raw_option("b"), Some("\"x\""));
+        assert_eq!(inv.raw_option("c"), None);
+    }
+
+    #[test]
+    fn invalid_option_builds_the_variant() {
+        let err = BuildError::invalid_option("k", "is wrong");
+        assert_eq!(
+            err,
+            BuildError::InvalidOption {
+                key: "k".to_owned(),
+                message: "is wrong".to_owned()
+            }
+        );
+        assert_eq!(err.to_string(), "option `k`: is wrong");
+    }
+
+    #[test]
+    fn choice_accepts_only_the_listed_strings() {
+        let inv = invocation(&[
+            ("mode", "\"plan\""),
+            ("bad", "\"nope\""),
+            ("number", "3"),
+            ("broken", "{"),
+        ]);
+        let accepted = &["plan", "auto"];
+        assert_eq!(inv.choice("mode", accepted), Ok(Some("plan".to_owned())));
+        assert_eq!(inv.choice("unset", accepted), Ok(None));
+        assert_eq!(
+            message(inv.choice("bad", accepted), "bad"),
+            "`nope` must be one of plan, auto"
+        );
+        assert_eq!(
+            message(inv.choice("number", accepted), "number"),
+            "3 must be one of plan, auto"
+        );
+        assert!(message(inv.choice("broken", accepted), "broken").starts_with("cannot read {"));
+    }
+
+    #[test]
+    fn bool_option_defaults_to_false() {
+        let inv = invocation(&[("on", "true"), ("off", "false"), ("text", "\"yes\"")]);
+        assert_eq!(inv.bool_option("on"), Ok(true));
+        assert_eq!(inv.bool_option("off"), Ok(false));
+        assert_eq!(inv.bool_option("unset"), Ok(false));
+        assert!(message(inv.bool_option("text"), "text").starts_with("cannot read \"yes\""));
+    }
+
+    #[test]
+    fn string_list_defaults_to_empty() {
+        let inv = invocation(&[
+            ("args", r#"["-v","--x"]"#),
+            ("one", "\"-v\""),
+            ("mixed", "[1]"),
+        ]);
+        assert_eq!(
+            inv.string_list("args"),
+            Ok(vec!["-v".to_owned(), "--x".to_owned()])
+        );
+        assert_eq!(inv.string_list("unset"), Ok(Vec::new()));
+        assert!(message(inv.string_list("one"), "one").starts_with("cannot read"));
+        assert!(message(inv.string_list("mixed"), "mixed").starts_with("cannot read"));
+    }
+
+    #[test]
+    fn other_events_have_kebab_case_kinds() {
+        for (kind, expected) in [
+            ("api_retry", "api-retry"),
+            ("item.updated", "item-updated"),
+            ("a/b c", "a-b-c"),
+            ("Status", "status"),
+            ("rate-limit", "rate-limit"),
+            ("", "unknown"),
+        ] {
+            assert_eq!(
+                AgentEvent::other(kind, String::from("{}")),
+                AgentEvent::Other {
+                    kind: expected.to_owned(),
+                    data: "{}".to_owned()
+                },
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_rejected_by_name() {
+        let inv = invocation(&[("known", "1"), ("typo", "2")]);
+        assert_eq!(inv.reject_unknown_options(&["known", "typo"]), Ok(()));
+        assert_eq!(
+            message(inv.reject_unknown_options(&["known"]), "typo"),
+            "unknown option; this provider knows: known"
+        );
+        assert_eq!(
+            message(inv.reject_unknown_options(&[]), "known"),
+            "this provider takes no options"
+        );
+    }
+}

@@ -246,17 +246,22 @@ impl Options {
                 .iter()
                 .find(|key| invocation.raw_option(key).is_some())
         {
-            return Err(invalid(
+            return Err(BuildError::invalid_option(
                 key,
                 "applies to headless runs only (`claude -p`); remove it for interactive mode",
             ));
         }
-        let permission_mode = choice(invocation, "permission_mode", PERMISSION_MODES)?;
-        let approvals = choice(invocation, "approvals", APPROVALS)?.is_some_and(|v| v == "stdio");
+        let permission_mode = invocation.choice("permission_mode", PERMISSION_MODES)?;
+        let approvals = invocation
+            .choice("approvals", APPROVALS)?
+            .is_some_and(|v| v == "stdio");
         let max_turns = match invocation.option::<Value>("max_turns")? {
             None => None,
             Some(value) => Some(value.as_u64().filter(|turns| *turns >= 1).ok_or_else(|| {
-                invalid("max_turns", "must be a whole number of turns, 1 or more")
+                BuildError::invalid_option(
+                    "max_turns",
+                    "must be a whole number of turns, 1 or more",
+                )
             })?),
         };
         let max_budget_usd = match invocation.option::<Value>("max_budget_usd")? {
@@ -266,7 +271,10 @@ impl Options {
                     .as_f64()
                     .filter(|usd| usd.is_finite() && *usd > 0.0)
                     .ok_or_else(|| {
-                        invalid("max_budget_usd", "must be a positive number of US dollars")
+                        BuildError::invalid_option(
+                            "max_budget_usd",
+                            "must be a positive number of US dollars",
+                        )
                     })?,
             ),
         };
@@ -277,16 +285,12 @@ impl Options {
             max_turns,
             max_budget_usd,
             fallback_model: text(invocation, "fallback_model")?,
-            include_partial_messages: invocation
-                .option::<bool>("include_partial_messages")?
-                .unwrap_or(false),
+            include_partial_messages: invocation.bool_option("include_partial_messages")?,
             settings: text_or_object(invocation, "settings")?,
             mcp_config: text_or_object(invocation, "mcp_config")?,
             add_dirs: list(invocation, "add_dirs")?,
             approvals,
-            extra_args: invocation
-                .option::<Vec<String>>("extra_args")?
-                .unwrap_or_default(),
+            extra_args: invocation.string_list("extra_args")?,
         })
     }
 
@@ -434,28 +438,6 @@ fn flag(args: &mut Vec<String>, name: &str, value: &str) {
     }
 }
 
-fn invalid(key: &str, message: &str) -> BuildError {
-    BuildError::InvalidOption {
-        key: key.to_owned(),
-        message: message.to_owned(),
-    }
-}
-
-/// A string option that must be one of `accepted`.
-fn choice(
-    invocation: &Invocation,
-    key: &str,
-    accepted: &[&str],
-) -> Result<Option<String>, BuildError> {
-    let expected = || format!("must be one of {}", accepted.join(", "));
-    match invocation.option::<Value>(key)? {
-        None => Ok(None),
-        Some(Value::String(value)) if accepted.contains(&value.as_str()) => Ok(Some(value)),
-        Some(Value::String(value)) => Err(invalid(key, &format!("`{value}` {}", expected()))),
-        Some(other) => Err(invalid(key, &format!("{other} {}", expected()))),
-    }
-}
-
 /// A list-of-strings option (one string counts as a list of one); blanks are errors.
 fn list(invocation: &Invocation, key: &str) -> Result<Vec<String>, BuildError> {
     let values = match invocation.option::<OneOrMany>(key)? {
@@ -464,7 +446,7 @@ fn list(invocation: &Invocation, key: &str) -> Result<Vec<String>, BuildError> {
         Some(OneOrMany::Many(values)) => values,
     };
     if values.iter().any(|value| value.trim().is_empty()) {
-        return Err(invalid(key, "has an empty entry"));
+        return Err(BuildError::invalid_option(key, "has an empty entry"));
     }
     Ok(values)
 }
@@ -472,7 +454,7 @@ fn list(invocation: &Invocation, key: &str) -> Result<Vec<String>, BuildError> {
 /// A non-empty string option.
 fn text(invocation: &Invocation, key: &str) -> Result<Option<String>, BuildError> {
     match invocation.option::<String>(key)? {
-        Some(value) if value.trim().is_empty() => Err(invalid(key, "is empty")),
+        Some(value) if value.trim().is_empty() => Err(BuildError::invalid_option(key, "is empty")),
         other => Ok(other),
     }
 }
@@ -482,11 +464,11 @@ fn text_or_object(invocation: &Invocation, key: &str) -> Result<Option<String>, 
     match invocation.option::<TextOrObject>(key) {
         Ok(None) => Ok(None),
         Ok(Some(TextOrObject::Text(value))) if value.trim().is_empty() => {
-            Err(invalid(key, "is empty"))
+            Err(BuildError::invalid_option(key, "is empty"))
         }
         Ok(Some(TextOrObject::Text(value))) => Ok(Some(value)),
         Ok(Some(TextOrObject::Object(object))) => Ok(Some(Value::Object(object).to_string())),
-        Err(_) => Err(invalid(
+        Err(_) => Err(BuildError::invalid_option(
             key,
             "must be a file path or JSON text (a string), or a JSON object",
         )),

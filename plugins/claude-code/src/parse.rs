@@ -18,18 +18,15 @@
 //! from the line where they can; everything else is skipped without being built. Unexpected
 //! shapes never panic: a line that does not fit is reported as `Other` or `Log`, never dropped.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
-use std::marker::PhantomData;
+use std::ops::ControlFlow;
 
+use codecafe_sdk::json::{self, Str, StrOr};
 use codecafe_sdk::{
     AgentEvent, ApprovalRequest, ChangeKind, FileChange, FinalResult, OutputBatch, Stream,
     ToolCall, ToolResult, Usage,
 };
 use serde::Deserialize;
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
 /// Most bytes of a tool's output kept in a `ToolResult` event.
@@ -64,18 +61,13 @@ pub struct ParseState {
 impl ParseState {
     /// Normalizes one line of output.
     pub fn parse_line(&mut self, source: Stream, line: &str) -> OutputBatch {
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            return OutputBatch::default();
-        }
-        if source == Stream::Stderr || !trimmed.starts_with('{') {
-            return OutputBatch::one(AgentEvent::Log {
-                text: line.trim_end().to_owned(),
-            });
-        }
+        let trimmed = match json::object_line(source, line) {
+            ControlFlow::Continue(trimmed) => trimmed,
+            ControlFlow::Break(batch) => return batch,
+        };
         match serde_json::from_str::<Line<'_>>(trimmed) {
             Ok(parsed) => self.line(parsed, trimmed),
-            Err(_) => unparsed(trimmed),
+            Err(_) => OutputBatch::one(json::unrecognized(trimmed)),
         }
     }
 
@@ -116,22 +108,22 @@ impl ParseState {
 
     fn line(&mut self, line: Line<'_>, raw: &str) -> OutputBatch {
         let mut batch = OutputBatch::default();
-        let kind = line.kind.as_ref().map_or("", |kind| kind.0.as_ref());
+        let kind = line.kind.as_ref().map_or("", Str::as_str);
         match kind {
-            "system" => match line.subtype.as_ref().map(|s| s.0.as_ref()) {
+            "system" => match line.subtype.as_ref().map(Str::as_str) {
                 Some("init") => {
                     self.active_since_result = true;
                     if let Some(id) = &line.session_id {
-                        self.session(id.0.as_ref(), &mut batch);
+                        self.session(id.as_str(), &mut batch);
                     }
                     if batch.events.is_empty() && line.session_id.is_none() {
-                        batch.push(other("init", raw));
+                        batch.push(AgentEvent::other("init", raw));
                     }
                     // A repeated init (one per streamed turn) is a known no-op.
                     return batch;
                 }
-                Some(subtype) => batch.push(other(subtype, raw)),
-                None => batch.push(other("system", raw)),
+                Some(subtype) => batch.push(AgentEvent::other(subtype, raw)),
+                None => batch.push(AgentEvent::other("system", raw)),
             },
             "assistant" => {
                 self.active_since_result = true;
@@ -146,16 +138,16 @@ impl ParseState {
             "control_request" => self.control_request(&line, raw, &mut batch),
             "control_cancel_request" => {
                 if let Some(id) = &line.request_id {
-                    self.approvals.remove(id.0.as_ref());
+                    self.approvals.remove(id.as_str());
                 }
-                batch.push(other("approval-withdrawn", raw));
+                batch.push(AgentEvent::other("approval-withdrawn", raw));
             }
-            "rate_limit_event" => batch.push(other("rate-limit", raw)),
-            "" => batch.push(other("unknown", raw)),
-            kind => batch.push(other(kind, raw)),
+            "rate_limit_event" => batch.push(AgentEvent::other("rate-limit", raw)),
+            // An unknown type, or none (an empty kind is `unknown`).
+            kind => batch.push(AgentEvent::other(kind, raw)),
         }
         if batch.is_empty() {
-            batch.push(other(if kind.is_empty() { "unknown" } else { kind }, raw));
+            batch.push(AgentEvent::other(kind, raw));
         }
         batch
     }
@@ -172,10 +164,10 @@ impl ParseState {
         if let Some(error) = &line.error {
             // An API failure: a synthetic assistant message whose text explains it.
             let text = match content {
-                Some(TextOr::Text(text)) => text.to_string(),
-                Some(TextOr::Value(blocks)) => blocks
+                Some(StrOr::Str(text)) => text.as_str().to_owned(),
+                Some(StrOr::Value(blocks)) => blocks
                     .iter()
-                    .filter_map(|block| block.text.as_ref().map(|t| t.0.as_ref()))
+                    .filter_map(|block| block.text.as_ref().map(Str::as_str))
                     .collect::<Vec<_>>()
                     .join("\n"),
                 _ => String::new(),
@@ -192,8 +184,8 @@ impl ParseState {
             return;
         }
         match content {
-            Some(TextOr::Text(text)) => self.text(text.as_ref(), batch),
-            Some(TextOr::Value(blocks)) => {
+            Some(StrOr::Str(text)) => self.text(text.as_str(), batch),
+            Some(StrOr::Value(blocks)) => {
                 for block in blocks {
                     self.assistant_block(block, batch);
                 }
@@ -212,17 +204,17 @@ impl ParseState {
     }
 
     fn assistant_block(&mut self, block: &Block<'_>, batch: &mut OutputBatch) {
-        let kind = block.kind.as_ref().map_or("", |k| k.0.as_ref());
+        let kind = block.kind.as_ref().map_or("", Str::as_str);
         match kind {
             "text" => {
                 if let Some(text) = &block.text {
-                    self.text(text.0.as_ref(), batch);
+                    self.text(text.as_str(), batch);
                 }
             }
             "thinking" => {
-                if let Some(thinking) = block.thinking.as_ref().filter(|t| !t.0.is_empty()) {
+                if let Some(thinking) = block.thinking.as_ref().filter(|t| !t.as_str().is_empty()) {
                     batch.push(AgentEvent::Thinking {
-                        text: thinking.0.to_string(),
+                        text: thinking.as_str().to_owned(),
                     });
                 }
             }
@@ -230,11 +222,11 @@ impl ParseState {
                 let id = block
                     .id
                     .as_ref()
-                    .map_or_else(String::new, |id| id.0.to_string());
+                    .map_or_else(String::new, |id| id.as_str().to_owned());
                 let name = block
                     .name
                     .as_ref()
-                    .map_or_else(String::new, |name| name.0.to_string());
+                    .map_or_else(String::new, |name| name.as_str().to_owned());
                 if !id.is_empty() {
                     self.tools.insert(id.clone(), name.clone());
                 }
@@ -247,40 +239,37 @@ impl ParseState {
                         .map_or_else(|| "{}".to_owned(), Value::to_string),
                 }));
             }
-            other_kind => batch.push(AgentEvent::Other {
-                kind: format!("content-{}", kebab(other_kind)),
-                data: json!({"type": other_kind}).to_string(),
-            }),
+            other_kind => batch.push(AgentEvent::other(
+                &format!("content-{other_kind}"),
+                json!({"type": other_kind}).to_string(),
+            )),
         }
     }
 
     fn user(&mut self, line: &Line<'_>, batch: &mut OutputBatch) {
-        let Some(TextOr::Value(blocks)) = line.message.as_ref().and_then(|m| m.content.as_ref())
+        let Some(StrOr::Value(blocks)) = line.message.as_ref().and_then(|m| m.content.as_ref())
         else {
             return;
         };
         let mut change_reported = false;
         for block in blocks {
-            if block.kind.as_ref().map(|k| k.0.as_ref()) != Some("tool_result") {
+            if block.kind.as_ref().map(Str::as_str) != Some("tool_result") {
                 continue;
             }
             let id = block
                 .tool_use_id
                 .as_ref()
-                .map_or_else(String::new, |id| id.0.to_string());
+                .map_or_else(String::new, |id| id.as_str().to_owned());
             let is_error = block.is_error.unwrap_or(false);
             batch.push(AgentEvent::ToolResult(ToolResult {
                 id: id.clone(),
-                output: codecafe_sdk::json::truncate(
-                    &result_text(block.content.as_ref()),
-                    MAX_TOOL_OUTPUT,
-                ),
+                output: json::truncate(&result_text(block.content.as_ref()), MAX_TOOL_OUTPUT),
                 is_error,
             }));
             if is_error || change_reported {
                 continue;
             }
-            if let Some(TextOr::Value(result)) = &line.tool_use_result {
+            if let Some(StrOr::Value(result)) = &line.tool_use_result {
                 let tool = self.tools.get(&id).map(String::as_str);
                 if let Some(change) = file_change(result, tool) {
                     change_reported = true;
@@ -295,11 +284,11 @@ impl ParseState {
         self.active_since_result = false;
         self.last_text.clear();
         if let Some(id) = &line.session_id {
-            self.session(id.0.as_ref(), batch);
+            self.session(id.as_str(), batch);
         }
         for denial in line.permission_denials.iter().flatten() {
-            let tool = denial.tool_name.as_ref().map_or("?", |t| t.0.as_ref());
-            let id = denial.tool_use_id.as_ref().map_or("?", |t| t.0.as_ref());
+            let tool = denial.tool_name.as_ref().map_or("?", Str::as_str);
+            let id = denial.tool_use_id.as_ref().map_or("?", Str::as_str);
             batch.push(AgentEvent::Error {
                 message: format!(
                     "permission denied: Claude Code was not allowed to use `{tool}` (tool call \
@@ -307,7 +296,7 @@ impl ParseState {
                 ),
             });
         }
-        let subtype = line.subtype.as_ref().map_or("", |s| s.0.as_ref());
+        let subtype = line.subtype.as_ref().map_or("", Str::as_str);
         let failed_subtype = subtype.starts_with("error");
         if failed_subtype {
             let details = match &line.errors {
@@ -341,18 +330,18 @@ impl ParseState {
             text: line
                 .result
                 .as_ref()
-                .map_or_else(String::new, |r| r.0.to_string()),
+                .map_or_else(String::new, |r| r.as_str().to_owned()),
             is_error,
         }));
     }
 
     fn control_request(&mut self, line: &Line<'_>, raw: &str, batch: &mut OutputBatch) {
         let (Some(request_id), Some(request)) = (&line.request_id, &line.request) else {
-            batch.push(other("control-request", raw));
+            batch.push(AgentEvent::other("control-request", raw));
             return;
         };
-        let request_id = request_id.0.as_ref();
-        let subtype = request.subtype.as_ref().map_or("", |s| s.0.as_ref());
+        let request_id = request_id.as_str();
+        let subtype = request.subtype.as_ref().map_or("", Str::as_str);
         if subtype != "can_use_tool" {
             // Nothing here can serve it; answer so Claude Code does not wait for ever.
             let refusal = json!({
@@ -366,13 +355,13 @@ impl ParseState {
             let mut bytes = refusal.to_string().into_bytes();
             bytes.push(b'\n');
             batch.replies.push(bytes);
-            batch.push(other("control-request", raw));
+            batch.push(AgentEvent::other("control-request", raw));
             return;
         }
         let tool = request
             .tool_name
             .as_ref()
-            .map_or_else(String::new, |t| t.0.to_string());
+            .map_or_else(String::new, |t| t.as_str().to_owned());
         let input = request
             .input
             .as_ref()
@@ -380,7 +369,7 @@ impl ParseState {
         let mut description = [&request.title, &request.description]
             .into_iter()
             .flatten()
-            .map(|text| text.0.to_string())
+            .map(|text| text.as_str().to_owned())
             .find(|text| !text.trim().is_empty())
             .or_else(|| {
                 request
@@ -392,7 +381,7 @@ impl ParseState {
             })
             .unwrap_or_else(|| format!("Claude wants to use {tool}"));
         if let Some(path) = &request.blocked_path {
-            description.push_str(&format!(" (outside the allowed paths: {})", path.0));
+            description.push_str(&format!(" (outside the allowed paths: {path})"));
         }
         self.approvals.insert(
             request_id.to_owned(),
@@ -402,7 +391,10 @@ impl ParseState {
                     .permission_suggestions
                     .as_ref()
                     .map(Value::to_string),
-                tool_use_id: request.tool_use_id.as_ref().map(|id| id.0.to_string()),
+                tool_use_id: request
+                    .tool_use_id
+                    .as_ref()
+                    .map(|id| id.as_str().to_owned()),
             },
         );
         batch.push(AgentEvent::ApprovalRequest(ApprovalRequest {
@@ -414,54 +406,20 @@ impl ParseState {
     }
 }
 
-/// A line that is JSON but not in a shape we read: kept as `Other`, or `Log` when it is not an
-/// object at all (a cut line, plain text starting with `{`).
-fn unparsed(raw: &str) -> OutputBatch {
-    match serde_json::from_str::<Value>(raw) {
-        Ok(Value::Object(object)) => {
-            let kind = object
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown");
-            OutputBatch::one(other(kind, raw))
-        }
-        _ => OutputBatch::one(AgentEvent::Log {
-            text: raw.to_owned(),
-        }),
-    }
-}
-
-fn other(kind: &str, raw: &str) -> AgentEvent {
-    AgentEvent::Other {
-        kind: kebab(kind),
-        data: raw.to_owned(),
-    }
-}
-
-/// `api_retry` → `api-retry`.
-fn kebab(name: &str) -> String {
-    name.chars()
-        .map(|c| match c {
-            '_' | '/' | ' ' | '.' => '-',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
-}
-
 fn tokens(value: Option<f64>) -> u64 {
     // `as` saturates; negative and NaN become 0.
     value.map_or(0, |n| n as u64)
 }
 
 /// The text of a tool result's `content`: a string, or text blocks joined by newlines.
-fn result_text(content: Option<&TextOr<'_, Vec<ResultPart<'_>>>>) -> String {
+fn result_text(content: Option<&StrOr<'_, Vec<ResultPart<'_>>>>) -> String {
     match content {
-        Some(TextOr::Text(text)) => text.to_string(),
-        Some(TextOr::Value(parts)) => parts
+        Some(StrOr::Str(text)) => text.as_str().to_owned(),
+        Some(StrOr::Value(parts)) => parts
             .iter()
             .map(|part| match (&part.kind, &part.text) {
-                (_, Some(text)) => text.0.to_string(),
-                (Some(kind), None) => format!("[{}]", kind.0),
+                (_, Some(text)) => text.as_str().to_owned(),
+                (Some(kind), None) => format!("[{kind}]"),
                 (None, None) => String::new(),
             })
             .collect::<Vec<_>>()
@@ -498,26 +456,26 @@ fn file_change(result: &ToolUseResult, tool: Option<&str>) -> Option<FileChange>
 #[derive(Deserialize)]
 struct Line<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Option<Text<'a>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow)]
-    subtype: Option<Text<'a>>,
+    subtype: Option<Str<'a>>,
     #[serde(borrow)]
-    session_id: Option<Text<'a>>,
+    session_id: Option<Str<'a>>,
     #[serde(borrow)]
     message: Option<Message<'a>>,
     error: Option<Value>,
     #[serde(borrow)]
-    tool_use_result: Option<TextOr<'a, ToolUseResult>>,
+    tool_use_result: Option<StrOr<'a, ToolUseResult>>,
     is_error: Option<bool>,
     #[serde(borrow)]
-    result: Option<Text<'a>>,
+    result: Option<Str<'a>>,
     usage: Option<ResultUsage>,
     total_cost_usd: Option<f64>,
     #[serde(borrow)]
     permission_denials: Option<Vec<Denial<'a>>>,
     errors: Option<Value>,
     #[serde(borrow)]
-    request_id: Option<Text<'a>>,
+    request_id: Option<Str<'a>>,
     #[serde(borrow)]
     request: Option<ControlRequest<'a>>,
 }
@@ -525,27 +483,27 @@ struct Line<'a> {
 #[derive(Deserialize)]
 struct Message<'a> {
     #[serde(borrow)]
-    content: Option<TextOr<'a, Vec<Block<'a>>>>,
+    content: Option<StrOr<'a, Vec<Block<'a>>>>,
 }
 
 /// A content block of an assistant or user message.
 #[derive(Deserialize)]
 struct Block<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Option<Text<'a>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow)]
-    text: Option<Text<'a>>,
+    text: Option<Str<'a>>,
     #[serde(borrow)]
-    thinking: Option<Text<'a>>,
+    thinking: Option<Str<'a>>,
     #[serde(borrow)]
-    id: Option<Text<'a>>,
+    id: Option<Str<'a>>,
     #[serde(borrow)]
-    name: Option<Text<'a>>,
+    name: Option<Str<'a>>,
     input: Option<Value>,
     #[serde(borrow)]
-    tool_use_id: Option<Text<'a>>,
+    tool_use_id: Option<Str<'a>>,
     #[serde(borrow)]
-    content: Option<TextOr<'a, Vec<ResultPart<'a>>>>,
+    content: Option<StrOr<'a, Vec<ResultPart<'a>>>>,
     is_error: Option<bool>,
 }
 
@@ -553,9 +511,9 @@ struct Block<'a> {
 #[derive(Deserialize)]
 struct ResultPart<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Option<Text<'a>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow)]
-    text: Option<Text<'a>>,
+    text: Option<Str<'a>>,
 }
 
 /// The structured result of a tool, as far as file changes go.
@@ -579,114 +537,29 @@ struct ResultUsage {
 #[derive(Deserialize)]
 struct Denial<'a> {
     #[serde(borrow)]
-    tool_name: Option<Text<'a>>,
+    tool_name: Option<Str<'a>>,
     #[serde(borrow)]
-    tool_use_id: Option<Text<'a>>,
+    tool_use_id: Option<Str<'a>>,
 }
 
 /// The `request` of a `control_request` line.
 #[derive(Deserialize)]
 struct ControlRequest<'a> {
     #[serde(borrow)]
-    subtype: Option<Text<'a>>,
+    subtype: Option<Str<'a>>,
     #[serde(borrow)]
-    tool_name: Option<Text<'a>>,
+    tool_name: Option<Str<'a>>,
     input: Option<Value>,
     #[serde(borrow)]
-    tool_use_id: Option<Text<'a>>,
+    tool_use_id: Option<Str<'a>>,
     #[serde(borrow)]
-    title: Option<Text<'a>>,
+    title: Option<Str<'a>>,
     #[serde(borrow)]
-    description: Option<Text<'a>>,
+    description: Option<Str<'a>>,
     decision_reason: Option<Value>,
     #[serde(borrow)]
-    blocked_path: Option<Text<'a>>,
+    blocked_path: Option<Str<'a>>,
     permission_suggestions: Option<Value>,
-}
-
-/// A string borrowed from the line when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor(PhantomData))
-    }
-}
-
-/// A field that is either a string or a structured value (a list or an object); anything else
-/// (a number, `null`) is kept as `Neither`.
-enum TextOr<'a, T> {
-    Text(Cow<'a, str>),
-    Value(T),
-    Neither,
-}
-
-impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for TextOr<'a, T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextOrVisitor<'a, T>(PhantomData<(&'a (), T)>);
-        impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for TextOrVisitor<'a, T> {
-            type Value = TextOr<'a, T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, a list or an object")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(TextOr::Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(TextOr::Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(TextOr::Text(Cow::Owned(v)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(SeqAccessDeserializer::new(seq)).map(TextOr::Value)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(TextOr::Value)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(TextOr::Neither)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(TextOr::Neither)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(TextOr::Neither)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(TextOr::Neither)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(TextOr::Neither)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(TextOr::Neither)
-            }
-        }
-        deserializer.deserialize_any(TextOrVisitor(PhantomData))
-    }
-}
-
-impl fmt::Display for Text<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 #[cfg(test)]

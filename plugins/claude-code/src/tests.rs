@@ -1,19 +1,11 @@
 //! Unit tests of the command builder, input encoding and approvals.
 
 use super::*;
+use codecafe_sdk::testing::invocation;
 use codecafe_sdk::{AgentEvent, SessionRef};
 
 /// Stage options, the key the error must name, and a text its message must contain.
 type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
-
-fn invocation(options: &[(&str, &str)]) -> Invocation {
-    let mut invocation = Invocation::new("fix the bug", "/work/tree");
-    invocation.options = options
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    invocation
-}
 
 fn build(invocation: &Invocation) -> CommandSpec {
     match ClaudeCode::default().build_command(invocation) {

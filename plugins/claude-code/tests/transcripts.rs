@@ -2,13 +2,14 @@
 //! `claude` 2.1.197 driven by the fake model server; see the README there for each run's argv).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use codecafe_plugin_claude_code::ClaudeCode;
-use codecafe_sdk::{
-    AgentEvent, ChangeKind, FileChange, FinalResult, LineFramer, Provider, Stream, ToolResult,
-    Usage,
+use codecafe_sdk::testing::{
+    self, ChunkSizes, assistant_texts, errors, file_changes, final_result, session_ids, tool_calls,
+    tool_results,
 };
+use codecafe_sdk::{AgentEvent, ChangeKind, Provider, Stream, Usage};
 
 /// The exit code of each captured run (from the transcripts' README).
 const EXIT_CODES: &[(&str, i32)] = &[
@@ -21,25 +22,10 @@ const EXIT_CODES: &[(&str, i32)] = &[
     ("partial-messages", 0),
 ];
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts")
-}
-
 /// Every transcript, by name (without `.jsonl`).
 fn transcripts() -> BTreeMap<String, String> {
-    let mut found = BTreeMap::new();
-    for entry in std::fs::read_dir(dir()).expect("the transcripts directory") {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_some_and(|ext| ext == "jsonl") {
-            let name = path
-                .file_stem()
-                .and_then(|stem| stem.to_str())
-                .expect("a file name")
-                .to_owned();
-            found.insert(name, std::fs::read_to_string(&path).expect("readable"));
-        }
-    }
-    found
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
+    testing::read_transcripts(dir).expect("the transcripts directory")
 }
 
 fn exit_code(name: &str) -> i32 {
@@ -86,92 +72,11 @@ fn run(name: &str, text: &str) -> Vec<AgentEvent> {
     all
 }
 
-fn session(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::SessionStarted { id } => Some(id.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn final_result(events: &[AgentEvent]) -> &FinalResult {
-    let finals: Vec<&FinalResult> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::FinalResult(r) => Some(r),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(finals.len(), 1, "exactly one final result");
-    assert!(
-        matches!(events.last(), Some(AgentEvent::FinalResult(_))),
-        "the final result comes last"
-    );
-    finals[0]
-}
-
+/// The run's one usage report.
 fn usage(events: &[AgentEvent]) -> Usage {
-    let usages: Vec<Usage> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Usage(u) => Some(*u),
-            _ => None,
-        })
-        .collect();
+    let usages = testing::usages(events);
     assert_eq!(usages.len(), 1, "one usage report");
     usages[0]
-}
-
-fn tool_calls(events: &[AgentEvent]) -> Vec<(&str, &str, &str)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ToolCall(c) => Some((c.id.as_str(), c.name.as_str(), c.input.as_str())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn tool_results(events: &[AgentEvent]) -> Vec<&ToolResult> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ToolResult(r) => Some(r),
-            _ => None,
-        })
-        .collect()
-}
-
-fn file_changes(events: &[AgentEvent]) -> Vec<&FileChange> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::FileChange(c) => Some(c),
-            _ => None,
-        })
-        .collect()
-}
-
-fn texts(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::AssistantText { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn errors(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Error { message } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn load(name: &str) -> Vec<AgentEvent> {
@@ -184,10 +89,7 @@ fn load(name: &str) -> Vec<AgentEvent> {
 
 /// The transcript's lines as JSON, to check the events against what the CLI wrote.
 fn raw(name: &str) -> Vec<serde_json::Value> {
-    transcripts()[name]
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect()
+    testing::json_lines(&transcripts()[name])
 }
 
 /// The session id of the transcript's `system/init` line.
@@ -241,7 +143,7 @@ fn every_transcript_reads_without_losing_a_line() {
     }
     for (name, text) in &all {
         let events = run(name, text);
-        assert_eq!(session(&events).len(), 1, "{name}: one session");
+        assert_eq!(session_ids(&events).len(), 1, "{name}: one session");
         final_result(&events);
     }
 }
@@ -249,13 +151,13 @@ fn every_transcript_reads_without_losing_a_line() {
 #[test]
 fn text_only() {
     let events = load("text-only");
-    assert_eq!(session(&events), [init_session("text-only")]);
+    assert_eq!(session_ids(&events), [init_session("text-only")]);
     let result = final_result(&events);
     assert!(!result.is_error);
     assert!(result.text.starts_with("I read through the API server."));
     assert!(result.text.contains("nextAction: await_user"));
     assert!(result.text.ends_with("```"));
-    assert_eq!(texts(&events), [result.text.as_str()]);
+    assert_eq!(assistant_texts(&events), [result.text.as_str()]);
     let usage = usage(&events);
     assert_eq!(usage, raw_usage("text-only"));
     assert!(
@@ -270,7 +172,7 @@ fn text_only() {
 fn resume_keeps_the_session() {
     let events = load("resume");
     // The resumed run continues the session of the text-only run.
-    assert_eq!(session(&events), [init_session("text-only")]);
+    assert_eq!(session_ids(&events), [init_session("text-only")]);
     let result = final_result(&events);
     assert!(!result.is_error);
     assert!(
@@ -285,20 +187,26 @@ fn resume_keeps_the_session() {
 #[test]
 fn tool_write_bash() {
     let events = load("tool-write-bash");
-    assert_eq!(session(&events), [init_session("tool-write-bash")]);
+    assert_eq!(session_ids(&events), [init_session("tool-write-bash")]);
     let ids = raw_tool_ids("tool-write-bash");
     assert_eq!(ids.len(), 2);
     let calls = tool_calls(&events);
     assert_eq!(calls.len(), 2);
-    assert_eq!((calls[0].0, calls[0].1), (ids[0].as_str(), "Write"));
-    let write_input: serde_json::Value = serde_json::from_str(calls[0].2).expect("json input");
+    assert_eq!(
+        (calls[0].id.as_str(), calls[0].name.as_str()),
+        (ids[0].as_str(), "Write")
+    );
+    let write_input: serde_json::Value = serde_json::from_str(&calls[0].input).expect("json input");
     assert!(
         write_input["file_path"]
             .as_str()
             .is_some_and(|p| p.ends_with("/repo/greet.sh"))
     );
-    assert_eq!((calls[1].0, calls[1].1), (ids[1].as_str(), "Bash"));
-    let bash_input: serde_json::Value = serde_json::from_str(calls[1].2).expect("json input");
+    assert_eq!(
+        (calls[1].id.as_str(), calls[1].name.as_str()),
+        (ids[1].as_str(), "Bash")
+    );
+    let bash_input: serde_json::Value = serde_json::from_str(&calls[1].input).expect("json input");
     assert_eq!(bash_input["command"], "sh greet.sh");
     let results = tool_results(&events);
     assert_eq!(results.len(), 2);
@@ -317,7 +225,7 @@ fn tool_write_bash() {
     assert!(changes[0].path.ends_with("/claude/write/repo/greet.sh"));
     assert_eq!(changes[0].kind, ChangeKind::Add);
     assert_eq!(
-        texts(&events),
+        assistant_texts(&events),
         [
             "I'll create the script first.",
             "Now let me run it.",
@@ -331,21 +239,12 @@ fn tool_write_bash() {
 #[test]
 fn thinking() {
     let events = load("thinking");
-    assert_eq!(session(&events), [init_session("thinking")]);
-    let thoughts: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Thinking { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    assert_eq!(session_ids(&events), [init_session("thinking")]);
+    let thoughts = testing::thinking(&events);
     assert_eq!(thoughts.len(), 1);
     assert!(thoughts[0].starts_with("The user asks which sort is stable."));
     // The thinking-token progress lines are reported, not dropped.
-    let progress = events
-        .iter()
-        .filter(|e| matches!(e, AgentEvent::Other { kind, .. } if kind == "thinking-tokens"))
-        .count();
+    let progress = testing::others(&events, "thinking-tokens").len();
     let raw_progress = raw("thinking")
         .iter()
         .filter(|v| v["subtype"] == "thinking_tokens")
@@ -365,7 +264,10 @@ fn permission_denied() {
     let ids = raw_tool_ids("permission-denied");
     let calls = tool_calls(&events);
     assert_eq!(calls.len(), 1);
-    assert_eq!((calls[0].0, calls[0].1), (ids[0].as_str(), "Write"));
+    assert_eq!(
+        (calls[0].id.as_str(), calls[0].name.as_str()),
+        (ids[0].as_str(), "Write")
+    );
     let results = tool_results(&events);
     assert_eq!(results.len(), 1);
     assert!(results[0].is_error);
@@ -385,15 +287,17 @@ fn permission_denied() {
 #[test]
 fn api_error() {
     let events = load("api-error");
-    assert_eq!(session(&events), [init_session("api-error")]);
-    assert!(events
-        .iter()
-        .any(|e| matches!(e, AgentEvent::Other { kind, data } if kind == "api-retry" && data.contains("\"error_status\":529"))));
+    assert_eq!(session_ids(&events), [init_session("api-error")]);
+    assert!(
+        testing::others(&events, "api-retry")
+            .iter()
+            .any(|data| data.contains("\"error_status\":529"))
+    );
     let errors = errors(&events);
     assert_eq!(errors.len(), 1, "the error is reported once: {errors:?}");
     assert!(errors[0].starts_with("API Error: 529 Overloaded."));
     assert!(
-        texts(&events).is_empty(),
+        assistant_texts(&events).is_empty(),
         "a synthetic error message is not assistant text"
     );
     let result = final_result(&events);
@@ -406,7 +310,7 @@ fn api_error() {
 fn partial_messages_do_not_duplicate_text() {
     let events = load("partial-messages");
     assert_eq!(
-        texts(&events),
+        assistant_texts(&events),
         [
             "Let me check the git branch.",
             "You are on the `main` branch."
@@ -414,52 +318,25 @@ fn partial_messages_do_not_duplicate_text() {
     );
     let calls = tool_calls(&events);
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].1, "Bash");
-    assert!(calls[0].2.contains("git rev-parse --abbrev-ref HEAD"));
+    assert_eq!(calls[0].name, "Bash");
+    assert!(calls[0].input.contains("git rev-parse --abbrev-ref HEAD"));
     let results = tool_results(&events);
     assert_eq!(
         (results[0].output.as_str(), results[0].is_error),
         ("main", false)
     );
-    let statuses = events
-        .iter()
-        .filter(|e| matches!(e, AgentEvent::Other { kind, .. } if kind == "status"))
-        .count();
+    let statuses = testing::others(&events, "status").len();
     assert_eq!(statuses, 2);
     assert_eq!(final_result(&events).text, "You are on the `main` branch.");
-}
-
-/// A small deterministic generator for chunk sizes (xorshift64*).
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed >> 12;
-    *seed ^= *seed << 25;
-    *seed ^= *seed >> 27;
-    seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
 }
 
 #[test]
 fn random_chunk_splits_give_the_same_events() {
     for (name, text) in transcripts() {
         let expected = run(&name, &text);
-        let bytes = text.as_bytes();
-        for round in 0..20u64 {
-            let mut seed = 0x9e37_79b9_7f4a_7c15 ^ (round + 1).wrapping_mul(0x1000_0001);
-            let mut framer = LineFramer::new(1 << 20);
-            let mut claude = ClaudeCode::default();
-            let mut got = Vec::new();
-            let mut at = 0;
-            while at < bytes.len() {
-                let size = 1 + (next(&mut seed) % 97) as usize;
-                let end = (at + size).min(bytes.len());
-                for line in framer.push(&bytes[at..end]) {
-                    got.extend(claude.parse_output(Stream::Stdout, &line).events);
-                }
-                at = end;
-            }
-            if let Some(line) = framer.finish() {
-                got.extend(claude.parse_output(Stream::Stdout, &line).events);
-            }
-            got.extend(claude.finish_output(Some(exit_code(&name))).events);
+        for round in 0..20 {
+            let sizes = ChunkSizes::round(round, 97);
+            let got = testing::replay_chunked::<ClaudeCode>(&text, sizes, Some(exit_code(&name)));
             assert_eq!(got, expected, "{name}, round {round}");
         }
     }

@@ -212,44 +212,21 @@ impl Options {
         invocation.reject_unknown_options(OPTIONS)?;
         let profile = match invocation.option::<String>("profile")? {
             Some(profile) if profile.trim().is_empty() || profile.starts_with('-') => {
-                return Err(invalid("profile", "must be a profile name"));
+                return Err(BuildError::invalid_option(
+                    "profile",
+                    "must be a profile name",
+                ));
             }
             other => other,
         };
         Ok(Self {
-            sandbox: choice(invocation, "sandbox", SANDBOXES)?,
-            approval: choice(invocation, "approval", APPROVALS)?,
+            sandbox: invocation.choice("sandbox", SANDBOXES)?,
+            approval: invocation.choice("approval", APPROVALS)?,
             config: config(invocation)?,
             profile,
-            skip_git_repo_check: invocation
-                .option::<bool>("skip_git_repo_check")?
-                .unwrap_or(false),
-            extra_args: invocation
-                .option::<Vec<String>>("extra_args")?
-                .unwrap_or_default(),
+            skip_git_repo_check: invocation.bool_option("skip_git_repo_check")?,
+            extra_args: invocation.string_list("extra_args")?,
         })
-    }
-}
-
-fn invalid(key: &str, message: &str) -> BuildError {
-    BuildError::InvalidOption {
-        key: key.to_owned(),
-        message: message.to_owned(),
-    }
-}
-
-/// A string option that must be one of `accepted`.
-fn choice(
-    invocation: &Invocation,
-    key: &str,
-    accepted: &[&str],
-) -> Result<Option<String>, BuildError> {
-    let expected = || format!("must be one of {}", accepted.join(", "));
-    match invocation.option::<Value>(key)? {
-        None => Ok(None),
-        Some(Value::String(value)) if accepted.contains(&value.as_str()) => Ok(Some(value)),
-        Some(Value::String(value)) => Err(invalid(key, &format!("`{value}` {}", expected()))),
-        Some(other) => Err(invalid(key, &format!("{other} {}", expected()))),
     }
 }
 
@@ -265,9 +242,9 @@ fn config(invocation: &Invocation) -> Result<Vec<(String, String)>, BuildError> 
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"'));
         if !key_ok {
-            return Err(invalid(
+            return Err(BuildError::invalid_option(
                 "config",
-                &format!("`{key}` is not a config key (dotted names of letters, digits, `_`, `-`)"),
+                format!("`{key}` is not a config key (dotted names of letters, digits, `_`, `-`)"),
             ));
         }
         let text = match value {
@@ -275,9 +252,9 @@ fn config(invocation: &Invocation) -> Result<Vec<(String, String)>, BuildError> 
             Value::Number(number) => number.to_string(),
             Value::Bool(flag) => flag.to_string(),
             other => {
-                return Err(invalid(
+                return Err(BuildError::invalid_option(
                     "config",
-                    &format!(
+                    format!(
                         "`{key}` must map to TOML value text (a string such as \"\\\"o3\\\"\"), a \
                          number or a boolean, not {other}"
                     ),

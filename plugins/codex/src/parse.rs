@@ -21,16 +21,14 @@
 //! Codex reports `input_tokens` including the cached ones; [`Usage::input_tokens`] counts only
 //! the uncached part, so the cached tokens are subtracted.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
+use std::ops::ControlFlow;
 
+use codecafe_sdk::json::{self, Str};
 use codecafe_sdk::{
     AgentEvent, ChangeKind, FileChange, FinalResult, OutputBatch, Stream, ToolCall, ToolResult,
     Usage,
 };
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Value, json};
 
 /// Most bytes of a command's output kept in a `ToolResult` event.
@@ -50,30 +48,14 @@ pub struct ParseState {
 impl ParseState {
     /// Normalizes one line of output.
     pub fn parse_line(&mut self, source: Stream, line: &str) -> OutputBatch {
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            return OutputBatch::default();
-        }
-        if source == Stream::Stderr || !trimmed.starts_with('{') {
-            return OutputBatch::one(AgentEvent::Log {
-                text: line.trim_end().to_owned(),
-            });
-        }
+        let trimmed = match json::object_line(source, line) {
+            ControlFlow::Continue(trimmed) => trimmed,
+            ControlFlow::Break(batch) => return batch,
+        };
         let mut batch = OutputBatch::default();
         match serde_json::from_str::<Line<'_>>(trimmed) {
             Ok(parsed) => self.line(parsed, trimmed, &mut batch),
-            Err(_) => match serde_json::from_str::<Value>(trimmed) {
-                Ok(Value::Object(object)) => {
-                    let kind = object
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown");
-                    batch.push(other(kind, trimmed));
-                }
-                _ => batch.push(AgentEvent::Log {
-                    text: trimmed.to_owned(),
-                }),
-            },
+            Err(_) => batch.push(json::unrecognized(trimmed)),
         }
         batch
     }
@@ -107,11 +89,11 @@ impl ParseState {
     }
 
     fn line(&mut self, line: Line<'_>, raw: &str, batch: &mut OutputBatch) {
-        let kind = line.kind.as_ref().map_or("", |k| k.0.as_ref());
+        let kind = line.kind.as_ref().map_or("", Str::as_str);
         match kind {
             "thread.started" => {
                 self.active_since_end = true;
-                match line.thread_id.as_ref().map(|id| id.0.as_ref()) {
+                match line.thread_id.as_ref().map(Str::as_str) {
                     Some(id) if !id.is_empty() => {
                         if !self.threads.iter().any(|seen| seen == id) {
                             self.threads.push(id.to_owned());
@@ -120,13 +102,13 @@ impl ParseState {
                         // A repeated thread id is a known no-op.
                         return;
                     }
-                    _ => batch.push(other(kind, raw)),
+                    _ => batch.push(AgentEvent::other(kind, raw)),
                 }
             }
             "turn.started" => {
                 self.active_since_end = true;
                 self.last_message.clear();
-                batch.push(other(kind, raw));
+                batch.push(AgentEvent::other(kind, raw));
             }
             "item.started" => {
                 self.active_since_end = true;
@@ -136,13 +118,13 @@ impl ParseState {
                     }
                     return;
                 }
-                batch.push(other(kind, raw));
+                batch.push(AgentEvent::other(kind, raw));
             }
             "item.completed" => {
                 self.active_since_end = true;
                 match &line.item {
                     Some(item) => self.item_completed(item, raw, batch),
-                    None => batch.push(other(kind, raw)),
+                    None => batch.push(AgentEvent::other(kind, raw)),
                 }
             }
             "turn.completed" => {
@@ -168,17 +150,12 @@ impl ParseState {
                 batch.push(AgentEvent::Error { message });
                 self.end(true, batch);
             }
-            "error" => batch.push(AgentEvent::Error {
-                message: line
-                    .message
-                    .as_ref()
-                    .map_or_else(|| "codex reported an error".to_owned(), |m| m.0.to_string()),
-            }),
-            "" => batch.push(other("unknown", raw)),
-            kind => batch.push(other(kind, raw)),
+            "error" => batch.push(error_event(line.message.as_ref())),
+            // An unknown type, or none (an empty kind is `unknown`).
+            kind => batch.push(AgentEvent::other(kind, raw)),
         }
         if batch.is_empty() {
-            batch.push(other(if kind.is_empty() { "unknown" } else { kind }, raw));
+            batch.push(AgentEvent::other(kind, raw));
         }
     }
 
@@ -206,11 +183,11 @@ impl ParseState {
     }
 
     fn item_completed(&mut self, item: &Item<'_>, raw: &str, batch: &mut OutputBatch) {
-        let kind = item.kind.as_ref().map_or("", |k| k.0.as_ref());
+        let kind = item.kind.as_ref().map_or("", Str::as_str);
         let text = || {
             item.text
                 .as_ref()
-                .map_or_else(String::new, |t| t.0.to_string())
+                .map_or_else(String::new, |t| t.as_str().to_owned())
         };
         match kind {
             "agent_message" => {
@@ -227,12 +204,12 @@ impl ParseState {
                 batch.push(AgentEvent::ToolResult(tool_result(item)));
             }
             "file_change" => {
-                let failed = item.status.as_ref().is_some_and(|s| s.0 == "failed");
+                let failed = item.status.as_ref().is_some_and(|s| s.as_str() == "failed");
                 let changes = item.changes.as_deref().unwrap_or_default();
                 if failed {
                     let paths: Vec<&str> = changes
                         .iter()
-                        .filter_map(|c| c.path.as_ref().map(|p| p.0.as_ref()))
+                        .filter_map(|c| c.path.as_ref().map(Str::as_str))
                         .collect();
                     batch.push(AgentEvent::Error {
                         message: format!("codex could not apply a patch to {}", paths.join(", ")),
@@ -240,49 +217,44 @@ impl ParseState {
                     return;
                 }
                 for change in changes {
-                    let Some(path) = change.path.as_ref().filter(|p| !p.0.is_empty()) else {
+                    let Some(path) = change.path.as_ref().filter(|p| !p.as_str().is_empty()) else {
                         continue;
                     };
-                    let kind = match change.kind.as_ref().map(|k| k.0.as_ref()) {
+                    let kind = match change.kind.as_ref().map(Str::as_str) {
                         Some("add") => ChangeKind::Add,
                         Some("delete") => ChangeKind::Delete,
                         _ => ChangeKind::Update,
                     };
                     batch.push(AgentEvent::FileChange(FileChange {
-                        path: path.0.to_string(),
+                        path: path.as_str().to_owned(),
                         kind,
                     }));
                 }
             }
-            "error" => batch.push(AgentEvent::Error {
-                message: item
-                    .message
-                    .as_ref()
-                    .map_or_else(|| "codex reported an error".to_owned(), |m| m.0.to_string()),
-            }),
-            "" => batch.push(other("item", raw)),
-            kind => batch.push(other(kind, raw)),
+            "error" => batch.push(error_event(item.message.as_ref())),
+            "" => batch.push(AgentEvent::other("item", raw)),
+            kind => batch.push(AgentEvent::other(kind, raw)),
         }
     }
 }
 
 /// The `ToolCall` for a command or MCP item.
 fn tool_call(item: &Item<'_>) -> Option<AgentEvent> {
-    let kind = item.kind.as_ref()?.0.as_ref();
+    let kind = item.kind.as_ref()?.as_str();
     let id = item
         .id
         .as_ref()
-        .map_or_else(String::new, |id| id.0.to_string());
+        .map_or_else(String::new, |id| id.as_str().to_owned());
     let (name, input) = match kind {
         "command_execution" => (
             "exec_command".to_owned(),
-            json!({"command": item.command.as_ref().map_or("", |c| c.0.as_ref())}).to_string(),
+            json!({"command": item.command.as_ref().map_or("", Str::as_str)}).to_string(),
         ),
         "mcp_tool_call" => (
             format!(
                 "{}/{}",
-                item.server.as_ref().map_or("", |s| s.0.as_ref()),
-                item.tool.as_ref().map_or("", |t| t.0.as_ref())
+                item.server.as_ref().map_or("", Str::as_str),
+                item.tool.as_ref().map_or("", Str::as_str)
             ),
             item.arguments
                 .as_ref()
@@ -298,12 +270,16 @@ fn tool_result(item: &Item<'_>) -> ToolResult {
     let id = item
         .id
         .as_ref()
-        .map_or_else(String::new, |id| id.0.to_string());
+        .map_or_else(String::new, |id| id.as_str().to_owned());
     let failed_status = item
         .status
         .as_ref()
-        .is_some_and(|s| s.0 == "failed" || s.0 == "declined");
-    let (output, is_error) = if item.kind.as_ref().is_some_and(|k| k.0 == "mcp_tool_call") {
+        .is_some_and(|s| matches!(s.as_str(), "failed" | "declined"));
+    let (output, is_error) = if item
+        .kind
+        .as_ref()
+        .is_some_and(|k| k.as_str() == "mcp_tool_call")
+    {
         let error = item.error.as_ref().filter(|e| !e.is_null()).map(|e| {
             e.get("message")
                 .and_then(Value::as_str)
@@ -317,7 +293,7 @@ fn tool_result(item: &Item<'_>) -> ToolResult {
         let output = item
             .aggregated_output
             .as_ref()
-            .map_or_else(String::new, |o| o.0.to_string());
+            .map_or_else(String::new, |o| o.as_str().to_owned());
         let is_error = match item.exit_code {
             Some(code) => code != 0,
             None => failed_status,
@@ -326,7 +302,7 @@ fn tool_result(item: &Item<'_>) -> ToolResult {
     };
     ToolResult {
         id,
-        output: codecafe_sdk::json::truncate(&output, MAX_TOOL_OUTPUT),
+        output: json::truncate(&output, MAX_TOOL_OUTPUT),
         is_error,
     }
 }
@@ -350,16 +326,13 @@ fn mcp_text(result: Option<&Value>) -> String {
     }
 }
 
-fn other(kind: &str, raw: &str) -> AgentEvent {
-    AgentEvent::Other {
-        kind: kind
-            .chars()
-            .map(|c| match c {
-                '.' | '_' | '/' | ' ' => '-',
-                c => c.to_ascii_lowercase(),
-            })
-            .collect(),
-        data: raw.to_owned(),
+/// An `error` event or item: its message, or a placeholder when it has none.
+fn error_event(message: Option<&Str<'_>>) -> AgentEvent {
+    AgentEvent::Error {
+        message: message.map_or_else(
+            || "codex reported an error".to_owned(),
+            |m| m.as_str().to_owned(),
+        ),
     }
 }
 
@@ -375,40 +348,40 @@ fn tokens(value: Option<f64>) -> u64 {
 #[derive(Deserialize)]
 struct Line<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Option<Text<'a>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow)]
-    thread_id: Option<Text<'a>>,
+    thread_id: Option<Str<'a>>,
     #[serde(borrow)]
     item: Option<Item<'a>>,
     usage: Option<TurnUsage>,
     error: Option<Value>,
     #[serde(borrow)]
-    message: Option<Text<'a>>,
+    message: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
 struct Item<'a> {
     #[serde(borrow)]
-    id: Option<Text<'a>>,
+    id: Option<Str<'a>>,
     #[serde(rename = "type", borrow)]
-    kind: Option<Text<'a>>,
+    kind: Option<Str<'a>>,
     #[serde(borrow)]
-    text: Option<Text<'a>>,
+    text: Option<Str<'a>>,
     #[serde(borrow)]
-    message: Option<Text<'a>>,
+    message: Option<Str<'a>>,
     #[serde(borrow)]
-    command: Option<Text<'a>>,
+    command: Option<Str<'a>>,
     #[serde(borrow)]
-    aggregated_output: Option<Text<'a>>,
+    aggregated_output: Option<Str<'a>>,
     exit_code: Option<i64>,
     #[serde(borrow)]
-    status: Option<Text<'a>>,
+    status: Option<Str<'a>>,
     #[serde(borrow)]
     changes: Option<Vec<Change<'a>>>,
     #[serde(borrow)]
-    server: Option<Text<'a>>,
+    server: Option<Str<'a>>,
     #[serde(borrow)]
-    tool: Option<Text<'a>>,
+    tool: Option<Str<'a>>,
     arguments: Option<Value>,
     result: Option<Value>,
     error: Option<Value>,
@@ -417,9 +390,9 @@ struct Item<'a> {
 #[derive(Deserialize)]
 struct Change<'a> {
     #[serde(borrow)]
-    path: Option<Text<'a>>,
+    path: Option<Str<'a>>,
     #[serde(borrow)]
-    kind: Option<Text<'a>>,
+    kind: Option<Str<'a>>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -428,31 +401,6 @@ struct TurnUsage {
     cached_input_tokens: Option<f64>,
     cache_write_input_tokens: Option<f64>,
     output_tokens: Option<f64>,
-}
-
-/// A string borrowed from the line when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor(PhantomData))
-    }
 }
 
 #[cfg(test)]

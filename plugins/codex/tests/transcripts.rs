@@ -2,10 +2,14 @@
 //! `codex` 0.169.0 driven by the fake model server; see the README there for each run's argv).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use codecafe_plugin_codex::Codex;
-use codecafe_sdk::{AgentEvent, ChangeKind, FinalResult, LineFramer, Provider, Stream, Usage};
+use codecafe_sdk::testing::{
+    self, ChunkSizes, assistant_texts, errors, file_changes, final_result, session_ids, tool_calls,
+    tool_results, usages,
+};
+use codecafe_sdk::{AgentEvent, ChangeKind, Provider, Stream, Usage};
 use serde_json::Value;
 
 /// The exit code of each captured run (from the transcripts' README).
@@ -16,21 +20,10 @@ const EXIT_CODES: &[(&str, i32)] = &[
     ("turn-failed", 1),
 ];
 
+/// Every transcript, by name (without `.jsonl`).
 fn transcripts() -> BTreeMap<String, String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
-    let mut found = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).expect("the transcripts directory") {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_some_and(|ext| ext == "jsonl") {
-            let name = path
-                .file_stem()
-                .and_then(|stem| stem.to_str())
-                .expect("a file name")
-                .to_owned();
-            found.insert(name, std::fs::read_to_string(&path).expect("readable"));
-        }
-    }
-    found
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
+    testing::read_transcripts(dir).expect("the transcripts directory")
 }
 
 fn exit_code(name: &str) -> i32 {
@@ -66,10 +59,7 @@ fn run(name: &str, text: &str) -> Vec<AgentEvent> {
 }
 
 fn raw(name: &str) -> Vec<Value> {
-    transcripts()[name]
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect()
+    testing::json_lines(&transcripts()[name])
 }
 
 fn raw_thread(name: &str) -> String {
@@ -105,62 +95,6 @@ fn load(name: &str) -> Vec<AgentEvent> {
     run(name, text)
 }
 
-fn sessions(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::SessionStarted { id } => Some(id.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn final_result(events: &[AgentEvent]) -> &FinalResult {
-    let finals: Vec<&FinalResult> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::FinalResult(r) => Some(r),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(finals.len(), 1, "exactly one final result");
-    assert!(
-        matches!(events.last(), Some(AgentEvent::FinalResult(_))),
-        "the final result comes last"
-    );
-    finals[0]
-}
-
-fn usages(events: &[AgentEvent]) -> Vec<Usage> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Usage(u) => Some(*u),
-            _ => None,
-        })
-        .collect()
-}
-
-fn errors(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Error { message } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn texts(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::AssistantText { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn every_transcript_reads_without_losing_a_line() {
     let all = transcripts();
@@ -169,7 +103,7 @@ fn every_transcript_reads_without_losing_a_line() {
     }
     for (name, text) in &all {
         let events = run(name, text);
-        assert_eq!(sessions(&events).len(), 1, "{name}: one thread");
+        assert_eq!(session_ids(&events).len(), 1, "{name}: one thread");
         final_result(&events);
     }
 }
@@ -177,12 +111,12 @@ fn every_transcript_reads_without_losing_a_line() {
 #[test]
 fn text_only() {
     let events = load("text-only");
-    assert_eq!(sessions(&events), [raw_thread("text-only")]);
+    assert_eq!(session_ids(&events), [raw_thread("text-only")]);
     let result = final_result(&events);
     assert!(!result.is_error);
     assert!(result.text.starts_with("I read through the API server."));
     assert!(result.text.contains("nextAction: await_user"));
-    assert_eq!(texts(&events), [result.text.as_str()]);
+    assert_eq!(assistant_texts(&events), [result.text.as_str()]);
     let usage = usages(&events);
     assert_eq!(usage, [raw_usage("text-only")]);
     assert!(usage[0].input_tokens > 0 && usage[0].cached_input_tokens > 0);
@@ -193,7 +127,7 @@ fn text_only() {
 fn resume_keeps_the_thread() {
     let events = load("resume");
     // The resumed run continues the thread of the text-only run.
-    assert_eq!(sessions(&events), [raw_thread("text-only")]);
+    assert_eq!(session_ids(&events), [raw_thread("text-only")]);
     let result = final_result(&events);
     assert!(!result.is_error);
     assert!(
@@ -208,41 +142,25 @@ fn resume_keeps_the_thread() {
 #[test]
 fn exec_and_patch() {
     let events = load("exec-and-patch");
-    assert_eq!(sessions(&events), [raw_thread("exec-and-patch")]);
-    assert!(events.iter().any(
-        |e| matches!(e, AgentEvent::Thinking { text } if text.starts_with("Check the repository state"))
-    ));
-    let calls: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ToolCall(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    assert_eq!(session_ids(&events), [raw_thread("exec-and-patch")]);
+    assert!(
+        testing::thinking(&events)
+            .iter()
+            .any(|text| text.starts_with("Check the repository state"))
+    );
+    let calls = tool_calls(&events);
     assert_eq!(calls.len(), 1, "one command, announced once");
     assert_eq!(calls[0].name, "exec_command");
     let input: Value = serde_json::from_str(&calls[0].input).expect("json input");
     assert!(input["command"]
         .as_str()
         .is_some_and(|c| c.contains("git status --short && ls && echo exec-ran > exec-ran.txt")));
-    let results: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ToolResult(r) => Some(r),
-            _ => None,
-        })
-        .collect();
+    let results = tool_results(&events);
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].id, calls[0].id);
     assert_eq!(results[0].output, "README.md\n");
     assert!(!results[0].is_error);
-    let changes: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::FileChange(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let changes = file_changes(&events);
     assert_eq!(
         changes.len(),
         1,
@@ -259,7 +177,7 @@ fn exec_and_patch() {
 #[test]
 fn turn_failed() {
     let events = load("turn-failed");
-    assert_eq!(sessions(&events), [raw_thread("turn-failed")]);
+    assert_eq!(session_ids(&events), [raw_thread("turn-failed")]);
     let errors = errors(&events);
     assert_eq!(
         errors.len(),
@@ -273,37 +191,13 @@ fn turn_failed() {
     assert!(usages(&events).is_empty());
 }
 
-/// A small deterministic generator for chunk sizes (xorshift64*).
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed >> 12;
-    *seed ^= *seed << 25;
-    *seed ^= *seed >> 27;
-    seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
 #[test]
 fn random_chunk_splits_give_the_same_events() {
     for (name, text) in transcripts() {
         let expected = run(&name, &text);
-        let bytes = text.as_bytes();
-        for round in 0..20u64 {
-            let mut seed = 0x9e37_79b9_7f4a_7c15 ^ (round + 1).wrapping_mul(0x1000_0001);
-            let mut framer = LineFramer::new(1 << 20);
-            let mut codex = Codex::default();
-            let mut got = Vec::new();
-            let mut at = 0;
-            while at < bytes.len() {
-                let size = 1 + (next(&mut seed) % 53) as usize;
-                let end = (at + size).min(bytes.len());
-                for line in framer.push(&bytes[at..end]) {
-                    got.extend(codex.parse_output(Stream::Stdout, &line).events);
-                }
-                at = end;
-            }
-            if let Some(line) = framer.finish() {
-                got.extend(codex.parse_output(Stream::Stdout, &line).events);
-            }
-            got.extend(codex.finish_output(Some(exit_code(&name))).events);
+        for round in 0..20 {
+            let sizes = ChunkSizes::round(round, 53);
+            let got = testing::replay_chunked::<Codex>(&text, sizes, Some(exit_code(&name)));
             assert_eq!(got, expected, "{name}, round {round}");
         }
     }

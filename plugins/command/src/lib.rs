@@ -65,13 +65,12 @@ impl Provider for CommandProvider {
 
     fn build_command(&mut self, invocation: &Invocation) -> Result<CommandSpec, BuildError> {
         invocation.reject_unknown_options(OPTIONS)?;
-        let command: CommandLine =
-            invocation
-                .option("command")?
-                .ok_or_else(|| BuildError::InvalidOption {
-                    key: "command".to_owned(),
-                    message: "required: a shell command line or a list of arguments".to_owned(),
-                })?;
+        let command: CommandLine = invocation.option("command")?.ok_or_else(|| {
+            BuildError::invalid_option(
+                "command",
+                "required: a shell command line or a list of arguments",
+            )
+        })?;
         let mut spec = match command {
             CommandLine::Shell(line) if line.trim().is_empty() => {
                 return Err(empty_command());
@@ -102,8 +101,7 @@ impl Provider for CommandProvider {
         for (key, value) in env {
             spec = spec.env(key, value);
         }
-        let pty: bool = invocation.option("pty")?.unwrap_or(false);
-        if pty || invocation.mode == Mode::Interactive {
+        if invocation.bool_option("pty")? || invocation.mode == Mode::Interactive {
             spec = spec.io(Io::Pty);
         }
         Ok(spec)
@@ -150,10 +148,10 @@ impl Provider for CommandProvider {
 }
 
 fn empty_command() -> BuildError {
-    BuildError::InvalidOption {
-        key: "command".to_owned(),
-        message: "is empty; give a shell command line or a list of arguments".to_owned(),
-    }
+    BuildError::invalid_option(
+        "command",
+        "is empty; give a shell command line or a list of arguments",
+    )
 }
 
 codecafe_sdk::export_provider!(CommandProvider);
@@ -161,15 +159,7 @@ codecafe_sdk::export_provider!(CommandProvider);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn invocation(options: &[(&str, &str)]) -> Invocation {
-        let mut invocation = Invocation::new("fix the bug", "/work/tree");
-        invocation.options = options
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        invocation
-    }
+    use codecafe_sdk::testing::invocation;
 
     #[test]
     fn shell_line_gets_the_prompt_on_stdin_by_default() {
