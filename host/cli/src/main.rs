@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 an error (the message says what to do); 2 bad usage (from clap).
 
+mod context;
+mod output;
 mod paths;
 mod plugin_cmd;
 
@@ -31,9 +33,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let result = match cli.command {
-        Command::Plugin(command) => plugin_cmd::run(command),
-    };
+    let result = context::Context::new().and_then(|ctx| match cli.command {
+        Command::Plugin(command) => plugin_cmd::run(command, &ctx),
+    });
     match result {
         Ok(code) => code,
         Err(err) => {

@@ -57,9 +57,3 @@ pub fn repository_root(start: &Path) -> Option<PathBuf> {
         .find(|dir| dir.join(".git").exists())
         .map(Path::to_path_buf)
 }
-
-/// The repository's own plugins folder, `<repo>/.orch/plugins`, for the current directory.
-pub fn repository_plugins() -> Option<PathBuf> {
-    let cwd = std::env::current_dir().ok()?;
-    repository_root(&cwd).map(|root| root.join(".orch").join("plugins"))
-}

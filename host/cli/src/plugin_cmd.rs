@@ -4,16 +4,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use codecafe_plugin_host::registry::{self, Registry};
 use codecafe_plugin_host::{
-    HostConfig, LoadedPlugin, Origin, PluginError, PluginHost, PluginInfo, PluginKind, PluginSource,
+    LoadedPlugin, Origin, PluginError, PluginHost, PluginInfo, PluginKind, PluginSource,
 };
 use codecafe_sdk::{Invocation, StageContext, Stream};
 use serde_json::json;
 
-use crate::paths::{self, Paths};
+use crate::context::Context;
+use crate::output::print_table;
 
 /// Plugin subcommands.
 #[derive(Debug, Subcommand)]
@@ -63,29 +64,20 @@ pub struct CheckArgs {
 }
 
 /// Runs one plugin subcommand.
-pub fn run(command: PluginCommand) -> Result<ExitCode> {
-    let paths = Paths::discover()?;
-    let host = PluginHost::new(HostConfig {
-        cache_dir: Some(paths.compile_cache()),
-        ..HostConfig::default()
-    })?;
+pub fn run(command: PluginCommand, ctx: &Context) -> Result<ExitCode> {
+    let host = ctx.plugin_host()?;
     match command {
-        PluginCommand::List { json } => list(&host, &paths, json),
-        PluginCommand::Inspect { plugin, json } => inspect(&host, &paths, &plugin, json),
-        PluginCommand::Add { file } => add(&host, &paths, &file),
-        PluginCommand::Remove { id } => remove(&host, &paths, &id),
-        PluginCommand::Check(args) => check(&host, &paths, &args),
+        PluginCommand::List { json } => list(&host, ctx, json),
+        PluginCommand::Inspect { plugin, json } => inspect(&host, ctx, &plugin, json),
+        PluginCommand::Add { file } => add(&host, ctx, &file),
+        PluginCommand::Remove { id } => remove(&host, ctx, &id),
+        PluginCommand::Check(args) => check(&host, ctx, &args),
     }
 }
 
-/// Every plugin source in discovery order: built-ins, user folder, repository folder.
-fn discover(host: &PluginHost, paths: &Paths) -> Result<Registry> {
-    let mut sources = codecafe_builtins::sources();
-    sources.extend(registry::dir_sources(&paths.user_plugins(), Origin::User)?);
-    if let Some(dir) = paths::repository_plugins() {
-        sources.extend(registry::dir_sources(&dir, Origin::Repository)?);
-    }
-    Ok(Registry::discover(host, sources))
+/// Every plugin in discovery order: built-ins, user folder, repository folder.
+fn discover(host: &PluginHost, ctx: &Context) -> Result<Registry> {
+    ctx.plugins(host, None)
 }
 
 fn plugin_json(plugin: &LoadedPlugin) -> serde_json::Value {
@@ -109,8 +101,8 @@ fn plugin_json(plugin: &LoadedPlugin) -> serde_json::Value {
     value
 }
 
-fn list(host: &PluginHost, paths: &Paths, as_json: bool) -> Result<ExitCode> {
-    let registry = discover(host, paths)?;
+fn list(host: &PluginHost, ctx: &Context, as_json: bool) -> Result<ExitCode> {
+    let registry = discover(host, ctx)?;
     if as_json {
         let mut rows: Vec<serde_json::Value> = registry
             .entries
@@ -167,25 +159,8 @@ fn list(host: &PluginHost, paths: &Paths, as_json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table<const N: usize>(rows: &[[String; N]]) {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
-}
-
 /// A file path if `arg` names an existing file, else an installed plugin's id.
-fn resolve(host: &PluginHost, paths: &Paths, arg: &str) -> Result<Resolved> {
+fn resolve(host: &PluginHost, ctx: &Context, arg: &str) -> Result<Resolved> {
     let path = Path::new(arg);
     if path.is_file() {
         return Ok(Resolved::File(PluginSource::from_file(path, Origin::User)?));
@@ -193,7 +168,7 @@ fn resolve(host: &PluginHost, paths: &Paths, arg: &str) -> Result<Resolved> {
     if arg.ends_with(".wasm") || arg.contains(std::path::MAIN_SEPARATOR) {
         bail!("{arg}: no such file");
     }
-    let registry = discover(host, paths)?;
+    let registry = discover(host, ctx)?;
     match registry.get(arg) {
         Some(plugin) => Ok(Resolved::Installed(plugin.clone())),
         None => Err(PluginError::NotFound { id: arg.to_owned() }.into()),
@@ -205,8 +180,8 @@ enum Resolved {
     Installed(LoadedPlugin),
 }
 
-fn inspect(host: &PluginHost, paths: &Paths, arg: &str, as_json: bool) -> Result<ExitCode> {
-    let (inspection, loaded) = match resolve(host, paths, arg)? {
+fn inspect(host: &PluginHost, ctx: &Context, arg: &str, as_json: bool) -> Result<ExitCode> {
+    let (inspection, loaded) = match resolve(host, ctx, arg)? {
         Resolved::Installed(plugin) => (plugin.inspection().clone(), Ok(plugin)),
         Resolved::File(source) => {
             let inspection = host.inspect(&source)?;
@@ -277,8 +252,8 @@ fn inspect(host: &PluginHost, paths: &Paths, arg: &str, as_json: bool) -> Result
     })
 }
 
-fn add(host: &PluginHost, paths: &Paths, file: &Path) -> Result<ExitCode> {
-    let dir = paths.user_plugins();
+fn add(host: &PluginHost, ctx: &Context, file: &Path) -> Result<ExitCode> {
+    let dir = ctx.paths.user_plugins();
     let (plugin, target) = registry::install(host, file, &dir)
         .with_context(|| format!("{} was not added", file.display()))?;
     let overrides = codecafe_builtins::BUILTINS
@@ -299,9 +274,9 @@ fn add(host: &PluginHost, paths: &Paths, file: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn remove(host: &PluginHost, paths: &Paths, id: &str) -> Result<ExitCode> {
-    let registry = discover(host, paths)?;
-    let removed = registry::remove(&registry, id, &paths.user_plugins())?;
+fn remove(host: &PluginHost, ctx: &Context, id: &str) -> Result<ExitCode> {
+    let registry = discover(host, ctx)?;
+    let removed = registry::remove(&registry, id, &ctx.paths.user_plugins())?;
     println!("removed {id} ({})", removed.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -313,8 +288,8 @@ struct CheckedCall {
     outcome: Result<serde_json::Value, PluginError>,
 }
 
-fn check(host: &PluginHost, paths: &Paths, args: &CheckArgs) -> Result<ExitCode> {
-    let plugin = match resolve(host, paths, &args.plugin)? {
+fn check(host: &PluginHost, ctx: &Context, args: &CheckArgs) -> Result<ExitCode> {
+    let plugin = match resolve(host, ctx, &args.plugin)? {
         Resolved::Installed(plugin) => plugin,
         Resolved::File(source) => host.load(source)?,
     };
