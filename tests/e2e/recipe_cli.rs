@@ -1,0 +1,1 @@
+//! End-to-end tests: recipe_cli (being written).

@@ -1,0 +1,1 @@
+//! End-to-end tests: skill_role_cli (being written).
