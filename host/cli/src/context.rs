@@ -1,9 +1,11 @@
 //! What every command needs: codecafe's directories, the cafe it works on, the installed plugins.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+use codecafe_catalog::CatalogError;
 use codecafe_catalog::OrchDir;
+use codecafe_catalog::cafe::{Cafe, Cafes};
 use codecafe_plugin_host::registry::{self, Registry};
 use codecafe_plugin_host::{HostConfig, Origin, PluginHost, PluginKind};
 
@@ -32,24 +34,52 @@ impl Context {
         })
     }
 
-    /// The repository a command works on: the `--cafe` given (a registered cafe's id, id
-    /// prefix or name, or a path), else the repository containing the current directory.
-    pub fn repository(&self, cafe: Option<&str>) -> Result<PathBuf> {
-        if let Some(cafe) = cafe {
-            let path = PathBuf::from(cafe);
-            if path.is_dir() {
-                return Ok(path);
-            }
-            bail!("no cafe `{cafe}`; `codecafe cafe list` shows the registered ones");
+    /// The cafe registry.
+    pub fn cafes(&self) -> Cafes {
+        Cafes::new(&self.paths.data)
+    }
+
+    /// The registered cafe a command works on, if any: the `--cafe` given (id, id prefix, name
+    /// or path), else the cafe containing the current directory, else — when the current
+    /// directory is in no git repository at all — the last accessed cafe.
+    pub fn cafe(&self, cafe: Option<&str>) -> Result<Option<Cafe>> {
+        let cafes = self.cafes();
+        if let Some(key) = cafe {
+            return match cafes.find(key) {
+                Ok(cafe) => Ok(Some(cafe)),
+                // An unregistered repository given by path is still usable.
+                Err(CatalogError::NotFound { .. }) if Path::new(key).is_dir() => Ok(None),
+                Err(err) => Err(err.into()),
+            };
         }
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        paths::repository_root(&cwd).with_context(|| {
-            format!(
-                "{} is not inside a git repository; run codecafe inside a cafe, pass --cafe, \
-                 or register one with `codecafe init`",
-                cwd.display()
-            )
-        })
+        if let Some(cafe) = cafes.containing(&cwd)? {
+            return Ok(Some(cafe));
+        }
+        if paths::repository_root(&cwd).is_some() {
+            return Ok(None);
+        }
+        Ok(cafes.last_accessed()?)
+    }
+
+    /// The repository a command works on: the cafe chosen as [`Context::cafe`] says, or the
+    /// unregistered repository given by path or containing the current directory.
+    pub fn repository(&self, cafe: Option<&str>) -> Result<PathBuf> {
+        if let Some(found) = self.cafe(cafe)? {
+            return Ok(found.path);
+        }
+        let start = match cafe {
+            Some(path) => PathBuf::from(path),
+            None => std::env::current_dir().context("cannot read the current directory")?,
+        };
+        match paths::repository_root(&start) {
+            Some(root) => Ok(root),
+            None => bail!(
+                "{} is not inside a git repository and no cafe was used before; run codecafe \
+                 inside a cafe, pass --cafe, or register one with `codecafe init`",
+                start.display()
+            ),
+        }
     }
 
     /// The `.orch/` folder of the cafe a command works on (see [`Context::repository`]).

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 an error (the message says what to do); 2 bad usage (from clap).
 
+mod cafe_cmd;
 mod context;
 mod output;
 mod paths;
@@ -25,16 +26,44 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Register the repository (default: the current one) as a cafe and create its `.orch/`.
+    Init {
+        /// The repository, or any directory inside it.
+        path: Option<std::path::PathBuf>,
+        /// A name instead of the one from the `origin` remote or the directory.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Registered repositories (cafes) and their settings.
+    #[command(subcommand)]
+    Cafe(cafe_cmd::CafeCommand),
+    /// Print a shell completion script (e.g. `codecafe completions bash > ~/.local/share/bash-completion/completions/codecafe`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Provider and signal-parser plugins (WebAssembly components).
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = context::Context::new().and_then(|ctx| match cli.command {
         Command::Plugin(command) => plugin_cmd::run(command, &ctx),
+        Command::Init { path, name } => cafe_cmd::init(&ctx, path.as_deref(), name),
+        Command::Cafe(command) => cafe_cmd::run(command, &ctx),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "codecafe",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     });
     match result {
         Ok(code) => code,
@@ -42,6 +71,17 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets `codecafe … | head` end quietly, as command-line tools do, instead of panicking on the
+/// first write to a closed pipe (Rust ignores SIGPIPE by default).
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in `main`, before any thread exists; setting the disposition
+    // of SIGPIPE to its default touches no memory of ours.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
