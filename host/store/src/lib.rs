@@ -1,0 +1,1 @@
+//! Durable runtime state (being written).
