@@ -933,3 +933,16 @@ fn recipe_text_resolve(
 ) -> ResolvedRecipe {
     recipe(text).resolve_with(profiles, skills)
 }
+
+#[test]
+fn the_recipe_init_writes_is_valid() {
+    let starter = Recipe::parse(
+        "starter",
+        Path::new("starter.workflow.yml"),
+        crate::cafe::STARTER_RECIPE,
+        Origin::User,
+    );
+    if let Err(err) = starter.validate(&known()) {
+        panic!("`codecafe init` writes an invalid recipe:\n{err}");
+    }
+}
