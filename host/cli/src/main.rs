@@ -7,6 +7,8 @@ mod context;
 mod output;
 mod paths;
 mod plugin_cmd;
+mod role_cmd;
+mod skill_cmd;
 
 use std::process::ExitCode;
 
@@ -45,6 +47,10 @@ enum Command {
     /// Provider and signal-parser plugins (WebAssembly components).
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
+    /// Skills: instruction snippets stages put into their prompts (built-ins and `.orch/skills/`).
+    Skill(skill_cmd::SkillArgs),
+    /// Roles: prompt templates for a kind of work (built-ins and `.orch/roles/`).
+    Role(role_cmd::RoleArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +59,8 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = context::Context::new().and_then(|ctx| match cli.command {
         Command::Plugin(command) => plugin_cmd::run(command, &ctx),
+        Command::Skill(args) => skill_cmd::run(args, &ctx),
+        Command::Role(args) => role_cmd::run(args, &ctx),
         Command::Init { path, name } => cafe_cmd::init(&ctx, path.as_deref(), name),
         Command::Cafe(command) => cafe_cmd::run(command, &ctx),
         Command::Completions { shell } => {
