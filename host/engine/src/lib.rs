@@ -1,1 +1,45 @@
-//! The execution engine (being written).
+//! # codecafe-engine
+//!
+//! The pure core of codecafe's execution engine: no I/O, no clock, no randomness. Everything
+//! here is a function of its inputs, so it is tested exhaustively and shared by every front end
+//! (the CLI today, a local API later).
+//!
+//! - [`order`]: the order lifecycle (`created → running → (awaiting-input ↔ running) →
+//!   completed | failed | cancelled`, `completed → followup → completed`, `failed → running`)
+//!   as an explicit transition table.
+//! - [`stage`]: the lifecycle of one stage of a recipe (pending, running, awaiting-input,
+//!   completed, failed, skipped, cancelled), also a table.
+//! - [`machine`]: what both machines share: table lookup and the [`IllegalTransition`] error,
+//!   which names the state, the action, and what is allowed from that state.
+//!
+//! ## Design, in the manner of Temporal's state machines
+//!
+//! Each lifecycle is a `const` slice of `(from, action, to)` rows and nothing else: there is no
+//! hidden rule in code, so reading the table is reading the behaviour. Callers that persist
+//! state (the `codecafe-store` crate) apply a transition inside a database transaction, so an
+//! illegal move is refused before anything changes. The tests check every allowed row, every
+//! forbidden `(state, action)` pair of the full cross product, and that realistic lifecycles
+//! exercise every row of each table.
+//!
+//! ```
+//! use codecafe_engine::order::{transition, OrderAction, OrderStatus};
+//!
+//! let running = transition(OrderStatus::Created, OrderAction::Start)?;
+//! assert_eq!(running, OrderStatus::Running);
+//!
+//! let err = transition(OrderStatus::Completed, OrderAction::Start).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "cannot `start` an order that is completed; from completed the allowed actions are: \
+//!      enter-followup"
+//! );
+//! # Ok::<(), codecafe_engine::order::IllegalOrderTransition>(())
+//! ```
+
+pub mod machine;
+pub mod order;
+pub mod stage;
+
+pub use machine::{IllegalTransition, UnknownName};
+pub use order::{IllegalOrderTransition, OrderAction, OrderStatus};
+pub use stage::{IllegalStageTransition, StageAction, StageStatus};
