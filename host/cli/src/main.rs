@@ -7,6 +7,8 @@ mod context;
 mod output;
 mod paths;
 mod plugin_cmd;
+mod profile_cmd;
+mod recipe_cmd;
 mod role_cmd;
 mod skill_cmd;
 
@@ -47,10 +49,17 @@ enum Command {
     /// Provider and signal-parser plugins (WebAssembly components).
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
+    /// Recipes: the stages an order runs (built-ins and the cafe's `.orch/workflows/`).
+    Recipe(recipe_cmd::RecipeArgs),
     /// Skills: instruction snippets stages put into their prompts (built-ins and `.orch/skills/`).
     Skill(skill_cmd::SkillArgs),
     /// Roles: prompt templates for a kind of work (built-ins and `.orch/roles/`).
     Role(role_cmd::RoleArgs),
+    /// Profiles: which provider (and model, and options) plays each role.
+    #[command(subcommand)]
+    Profile(profile_cmd::ProfileCommand),
+    /// Choose the provider (and model, options) for a role in a profile.
+    Assign(profile_cmd::AssignArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,8 +68,11 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = context::Context::new().and_then(|ctx| match cli.command {
         Command::Plugin(command) => plugin_cmd::run(command, &ctx),
+        Command::Recipe(args) => recipe_cmd::run(args, &ctx),
         Command::Skill(args) => skill_cmd::run(args, &ctx),
         Command::Role(args) => role_cmd::run(args, &ctx),
+        Command::Profile(command) => profile_cmd::run(command, &ctx),
+        Command::Assign(args) => profile_cmd::assign(args, &ctx),
         Command::Init { path, name } => cafe_cmd::init(&ctx, path.as_deref(), name),
         Command::Cafe(command) => cafe_cmd::run(command, &ctx),
         Command::Completions { shell } => {
