@@ -4,6 +4,7 @@
 
 mod cafe_cmd;
 mod context;
+mod order_cmd;
 mod output;
 mod paths;
 mod plugin_cmd;
@@ -38,6 +39,9 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Orders: a recipe run on its own branch and worktree.
+    #[command(subcommand)]
+    Order(order_cmd::OrderCommand),
     /// Registered repositories (cafes) and their settings.
     #[command(subcommand)]
     Cafe(cafe_cmd::CafeCommand),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Assign(args) => profile_cmd::assign(args, &ctx),
         Command::Init { path, name } => cafe_cmd::init(&ctx, path.as_deref(), name),
         Command::Cafe(command) => cafe_cmd::run(command, &ctx),
+        Command::Order(command) => order_cmd::run(command, &ctx),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
