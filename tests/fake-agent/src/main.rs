@@ -1,0 +1,2 @@
+//! A scripted fake agent (being written).
+fn main() {}
