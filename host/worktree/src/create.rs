@@ -74,7 +74,13 @@ pub struct Workspace {
 ///   branch's commit, never from anyone's working tree or index.
 /// - If anything fails after the branch was created, the branch (still at the base commit, so
 ///   holding no work), the directory and the entry are removed again — only what this call
-///   made. When a concurrent creation takes the same name first, the next free name is used.
+///   made.
+/// - **Concurrent creations** (several codecafe processes, or threads) never collide: choosing
+///   the name and registering the entry happen under an advisory lock on
+///   `<git dir>/codecafe-worktree.lock` (released even if the process dies), and an entry still
+///   being checked out is locked "initializing", as `git worktree add` does, so it is never
+///   taken for a stale one. If plain `git` takes a name in between, the next free one is used.
+/// - A worktree root inside the repository's working tree works but gets a warning.
 pub fn create(repo_path: &Path, spec: &CreateSpec) -> Result<Workspace> {
     let repo = repo::open(repo_path)?;
     let here = repo::display_path(&repo);

@@ -9,15 +9,15 @@
 //!
 //! | function | does |
 //! |---|---|
-//! | [`create`] | branch `<prefix>/<short-id>` from the base branch + a worktree under the worktree root, or run in place |
-//! | [`status`] | a worktree's staged, unstaged, conflicted and untracked files |
+//! | [`create()`] | branch `<prefix>/<short-id>` from the base branch + a worktree under the worktree root, or run in place |
+//! | [`status()`] | a worktree's staged, unstaged, conflicted and untracked files |
 //! | [`unmerged_commits`] | commits on a branch that its base does not have |
 //! | [`diff()`] | committed changes since the merge base, plus the worktree's uncommitted ones, as a patch or a stat |
 //! | [`merge()`] | fast-forward, merge commit or squash into a branch, in memory; refuses on conflict with nothing changed |
-//! | [`remove`] | refuses when work would be lost unless forced; deletes the directory, prunes the entry, keeps the branch unless asked |
+//! | [`remove()`] | refuses when work would be lost unless forced; deletes the directory, prunes the entry, keeps the branch unless asked |
 //!
 //! Decisions (details on each function):
-//! - A **taken branch name** is never reused: [`create`] picks `<short-id>-2`, `-3`, ... for both
+//! - A **taken branch name** is never reused: [`create()`] picks `<short-id>-2`, `-3`, ... for both
 //!   the branch and the directory, and says so in a warning.
 //! - **Merging into a branch that is checked out** (in the main checkout or any worktree) is
 //!   allowed when that checkout has no changes to tracked files; it is then updated like

@@ -14,7 +14,7 @@ use crate::status::{list, status_of};
 /// What [`remove`] removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoveSpec {
-    /// The order's worktree (as returned by [`crate::create`]).
+    /// The order's worktree (as returned by [`crate::create()`]).
     pub worktree: PathBuf,
     /// The order's branch, checked for unmerged commits and deleted with `delete_branch`.
     pub branch: Option<String>,
