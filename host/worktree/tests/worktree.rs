@@ -546,10 +546,17 @@ fn merge_makes_a_merge_commit_when_both_moved() {
         "one\ntwo\nthree\nfour\n"
     );
     assert_eq!(fx.head("cc/mc"), theirs, "the order's branch is unchanged");
-    // The committer comes from the environment-less config of the repository.
+    // The author is GIT_AUTHOR_* when set (as for `git`), else the repository's config.
+    let expected = match (
+        std::env::var("GIT_AUTHOR_NAME"),
+        std::env::var("GIT_AUTHOR_EMAIL"),
+    ) {
+        (Ok(name), Ok(email)) => format!("{name} <{email}>"),
+        _ => "Config User <config@example.com>".to_owned(),
+    };
     assert_eq!(
         git(&fx.repo, &["log", "-1", "--format=%an <%ae>", "target"]).trim(),
-        "Config User <config@example.com>"
+        expected
     );
 }
 
