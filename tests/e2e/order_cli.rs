@@ -235,6 +235,18 @@ fn merge_clean_squash_and_conflicting() {
         "--delete removed the worktree"
     );
 
+    // Uncommitted work survives `--delete`: the merge lands, the removal is refused.
+    let wip = env.new_order(&["--prompt", "Add feature C"]);
+    commit_in(&worktree(&wip), "c.txt", "C\n");
+    std::fs::write(worktree(&wip).join("draft.txt"), "not committed\n").expect("write");
+    let message = env.fails(&["order", "merge", &id(&wip)[..8], "--squash", "--delete"]);
+    assert!(message.contains("draft.txt"), "{message}");
+    assert_eq!(git(&env.repo, &["show", "main:c.txt"]), "C\n");
+    assert!(
+        worktree(&wip).join("draft.txt").exists(),
+        "uncommitted work kept"
+    );
+
     let conflicting = env.new_order(&[]);
     commit_in(&worktree(&conflicting), "app.txt", "theirs\n");
     commit_in(&env.repo, "app.txt", "ours\n");

@@ -475,15 +475,15 @@ fn merge(
         &json!({ "branch": branch, "into": into, "kind": format!("{:?}", outcome.kind), "commit": outcome.new_tip }),
     )?;
     if delete && let Some(worktree) = &order.worktree_path {
-        // A squash leaves the branch's own commits unmerged by ancestry although their changes
-        // are now in `into`; only then is forcing the removal right.
+        // Never forced: uncommitted work in the worktree must survive; `remove` sees that a
+        // squash-merged branch's changes are already in `into`.
         let removal = codecafe_worktree::remove(
             &cafe.path,
             &RemoveSpec {
                 worktree: worktree.clone(),
                 branch: Some(branch),
                 base: into,
-                force: squash,
+                force: false,
                 delete_branch: true,
             },
         )?;
