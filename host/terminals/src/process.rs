@@ -1,0 +1,574 @@
+//! Agent processes: spawn a [`CommandSpec`] on pipes or in a pseudo-terminal, each in its own
+//! process group, stream its output through a bounded queue, feed its standard input, wait with a
+//! deadline, and terminate the whole group.
+//!
+//! **Environment.** The agent never inherits codecafe's environment. It gets exactly the
+//! `base_env` the caller passes to [`spawn`] (use [`inherited_env`] with [`DEFAULT_ENV_ALLOW`] to
+//! copy `PATH`, `HOME`, locale and the like from codecafe's own environment) plus the spec's own
+//! `env`, which wins on a clash. A pseudo-terminal also gets `TERM=xterm-256color` unless one of
+//! those sets `TERM`. The program is looked up on that `PATH`.
+//!
+//! **Output bounds.** One reader thread per stream reads chunks of at most
+//! [`OUTPUT_CHUNK_BYTES`] into a queue of at most [`OUTPUT_QUEUE_CHUNKS`] chunks shared by both
+//! streams, so at most 1 MiB waits per process. When the consumer is slow the reader blocks, the
+//! kernel pipe (or terminal) buffer fills and the agent blocks on its next write: backpressure, not
+//! growth. A consumer that stops reading therefore stalls the agent; [`AgentProcess::terminate`]
+//! and dropping the process still work in that state.
+//!
+//! **Process groups.** On pipes the child is started with `process_group(0)`; in a
+//! pseudo-terminal it is a session leader. Either way its pid is its group id, and
+//! [`AgentProcess::terminate`] and `Drop` signal the whole group, so grandchildren die with it.
+
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use std::{fmt, thread};
+
+use codecafe_sdk::{CommandSpec, Io, Stdin, Stream};
+use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
+use rustix::process::{Pid, Signal, WaitOptions};
+
+use crate::error::{Result, TerminalError};
+
+/// Largest chunk one read delivers.
+pub const OUTPUT_CHUNK_BYTES: usize = 16 * 1024;
+/// Chunks that may wait in the output queue before the readers block (backpressure).
+pub const OUTPUT_QUEUE_CHUNKS: usize = 64;
+/// Columns of an agent's pseudo-terminal.
+pub const PTY_COLS: u16 = 120;
+/// Rows of an agent's pseudo-terminal.
+pub const PTY_ROWS: u16 = 40;
+/// How long [`AgentProcess::terminate`] and `Drop` wait for the process after SIGKILL.
+pub const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// Variables agents usually need from codecafe's own environment; pass them through
+/// [`inherited_env`].
+pub const DEFAULT_ENV_ALLOW: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR",
+    "TZ",
+];
+
+/// The variables of codecafe's own environment named in `names` that are set (and valid
+/// Unicode), in the order of `names`.
+pub fn inherited_env(names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .map(|value| ((*name).to_owned(), value))
+        })
+        .collect()
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal with this number killed it.
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// Exit code 0.
+    pub fn success(self) -> bool {
+        self == Self::Code(0)
+    }
+
+    /// The exit code, if it exited.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Self::Code(code) => Some(code),
+            Self::Signal(_) => None,
+        }
+    }
+
+    /// The signal number, if a signal killed it.
+    pub fn signal(self) -> Option<i32> {
+        match self {
+            Self::Code(_) => None,
+            Self::Signal(signal) => Some(signal),
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "exit code {code}"),
+            Self::Signal(signal) => write!(f, "killed by signal {signal}"),
+        }
+    }
+}
+
+/// One step of reading an agent's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Bytes from one stream (in a pseudo-terminal everything is [`Stream::Stdout`]).
+    Chunk(Stream, Vec<u8>),
+    /// Nothing arrived within the timeout.
+    Timeout,
+    /// Every stream reached end of file; nothing more will come.
+    Finished,
+}
+
+/// Output gathered by [`AgentProcess::collect_output`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Standard output (or the pseudo-terminal), up to the limit.
+    pub stdout: Vec<u8>,
+    /// Standard error, up to the limit.
+    pub stderr: Vec<u8>,
+    /// Bytes were dropped because the limit was reached.
+    pub truncated: bool,
+    /// Every stream reached end of file before the deadline.
+    pub finished: bool,
+}
+
+/// The writing end of an agent's standard input, served by a thread so a slow reader never
+/// blocks the caller.
+struct Input {
+    tx: Sender<Vec<u8>>,
+    failed: Arc<Mutex<Option<std::io::Error>>>,
+}
+
+fn start_input(mut writer: Box<dyn Write + Send>, initial: Vec<u8>) -> Result<Input> {
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let failed = Arc::new(Mutex::new(None));
+    let failed_in_thread = Arc::clone(&failed);
+    thread::Builder::new()
+        .name("agent-stdin".to_owned())
+        .spawn(move || {
+            for bytes in rx {
+                if let Err(err) = writer.write_all(&bytes).and_then(|()| writer.flush()) {
+                    *failed_in_thread
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(err);
+                    break;
+                }
+            }
+            // Dropping the writer closes standard input (in a pseudo-terminal: sends EOF).
+        })
+        .map_err(|source| TerminalError::Io {
+            what: "starting the standard input thread".to_owned(),
+            source,
+        })?;
+    if !initial.is_empty() {
+        // The receiver lives until the sender is dropped, so this cannot fail.
+        let _ = tx.send(initial);
+    }
+    Ok(Input { tx, failed })
+}
+
+fn start_reader(
+    mut reader: Box<dyn Read + Send>,
+    stream: Stream,
+    tx: SyncSender<(Stream, Vec<u8>)>,
+) -> Result<()> {
+    thread::Builder::new()
+        .name("agent-output".to_owned())
+        .spawn(move || {
+            let mut buf = vec![0u8; OUTPUT_CHUNK_BYTES];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send((stream, buf[..n].to_vec())).is_err() {
+                            break;
+                        }
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    // A pseudo-terminal reports EIO once the last slave descriptor closes.
+                    Err(_) => break,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|source| TerminalError::Io {
+            what: "starting an output thread".to_owned(),
+            source,
+        })
+}
+
+enum Child {
+    Pipes(std::process::Child),
+    Pty {
+        pid: Pid,
+        // Kept for the life of the process: the terminal stays open while the agent runs.
+        _master: Box<dyn MasterPty + Send>,
+        _child: Box<dyn portable_pty::Child + Send + Sync>,
+    },
+}
+
+/// A running (or finished) agent process in its own process group.
+///
+/// Dropping it closes its input and SIGKILLs its whole process group (also when the leader has
+/// already exited, to catch grandchildren it left behind), then reaps it, waiting at most
+/// [`KILL_WAIT`].
+pub struct AgentProcess {
+    program: String,
+    pid: u32,
+    pgid: Pid,
+    child: Child,
+    status: Option<ExitStatus>,
+    output: Receiver<(Stream, Vec<u8>)>,
+    input: Option<Input>,
+}
+
+impl fmt::Debug for AgentProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentProcess")
+            .field("program", &self.program)
+            .field("pid", &self.pid)
+            .field("status", &self.status)
+            .field("input_open", &self.input.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts `spec` in `cwd`, in its own process group, with exactly `base_env` plus `spec.env`
+/// (see the module documentation for the environment policy).
+pub fn spawn(
+    spec: &CommandSpec,
+    cwd: &Path,
+    base_env: &[(String, String)],
+) -> Result<AgentProcess> {
+    match spec.io {
+        Io::Pipes => spawn_pipes(spec, cwd, base_env),
+        Io::Pty => spawn_pty(spec, cwd, base_env),
+    }
+}
+
+fn spawn_error(spec: &CommandSpec, cwd: &Path, source: std::io::Error) -> TerminalError {
+    TerminalError::Spawn {
+        program: spec.program.clone(),
+        cwd: cwd.to_path_buf(),
+        source,
+    }
+}
+
+fn spawn_pipes(
+    spec: &CommandSpec,
+    cwd: &Path,
+    base_env: &[(String, String)],
+) -> Result<AgentProcess> {
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(base_env.iter().map(|(k, v)| (k, v)))
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .process_group(0)
+        .stdin(match spec.stdin {
+            Stdin::Closed => Stdio::null(),
+            Stdin::Bytes(_) | Stdin::KeepOpen(_) => Stdio::piped(),
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|err| spawn_error(spec, cwd, err))?;
+    let pgid = Pid::from_child(&child);
+    let pid = child.id();
+    let (tx, output) = mpsc::sync_channel(OUTPUT_QUEUE_CHUNKS);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let stdin = child.stdin.take();
+    let mut process = AgentProcess {
+        program: spec.program.clone(),
+        pid,
+        pgid,
+        child: Child::Pipes(child),
+        status: None,
+        output,
+        input: None,
+    };
+    // From here on, an error drops `process`, which kills the group.
+    if let Some(stdout) = stdout {
+        start_reader(Box::new(stdout), Stream::Stdout, tx.clone())?;
+    }
+    if let Some(stderr) = stderr {
+        start_reader(Box::new(stderr), Stream::Stderr, tx)?;
+    }
+    if let Some(stdin) = stdin {
+        process.input = match &spec.stdin {
+            Stdin::Closed => None,
+            Stdin::Bytes(bytes) => {
+                // Written by the thread, which then closes standard input.
+                drop(start_input(Box::new(stdin), bytes.clone())?);
+                None
+            }
+            Stdin::KeepOpen(bytes) => Some(start_input(Box::new(stdin), bytes.clone())?),
+        };
+    }
+    Ok(process)
+}
+
+fn spawn_pty(
+    spec: &CommandSpec,
+    cwd: &Path,
+    base_env: &[(String, String)],
+) -> Result<AgentProcess> {
+    let pty_error = |message: String| TerminalError::Pty {
+        program: spec.program.clone(),
+        message,
+    };
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: PTY_ROWS,
+            cols: PTY_COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .map_err(|err| pty_error(format!("cannot open one: {err:#}")))?;
+    let mut command = CommandBuilder::new(&spec.program);
+    command.args(&spec.args);
+    command.cwd(cwd);
+    command.env_clear();
+    let mut has_term = false;
+    for (key, value) in base_env.iter().chain(&spec.env) {
+        has_term |= key == "TERM";
+        command.env(key, value);
+    }
+    if !has_term {
+        command.env("TERM", "xterm-256color");
+    }
+    let child = pair
+        .slave
+        .spawn_command(command)
+        .map_err(|err| spawn_error(spec, cwd, std::io::Error::other(format!("{err:#}"))))?;
+    // Only the agent may hold the slave side, so reads end when it (and its group) is gone.
+    drop(pair.slave);
+    let raw_pid = child.process_id().unwrap_or(0);
+    let pid = i32::try_from(raw_pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| pty_error("the agent started but has no pid".to_owned()))?;
+    let reader = pair
+        .master
+        .try_clone_reader()
+        .map_err(|err| pty_error(format!("cannot read it: {err:#}")));
+    let writer = pair
+        .master
+        .take_writer()
+        .map_err(|err| pty_error(format!("cannot write to it: {err:#}")));
+    let (tx, output) = mpsc::sync_channel(OUTPUT_QUEUE_CHUNKS);
+    let mut process = AgentProcess {
+        program: spec.program.clone(),
+        pid: raw_pid,
+        pgid: pid,
+        child: Child::Pty {
+            pid,
+            _master: pair.master,
+            _child: child,
+        },
+        status: None,
+        output,
+        input: None,
+    };
+    // From here on, an error drops `process`, which kills the group.
+    start_reader(reader?, Stream::Stdout, tx)?;
+    let writer = writer?;
+    process.input = match &spec.stdin {
+        // Dropping the writer sends end-of-file to the terminal.
+        Stdin::Closed => {
+            drop(writer);
+            None
+        }
+        Stdin::Bytes(bytes) => {
+            drop(start_input(writer, bytes.clone())?);
+            None
+        }
+        Stdin::KeepOpen(bytes) => Some(start_input(writer, bytes.clone())?),
+    };
+    Ok(process)
+}
+
+impl AgentProcess {
+    /// The program that was started.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// Its pid, which is also its process group id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether [`AgentProcess::write_input`] can still be used.
+    pub fn input_open(&self) -> bool {
+        self.input.is_some()
+    }
+
+    /// Queues `bytes` for the agent's standard input; a thread writes them in order, so this
+    /// never blocks on a slow agent. Fails with [`TerminalError::InputClosed`] unless the spec
+    /// used [`Stdin::KeepOpen`] and input was not closed, and with [`TerminalError::Io`] when an
+    /// earlier write failed (e.g. the agent exited).
+    pub fn write_input(&mut self, bytes: &[u8]) -> Result<()> {
+        let closed = || TerminalError::InputClosed {
+            program: self.program.clone(),
+        };
+        let input = self.input.as_ref().ok_or_else(closed)?;
+        let failed = input
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(source) = failed {
+            self.input = None;
+            return Err(TerminalError::Io {
+                what: format!("writing to the standard input of `{}`", self.program),
+                source,
+            });
+        }
+        input.tx.send(bytes.to_vec()).map_err(|_| closed())
+    }
+
+    /// Closes standard input after what was queued is written (in a pseudo-terminal: sends
+    /// end-of-file). Closing twice is harmless.
+    pub fn close_input(&mut self) {
+        self.input = None;
+    }
+
+    /// The next output chunk, waiting at most `timeout`.
+    pub fn recv_output(&self, timeout: Duration) -> Output {
+        match self.output.recv_timeout(timeout) {
+            Ok((stream, bytes)) => Output::Chunk(stream, bytes),
+            Err(RecvTimeoutError::Timeout) => Output::Timeout,
+            Err(RecvTimeoutError::Disconnected) => Output::Finished,
+        }
+    }
+
+    /// The next output chunk if one is waiting.
+    pub fn try_recv_output(&self) -> Output {
+        match self.output.try_recv() {
+            Ok((stream, bytes)) => Output::Chunk(stream, bytes),
+            Err(mpsc::TryRecvError::Empty) => Output::Timeout,
+            Err(mpsc::TryRecvError::Disconnected) => Output::Finished,
+        }
+    }
+
+    /// Reads output until every stream ends or `timeout` passes, keeping at most `limit` bytes
+    /// per stream (the rest is read and dropped, so the agent is never stalled by it).
+    pub fn collect_output(&self, timeout: Duration, limit: usize) -> Collected {
+        let deadline = Instant::now() + timeout;
+        let mut collected = Collected::default();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return collected;
+            }
+            match self.recv_output(left) {
+                Output::Chunk(stream, bytes) => {
+                    let buf = match stream {
+                        Stream::Stdout => &mut collected.stdout,
+                        Stream::Stderr => &mut collected.stderr,
+                    };
+                    let room = limit.saturating_sub(buf.len());
+                    if bytes.len() > room {
+                        collected.truncated = true;
+                    }
+                    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                }
+                Output::Timeout => return collected,
+                Output::Finished => {
+                    collected.finished = true;
+                    return collected;
+                }
+            }
+        }
+    }
+
+    /// How it ended, if it has; reaps it.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        let io_error = |source| TerminalError::Io {
+            what: format!("waiting for `{}`", self.program),
+            source,
+        };
+        let status = match &mut self.child {
+            Child::Pipes(child) => child.try_wait().map_err(io_error)?.map(|status| {
+                match (status.code(), status.signal()) {
+                    (Some(code), _) => ExitStatus::Code(code),
+                    (None, Some(signal)) => ExitStatus::Signal(signal),
+                    (None, None) => ExitStatus::Code(-1),
+                }
+            }),
+            Child::Pty { pid, .. } => rustix::process::waitpid(Some(*pid), WaitOptions::NOHANG)
+                .map_err(|err| io_error(err.into()))?
+                .map(
+                    |(_, status)| match (status.exit_status(), status.terminating_signal()) {
+                        (Some(code), _) => ExitStatus::Code(code),
+                        (None, Some(signal)) => ExitStatus::Signal(signal),
+                        (None, None) => ExitStatus::Code(-1),
+                    },
+                ),
+        };
+        self.status = status;
+        Ok(status)
+    }
+
+    /// Waits at most `timeout` for it to end; `None` if it still runs.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+    }
+
+    /// Sends `signal` to the whole process group; a group that is already gone is not an error.
+    fn signal_group(&self, signal: Signal) {
+        if let Err(err) = rustix::process::kill_process_group(self.pgid, signal) {
+            tracing::debug!(program = %self.program, pid = self.pid, %err, "signalling the group");
+        }
+    }
+
+    /// Stops the agent and everything it started: SIGTERM to its process group, SIGKILL to the
+    /// group after `grace` (or at once if the leader already exited, for what it left behind),
+    /// then reaps the leader, waiting at most [`KILL_WAIT`] more.
+    pub fn terminate(&mut self, grace: Duration) -> Result<ExitStatus> {
+        self.close_input();
+        if let Some(status) = self.try_wait()? {
+            self.signal_group(Signal::KILL);
+            return Ok(status);
+        }
+        self.signal_group(Signal::TERM);
+        let status = self.wait_timeout(grace)?;
+        self.signal_group(Signal::KILL);
+        match status {
+            Some(status) => Ok(status),
+            None => self
+                .wait_timeout(KILL_WAIT)?
+                .ok_or_else(|| TerminalError::DidNotExit {
+                    program: self.program.clone(),
+                    pid: self.pid,
+                    waited: KILL_WAIT,
+                }),
+        }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.input = None;
+        self.signal_group(Signal::KILL);
+        if let Ok(None) | Err(_) = self.wait_timeout(KILL_WAIT) {
+            tracing::warn!(program = %self.program, pid = self.pid, "agent did not exit after SIGKILL");
+        }
+    }
+}
