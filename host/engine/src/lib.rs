@@ -43,3 +43,8 @@ pub mod stage;
 pub use machine::{IllegalTransition, UnknownName};
 pub use order::{IllegalOrderTransition, OrderAction, OrderStatus};
 pub use stage::{IllegalStageTransition, StageAction, StageStatus};
+pub mod driver;
+pub mod error;
+pub mod plan;
+
+pub use error::EngineError;
