@@ -1006,3 +1006,6 @@ impl OrderRun {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,8 +21,8 @@
 //! The plan trusts nothing: duplicate ids, unknown predecessors and cycles are refused with the
 //! stage named, even though the catalog validates the same things.
 //!
-//! Readiness is simple and strict: a stage is ready when every predecessor is *settled*
-//! (completed, skipped, or failed under `on_failure: continue`). Stages that are ready at the
+//! Readiness is simple and strict: a stage is ready when every stage it waits for, directly or
+//! transitively, is *settled* (completed, skipped, or failed under `on_failure: continue`). Stages that are ready at the
 //! same time have no dependency path between them and start together; a stage never starts
 //! before all its predecessors settled.
 
@@ -109,6 +109,7 @@ pub struct Plan {
     index: HashMap<String, usize>,
     graph: DiGraph<(), ()>,
     preds: Vec<Vec<usize>>,
+    ancestors: Vec<Vec<usize>>,
 }
 
 impl Plan {
@@ -147,11 +148,26 @@ impl Plan {
             let at = cycle.node_id().index();
             return Err(EngineError::Cycle(stages[at].id.clone()));
         }
+        let reversed = petgraph::visit::Reversed(&graph);
+        let ancestors = (0..stages.len())
+            .map(|i| {
+                let mut dfs = Dfs::new(reversed, NodeIndex::new(i));
+                let mut all = Vec::new();
+                while let Some(n) = dfs.next(reversed) {
+                    if n.index() != i {
+                        all.push(n.index());
+                    }
+                }
+                all.sort_unstable();
+                all
+            })
+            .collect();
         Ok(Self {
             stages,
             index,
             graph,
             preds,
+            ancestors,
         })
     }
 
@@ -183,6 +199,11 @@ impl Plan {
     /// The positions of stage `i`'s predecessors.
     pub fn predecessors(&self, i: usize) -> &[usize] {
         &self.preds[i]
+    }
+
+    /// The positions of every stage stage `i` (transitively) waits for, in recipe order.
+    pub fn ancestors(&self, i: usize) -> &[usize] {
+        &self.ancestors[i]
     }
 
     /// The positions of the stages that wait directly for stage `i`, in recipe order.
@@ -219,15 +240,17 @@ impl Plan {
     }
 
     /// The stages, in recipe order, that `waiting` says have not started and whose
-    /// predecessors `settled` says are all done (completed, skipped, or failed with
-    /// `continue`). All of them may start together.
+    /// predecessors — all of them, transitively — `settled` says are done (completed, skipped,
+    /// or failed with `continue`). Checking every ancestor, not only the direct predecessors,
+    /// is what keeps a skipped stage from letting its dependents overtake the stages before it.
+    /// All of the returned stages may start together.
     pub fn ready_indices(
         &self,
         settled: impl Fn(usize) -> bool,
         waiting: impl Fn(usize) -> bool,
     ) -> Vec<usize> {
         (0..self.stages.len())
-            .filter(|&i| waiting(i) && self.preds[i].iter().all(|&p| settled(p)))
+            .filter(|&i| waiting(i) && self.ancestors[i].iter().all(|&p| settled(p)))
             .collect()
     }
 
@@ -267,6 +290,9 @@ mod tests {
         assert_eq!(p.ready(&["a"], &[]), ["b"]);
         assert_eq!(p.ready(&["a", "b"], &[]), ["c"]);
         assert!(p.ordered(0, 2));
+        // A settled (e.g. skipped) `b` does not let `c` overtake an unfinished `a`.
+        assert_eq!(p.ready(&["b"], &["a"]), Vec::<&str>::new());
+        assert_eq!(p.ancestors(2), [0, 1]);
     }
 
     #[test]
