@@ -6,7 +6,11 @@
 //! `base_env` the caller passes to [`spawn`] (use [`inherited_env`] with [`DEFAULT_ENV_ALLOW`] to
 //! copy `PATH`, `HOME`, locale and the like from codecafe's own environment) plus the spec's own
 //! `env`, which wins on a clash. A pseudo-terminal also gets `TERM=xterm-256color` unless one of
-//! those sets `TERM`. The program is looked up on that `PATH`.
+//! those sets `TERM`, and portable-pty always sets `SHELL` (from those or the user database). The
+//! program is looked up on that `PATH`.
+//!
+//! **Input in a pseudo-terminal.** "Closing" it types end-of-file (`^D`, twice after a partial
+//! line) instead of hanging up, as a person at the terminal would.
 //!
 //! **Output bounds.** One reader thread per stream reads chunks of at most
 //! [`OUTPUT_CHUNK_BYTES`] into a queue of at most [`OUTPUT_QUEUE_CHUNKS`] chunks shared by both
@@ -137,22 +141,51 @@ struct Input {
     failed: Arc<Mutex<Option<std::io::Error>>>,
 }
 
-fn start_input(mut writer: Box<dyn Write + Send>, initial: Vec<u8>) -> Result<Input> {
+/// Where a pseudo-terminal's writer is kept after input is "closed": dropping portable-pty's
+/// writer would type an extra newline, so end-of-file is typed by hand and the writer parked.
+type Parked = Arc<Mutex<Option<Box<dyn Write + Send>>>>;
+
+/// The control characters that make a terminal reader see end of file: `^D` ends a partial line
+/// first, a second `^D` on an empty line is the end of file.
+fn pty_eof(last: Option<u8>) -> &'static [u8] {
+    match last {
+        None | Some(b'\n') => b"\x04",
+        Some(_) => b"\x04\x04",
+    }
+}
+
+fn start_input(
+    mut writer: Box<dyn Write + Send>,
+    initial: Vec<u8>,
+    pty: Option<Parked>,
+) -> Result<Input> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let failed = Arc::new(Mutex::new(None));
     let failed_in_thread = Arc::clone(&failed);
     thread::Builder::new()
         .name("agent-stdin".to_owned())
         .spawn(move || {
+            let mut last = None;
+            let mut ok = true;
             for bytes in rx {
                 if let Err(err) = writer.write_all(&bytes).and_then(|()| writer.flush()) {
                     *failed_in_thread
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner) = Some(err);
+                    ok = false;
                     break;
                 }
+                last = bytes.last().copied().or(last);
             }
-            // Dropping the writer closes standard input (in a pseudo-terminal: sends EOF).
+            if let Some(parked) = pty {
+                if ok {
+                    let _ = writer
+                        .write_all(pty_eof(last))
+                        .and_then(|()| writer.flush());
+                }
+                *parked.lock().unwrap_or_else(PoisonError::into_inner) = Some(writer);
+            }
+            // Otherwise dropping the writer closes the pipe.
         })
         .map_err(|source| TerminalError::Io {
             what: "starting the standard input thread".to_owned(),
@@ -218,6 +251,7 @@ pub struct AgentProcess {
     status: Option<ExitStatus>,
     output: Receiver<(Stream, Vec<u8>)>,
     input: Option<Input>,
+    parked: Parked,
 }
 
 impl fmt::Debug for AgentProcess {
@@ -238,6 +272,17 @@ pub fn spawn(
     cwd: &Path,
     base_env: &[(String, String)],
 ) -> Result<AgentProcess> {
+    // portable-pty would silently fall back to $HOME; never run an agent somewhere else.
+    if !cwd.is_dir() {
+        return Err(spawn_error(
+            spec,
+            cwd,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the working directory does not exist",
+            ),
+        ));
+    }
     match spec.io {
         Io::Pipes => spawn_pipes(spec, cwd, base_env),
         Io::Pty => spawn_pty(spec, cwd, base_env),
@@ -286,6 +331,7 @@ fn spawn_pipes(
         status: None,
         output,
         input: None,
+        parked: Parked::default(),
     };
     // From here on, an error drops `process`, which kills the group.
     if let Some(stdout) = stdout {
@@ -299,10 +345,10 @@ fn spawn_pipes(
             Stdin::Closed => None,
             Stdin::Bytes(bytes) => {
                 // Written by the thread, which then closes standard input.
-                drop(start_input(Box::new(stdin), bytes.clone())?);
+                drop(start_input(Box::new(stdin), bytes.clone(), None)?);
                 None
             }
-            Stdin::KeepOpen(bytes) => Some(start_input(Box::new(stdin), bytes.clone())?),
+            Stdin::KeepOpen(bytes) => Some(start_input(Box::new(stdin), bytes.clone(), None)?),
         };
     }
     Ok(process)
@@ -369,21 +415,23 @@ fn spawn_pty(
         status: None,
         output,
         input: None,
+        parked: Parked::default(),
     };
     // From here on, an error drops `process`, which kills the group.
     start_reader(reader?, Stream::Stdout, tx)?;
     let writer = writer?;
+    let parked = Arc::clone(&process.parked);
     process.input = match &spec.stdin {
-        // Dropping the writer sends end-of-file to the terminal.
+        // The input thread types end-of-file when input closes.
         Stdin::Closed => {
-            drop(writer);
+            drop(start_input(writer, Vec::new(), Some(parked))?);
             None
         }
         Stdin::Bytes(bytes) => {
-            drop(start_input(writer, bytes.clone())?);
+            drop(start_input(writer, bytes.clone(), Some(parked))?);
             None
         }
-        Stdin::KeepOpen(bytes) => Some(start_input(writer, bytes.clone())?),
+        Stdin::KeepOpen(bytes) => Some(start_input(writer, bytes.clone(), Some(parked))?),
     };
     Ok(process)
 }
