@@ -384,7 +384,10 @@ impl OrderRun {
     }
 
     /// A run rebuilt from persisted state after codecafe died. Send
-    /// [`EngineEvent::ResumeAfterCrash`] to continue it.
+    /// [`EngineEvent::ResumeAfterCrash`] to continue it: stages that were `running` restart in
+    /// their own session with the same attempt number, completed and skipped stages are never
+    /// re-run, and a stage that was waiting out a retry backoff starts at once (its timer died
+    /// with the process). A running order with a stage that failed under `stop` finishes failing.
     pub fn restore(
         plan: Plan,
         options: RunOptions,

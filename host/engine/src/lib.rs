@@ -11,6 +11,29 @@
 //!   completed, failed, skipped, cancelled), also a table.
 //! - [`machine`]: what both machines share: table lookup and the [`IllegalTransition`] error,
 //!   which names the state, the action, and what is allowed from that state.
+//! - [`plan`]: a recipe's stages as a graph (petgraph) built from each stage's predecessors,
+//!   validated (duplicates, unknown ids, cycles) and asked which stages may start now. The
+//!   engine does not depend on the catalog: the runner maps each resolved `StageSpec` onto a
+//!   [`plan::StageDef`] (the table is in the [`plan`] docs).
+//! - [`driver`]: one order's run, [`driver::OrderRun`]: events in ([`driver::EngineEvent`]),
+//!   commands out ([`driver::EngineCommand`]), every status change through the two tables,
+//!   persisted (as a command) before it is acted on.
+//! - [`error`]: [`EngineError`], everything the plan and the driver refuse.
+//!
+//! ```
+//! use codecafe_engine::driver::{EngineEvent, OrderRun, RunOptions, StageOutcome};
+//! use codecafe_engine::plan::{Plan, StageDef};
+//!
+//! let plan = Plan::new(vec![StageDef::new("analyze", &[]), StageDef::new("code", &["analyze"])])?;
+//! let mut run = OrderRun::new(plan, RunOptions::default());
+//! let commands = run.handle(EngineEvent::Start)?; // persist order, persist stage, start `analyze`
+//! assert_eq!(commands.len(), 3);
+//! run.handle(EngineEvent::StageFinished {
+//!     stage: "analyze".into(),
+//!     outcome: StageOutcome::Succeeded { signals: vec![] },
+//! })?; // ... and `code` starts
+//! # Ok::<(), codecafe_engine::EngineError>(())
+//! ```
 //!
 //! ## Design, in the manner of Temporal's state machines
 //!

@@ -877,3 +877,41 @@ fn no_two_ordered_stages_are_ever_outstanding_at_once() {
         "{completed} {failed} {cancelled}"
     );
 }
+
+#[test]
+fn a_stop_failure_cancels_a_sibling_awaiting_input() {
+    let mut run = OrderRun::new(diamond(), RunOptions::default());
+    go(&mut run, EngineEvent::Start);
+    go(&mut run, ok("a"));
+    let ask = Signal::AwaitUser {
+        questions: vec!["?".into()],
+    };
+    go(&mut run, signals("b", vec![ask]));
+    let cmds = go(&mut run, failed("c"));
+    assert!(matches!(finish(&cmds), Some(OrderOutcome::Failed { .. })));
+    assert_eq!(run.stage_status("b"), Some(StageStatus::Cancelled));
+    // Retrying from the failed stages runs both again; b continues its own session.
+    let cmds = go(
+        &mut run,
+        EngineEvent::RetryRequested {
+            from: RetryFrom::Failed,
+            fresh: false,
+        },
+    );
+    assert_eq!(starts(&cmds), ["b", "c"]);
+}
+
+#[test]
+fn stage_started_acknowledges_a_start_once() {
+    let mut run = OrderRun::new(linear(), RunOptions::default());
+    go(&mut run, EngineEvent::Start);
+    go(&mut run, EngineEvent::StageStarted { stage: "a".into() });
+    assert!(
+        run.handle(EngineEvent::StageStarted { stage: "a".into() })
+            .is_err()
+    );
+    assert!(
+        run.handle(EngineEvent::StageStarted { stage: "b".into() })
+            .is_err()
+    );
+}
