@@ -30,7 +30,8 @@
 //!   `retry`: the stage awaits input, and once nothing else runs the order is awaiting input
 //!   (no `StartStage` at all until `InputReceived`, which continues the **same** session of the
 //!   same stage with the answer, same attempt). `retry(reason)` re-runs the stage continuing its
-//!   session, counting against the same bound as failure retries — at least one re-run is
+//!   session (after `retry_backoff` when it is not zero), counting against the same bound as
+//!   failure retries — at least one re-run is
 //!   allowed even when `retries` is 0; past the bound it is a failure under the stage's policy.
 //! - **Budget**: with `max_cost_usd`, once the recorded cost reaches the limit no stage starts;
 //!   when nothing runs the order awaits input (reason `Budget`). Answering grants one more
