@@ -86,3 +86,35 @@ pub const HOSTILE_FIXTURES: &[&str] = &[
     "foreign-import",
     "wrong-version",
 ];
+
+/// The `fake-agent` binary (`tests/fake-agent`), built once per test process by a nested
+/// `cargo build` into its own target directory (so it never waits on the outer build's lock).
+///
+/// # Panics
+/// If it does not build: a test cannot go on without it.
+pub fn fake_agent() -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let root = workspace_root();
+        let target = target_dir().join("fake-agent");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "-p", "codecafe-fake-agent", "--bin", "fake-agent"])
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .output()
+            .map_err(|err| format!("cannot run cargo: {err}"))?;
+        if output.status.success() {
+            Ok(target.join("debug/fake-agent"))
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    });
+    match built {
+        Ok(path) => path.clone(),
+        Err(output) => panic!("building the fake agent failed:\n{output}"),
+    }
+}
