@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{CatalogError, Result};
+
 /// A cafe's `.orch/` folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrchDir {
@@ -55,4 +57,32 @@ impl OrchDir {
     pub fn role_file(&self, id: &str) -> PathBuf {
         self.roles().join(format!("{id}.md"))
     }
+}
+
+/// The files of `dir` whose names end with `suffix` (hidden files skipped), sorted by path; none
+/// when the folder does not exist.
+pub fn files_ending_with(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(CatalogError::Io {
+                path: dir.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(CatalogError::io(dir))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || !name.ends_with(suffix) || !path.is_file() {
+            continue;
+        }
+        files.push(path);
+    }
+    files.sort();
+    Ok(files)
 }

@@ -1116,7 +1116,7 @@ impl RoleCatalog {
             .map(|role| (role.id.clone(), role))
             .collect();
         let mut problems = Vec::new();
-        for path in user_files(&orch.roles())? {
+        for path in crate::layout::files_ending_with(&orch.roles(), ".md")? {
             match Role::read(&path) {
                 Ok(mut role) => {
                     role.overrides_built_in = roles
@@ -1157,33 +1157,6 @@ impl RoleCatalog {
             hint: Some("`codecafe role list` shows the available roles".to_owned()),
         })
     }
-}
-
-/// The `*.md` files of a folder, sorted; none when it does not exist.
-fn user_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(CatalogError::Io {
-                path: dir.to_owned(),
-                source,
-            });
-        }
-    };
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(CatalogError::io(dir))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || !name.ends_with(".md") || !path.is_file() {
-            continue;
-        }
-        files.push(path);
-    }
-    files.sort();
-    Ok(files)
 }
 
 #[cfg(test)]

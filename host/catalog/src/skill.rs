@@ -920,7 +920,7 @@ impl SkillCatalog {
             .map(|skill| (skill.id.clone(), skill))
             .collect();
         let mut problems = Vec::new();
-        for path in user_files(&orch.skills())? {
+        for path in crate::layout::files_ending_with(&orch.skills(), ".json")? {
             match Skill::read(&path) {
                 Ok(skill) => {
                     if skills.get(&skill.id).is_some_and(|s| s.is_built_in) {
@@ -1176,33 +1176,6 @@ impl SkillCatalog {
             )),
         }
     }
-}
-
-/// The `*.json` files of a folder, sorted; none when it does not exist.
-fn user_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(CatalogError::Io {
-                path: dir.to_owned(),
-                source,
-            });
-        }
-    };
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(CatalogError::io(dir))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || !name.ends_with(".json") || !path.is_file() {
-            continue;
-        }
-        files.push(path);
-    }
-    files.sort();
-    Ok(files)
 }
 
 #[cfg(test)]

@@ -64,21 +64,7 @@ impl RecipeCatalog {
     /// is an error.
     pub fn load(orch: &OrchDir) -> Result<Self> {
         let mut catalog = Self::builtins();
-        let dir = orch.workflows();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(catalog),
-            Err(source) => return Err(CatalogError::Io { path: dir, source }),
-        };
-        let mut files = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(CatalogError::io(&dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(RECIPE_SUFFIX) && !name.starts_with('.') {
-                files.push(entry.path());
-            }
-        }
-        files.sort();
+        let files = crate::layout::files_ending_with(&orch.workflows(), RECIPE_SUFFIX)?;
         for file in files {
             let recipe = Recipe::load(&file)?;
             if let Some(index) = catalog.recipes.iter().position(|r| r.id() == recipe.id()) {
