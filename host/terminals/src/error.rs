@@ -81,6 +81,13 @@ pub enum TerminalError {
         waiting: usize,
     },
 
+    /// The caller cancelled while waiting for a terminal.
+    #[error("cancelled while waiting for a terminal for `{provider}`")]
+    LeaseCancelled {
+        /// The provider.
+        provider: String,
+    },
+
     /// A pool limit of zero would make every lease wait forever.
     #[error("a terminal limit must be at least 1 (got 0 for {scope})")]
     ZeroLimit {

@@ -13,7 +13,7 @@ mod pool;
 mod process;
 
 pub use error::{Result, TerminalError};
-pub use pool::{Lease, PoolStats, ProviderStats, TerminalPool};
+pub use pool::{CANCEL_POLL, Lease, PoolStats, ProviderStats, TerminalPool};
 pub use process::{
     AgentProcess, Collected, DEFAULT_ENV_ALLOW, ExitStatus, KILL_WAIT, OUTPUT_CHUNK_BYTES,
     OUTPUT_QUEUE_CHUNKS, Output, PTY_COLS, PTY_ROWS, inherited_env, spawn,

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Result, TerminalError};
 
+/// How often [`TerminalPool::lease_cancellable`] asks whether it was cancelled.
+pub const CANCEL_POLL: Duration = Duration::from_millis(20);
+
 struct Waiter {
     ticket: u64,
     provider: String,
@@ -187,6 +190,27 @@ impl TerminalPool {
     /// A lease for `provider`, waiting in FIFO order at most `timeout`; on timeout
     /// [`TerminalError::LeaseTimeout`] says how full the pool was.
     pub fn lease(&self, provider: &str, timeout: Duration) -> Result<Lease> {
+        self.wait_for(provider, timeout, None)
+    }
+
+    /// Like [`TerminalPool::lease`], but gives up with [`TerminalError::LeaseCancelled`] soon
+    /// (within [`CANCEL_POLL`]) after `cancelled` returns true, e.g. when the user cancels an
+    /// order that is still waiting for a terminal.
+    pub fn lease_cancellable(
+        &self,
+        provider: &str,
+        timeout: Duration,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Lease> {
+        self.wait_for(provider, timeout, Some(cancelled))
+    }
+
+    fn wait_for(
+        &self,
+        provider: &str,
+        timeout: Duration,
+        cancelled: Option<&dyn Fn() -> bool>,
+    ) -> Result<Lease> {
         let started = Instant::now();
         let deadline = started + timeout;
         let wake = Arc::new(Condvar::new());
@@ -203,6 +227,12 @@ impl TerminalPool {
         loop {
             if state.granted_tickets.remove(&ticket) {
                 return Ok(self.lease_for(provider, started.elapsed()));
+            }
+            if cancelled.is_some_and(|cancelled| cancelled()) {
+                state.queue.retain(|waiter| waiter.ticket != ticket);
+                return Err(TerminalError::LeaseCancelled {
+                    provider: provider.to_owned(),
+                });
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -222,8 +252,12 @@ impl TerminalPool {
                     waiting: state.queue.len(),
                 });
             }
+            let pause = match cancelled {
+                Some(_) => left.min(CANCEL_POLL),
+                None => left,
+            };
             state = wake
-                .wait_timeout(state, left)
+                .wait_timeout(state, pause)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }

@@ -22,6 +22,11 @@
 //! **Process groups.** On pipes the child is started with `process_group(0)`; in a
 //! pseudo-terminal it is a session leader. Either way its pid is its group id, and
 //! [`AgentProcess::terminate`] and `Drop` signal the whole group, so grandchildren die with it.
+//! The group is signalled even after the leader exited (to catch what it left behind); the
+//! kernel does not hand out a pid that is still some group's id, so this reaches only that group
+//! while any member lives. A grandchild that keeps stdout or stderr open keeps the output from
+//! reaching [`Output::Finished`] until the group is terminated; wait for the exit status, not for
+//! the end of output, to know the agent is done.
 
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -300,3 +300,31 @@ fn zero_limits_are_refused() {
     let err = pool.set_limit("codex", 0).expect_err("zero");
     assert!(err.to_string().contains("codex"));
 }
+
+#[test]
+fn a_waiting_caller_can_be_cancelled() {
+    use std::sync::atomic::AtomicBool;
+    let pool = TerminalPool::new(1).expect("pool");
+    let held = pool.lease("p", LONG).expect("lease");
+    let cancel = Arc::new(AtomicBool::new(false));
+    let waiter = {
+        let (pool, cancel) = (pool.clone(), Arc::clone(&cancel));
+        thread::spawn(move || {
+            pool.lease_cancellable("p", LONG, &|| cancel.load(Ordering::SeqCst))
+                .map(drop)
+        })
+    };
+    eventually(&pool, |s| s.waiting == 1);
+    cancel.store(true, Ordering::SeqCst);
+    let result = waiter.join().expect("thread");
+    assert!(
+        matches!(result, Err(TerminalError::LeaseCancelled { ref provider }) if provider == "p"),
+        "{result:?}"
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.waiting, stats.in_use, stats.timed_out), (0, 1, 0));
+    drop(held);
+    // Not cancelled: behaves like `lease`.
+    pool.lease_cancellable("p", LONG, &|| false)
+        .expect("free slot");
+}
