@@ -328,3 +328,12 @@ fn a_waiting_caller_can_be_cancelled() {
     pool.lease_cancellable("p", LONG, &|| false)
         .expect("free slot");
 }
+
+#[test]
+fn handles_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<TerminalPool>();
+    send_sync::<codecafe_terminals::Lease>();
+    send::<codecafe_terminals::AgentProcess>();
+}
