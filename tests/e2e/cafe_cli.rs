@@ -1,82 +1,33 @@
 //! End to end through the `codecafe` binary: `init`, `cafe add | list | show | update | rm |
 //! use`, `completions`, and several processes changing the registry at once.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
-use codecafe_test_support::shared_compile_cache;
-use serde_json::Value;
+use codecafe_test_support::{Codecafe, init_repo, text};
 
+/// A private codecafe home, and a temporary folder for repositories.
 struct Env {
-    home: tempfile::TempDir,
+    cli: Codecafe,
     work: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Self {
         Self {
-            home: tempfile::tempdir().expect("temp home"),
+            cli: Codecafe::new(env!("CARGO_BIN_EXE_codecafe")),
             work: tempfile::tempdir().expect("temp work"),
         }
     }
 
-    fn command(&self, cwd: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_codecafe"));
-        command
-            .args(args)
-            .current_dir(cwd)
-            .env("CODECAFE_HOME", self.home.path())
-            .env("CODECAFE_CACHE_DIR", shared_compile_cache())
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    fn run_in(&self, cwd: &Path, args: &[&str]) -> Output {
-        self.command(cwd, args).output().expect("codecafe runs")
-    }
-
-    fn ok(&self, cwd: &Path, args: &[&str]) -> String {
-        let output = self.run_in(cwd, args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn json(&self, cwd: &Path, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(cwd, args)).expect("JSON")
-    }
-
     /// A new git repository with one commit on branch `main`.
     fn repo(&self, name: &str) -> PathBuf {
-        let path = self.work.path().join(name);
-        std::fs::create_dir_all(&path).expect("repo dir");
-        git(&path, &["init", "-q", "-b", "main"]);
-        git(&path, &["commit", "-q", "--allow-empty", "-m", "first"]);
-        std::fs::canonicalize(path).expect("canonical")
+        init_repo(&self.work.path().join(name), "main")
     }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
 }
 
 fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    text(&output.stderr)
 }
 
 #[test]
@@ -84,7 +35,7 @@ fn init_registers_and_sets_up_orch() {
     let env = Env::new();
     let repo = env.repo("shop");
     std::fs::create_dir_all(repo.join("src")).expect("src");
-    let out = env.ok(&repo.join("src"), &["init"]);
+    let out = env.cli.ok(&repo.join("src"), &["init"]);
     assert!(out.contains("registered cafe shop"), "{out}");
     for dir in ["workflows", "skills", "roles", "plugins"] {
         assert!(repo.join(".orch").join(dir).is_dir(), "{dir}");
@@ -100,9 +51,9 @@ fn init_registers_and_sets_up_orch() {
         .expect("git");
     assert!(ignored.success(), "runtime files are ignored by git");
 
-    let again = env.ok(&repo, &["init"]);
+    let again = env.cli.ok(&repo, &["init"]);
     assert!(again.contains("already"), "{again}");
-    let list = env.json(&repo, &["cafe", "list", "--json"]);
+    let list = env.cli.json(&repo, &["cafe", "list", "--json"]);
     assert_eq!(list.as_array().expect("list").len(), 1);
 }
 
@@ -111,8 +62,9 @@ fn cafe_crud() {
     let env = Env::new();
     let repo = env.repo("alpha");
     let elsewhere = env.work.path();
-    env.ok(elsewhere, &["cafe", "add", repo.to_str().expect("utf-8")]);
-    let cafe = &env.json(elsewhere, &["cafe", "list", "--json"])[0];
+    env.cli
+        .ok(elsewhere, &["cafe", "add", repo.to_str().expect("utf-8")]);
+    let cafe = &env.cli.json(elsewhere, &["cafe", "list", "--json"])[0];
     let id = cafe["id"].as_str().expect("id").to_owned();
     assert_eq!(cafe["name"], "alpha");
     assert_eq!(cafe["path"], repo.to_str().expect("utf-8"));
@@ -122,7 +74,7 @@ fn cafe_crud() {
 
     // Registering the same repository again (even by a subdirectory) is refused.
     std::fs::create_dir_all(repo.join("sub")).expect("sub");
-    let dup = env.run_in(
+    let dup = env.cli.run(
         elsewhere,
         &["cafe", "add", repo.join("sub").to_str().expect("utf-8")],
     );
@@ -132,10 +84,12 @@ fn cafe_crud() {
     // Not a repository.
     let plain = elsewhere.join("plain");
     std::fs::create_dir_all(&plain).expect("plain");
-    let bad = env.run_in(elsewhere, &["cafe", "add", plain.to_str().expect("utf-8")]);
+    let bad = env
+        .cli
+        .run(elsewhere, &["cafe", "add", plain.to_str().expect("utf-8")]);
     assert!(stderr(&bad).contains("git init"), "{}", stderr(&bad));
 
-    env.ok(
+    env.cli.ok(
         elsewhere,
         &[
             "cafe",
@@ -149,10 +103,12 @@ fn cafe_crud() {
             "maxParallelOrders=2",
         ],
     );
-    let shown = env.json(elsewhere, &["cafe", "show", "Alpha Shop", "--json"]);
+    let shown = env
+        .cli
+        .json(elsewhere, &["cafe", "show", "Alpha Shop", "--json"]);
     assert_eq!(shown["settings"]["houseRules"], "Always run the tests.");
     assert_eq!(shown["settings"]["maxParallelOrders"], 2);
-    let refused = env.run_in(
+    let refused = env.cli.run(
         elsewhere,
         &["cafe", "update", &id, "--set", "maxParallelOrders=lots"],
     );
@@ -163,28 +119,29 @@ fn cafe_crud() {
         stderr(&refused)
     );
 
-    let text = env.ok(elsewhere, &["cafe", "show", &id]);
+    let text = env.cli.ok(elsewhere, &["cafe", "show", &id]);
     assert!(
         text.contains("houseRules:        Always run the tests."),
         "{text}"
     );
 
     let second = env.repo("beta");
-    env.ok(elsewhere, &["cafe", "add", second.to_str().expect("utf-8")]);
-    env.ok(elsewhere, &["cafe", "use", &id]);
-    let table = env.ok(elsewhere, &["cafe", "list"]);
+    env.cli
+        .ok(elsewhere, &["cafe", "add", second.to_str().expect("utf-8")]);
+    env.cli.ok(elsewhere, &["cafe", "use", &id]);
+    let table = env.cli.ok(elsewhere, &["cafe", "list"]);
     let marked: Vec<&str> = table.lines().filter(|l| l.starts_with('*')).collect();
     assert_eq!(marked.len(), 1);
     assert!(marked[0].contains("Alpha Shop"), "{table}");
 
-    env.ok(elsewhere, &["cafe", "rm", &id]);
+    env.cli.ok(elsewhere, &["cafe", "rm", &id]);
     assert!(
         repo.join(".git").is_dir(),
         "removing a cafe never touches the repository"
     );
-    let list = env.json(elsewhere, &["cafe", "list", "--json"]);
+    let list = env.cli.json(elsewhere, &["cafe", "list", "--json"]);
     assert_eq!(list.as_array().expect("list").len(), 1);
-    let missing = env.run_in(elsewhere, &["cafe", "show", &id]);
+    let missing = env.cli.run(elsewhere, &["cafe", "show", &id]);
     assert!(stderr(&missing).contains("no cafe"), "{}", stderr(&missing));
 }
 
@@ -192,11 +149,11 @@ fn cafe_crud() {
 fn a_corrupt_registry_is_reported_not_replaced() {
     let env = Env::new();
     let repo = env.repo("gamma");
-    env.ok(&repo, &["init"]);
-    let registry = env.home.path().join("cafes.json");
+    env.cli.ok(&repo, &["init"]);
+    let registry = env.cli.home().join("cafes.json");
     std::fs::write(&registry, "{ this is not json").expect("corrupt");
     for args in [&["cafe", "list"][..], &["cafe", "add", "."][..]] {
-        let output = env.run_in(&repo, args);
+        let output = env.cli.run(&repo, args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         let message = stderr(&output);
         assert!(message.contains("cafes.json"), "{message}");
@@ -216,7 +173,8 @@ fn concurrent_processes_lose_no_update() {
     let children: Vec<_> = repos
         .iter()
         .map(|repo| {
-            env.command(cwd, &["cafe", "add", repo.to_str().expect("utf-8")])
+            env.cli
+                .command(cwd, &["cafe", "add", repo.to_str().expect("utf-8")])
                 .spawn()
                 .expect("spawns")
         })
@@ -226,24 +184,25 @@ fn concurrent_processes_lose_no_update() {
     }
     let children: Vec<_> = (0..8)
         .map(|i| {
-            env.command(
-                cwd,
-                &[
-                    "cafe",
-                    "update",
-                    &format!("repo-{i}"),
-                    "--set",
-                    &format!("houseRules=rule {i}"),
-                ],
-            )
-            .spawn()
-            .expect("spawns")
+            env.cli
+                .command(
+                    cwd,
+                    &[
+                        "cafe",
+                        "update",
+                        &format!("repo-{i}"),
+                        "--set",
+                        &format!("houseRules=rule {i}"),
+                    ],
+                )
+                .spawn()
+                .expect("spawns")
         })
         .collect();
     for child in children {
         assert!(child.wait_with_output().expect("waits").status.success());
     }
-    let list = env.json(cwd, &["cafe", "list", "--json"]);
+    let list = env.cli.json(cwd, &["cafe", "list", "--json"]);
     let cafes = list.as_array().expect("list");
     assert_eq!(cafes.len(), 8, "{list:#}");
     for i in 0..8 {
@@ -259,7 +218,7 @@ fn concurrent_processes_lose_no_update() {
 fn completions_for_every_shell() {
     let env = Env::new();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let script = env.ok(env.work.path(), &["completions", shell]);
+        let script = env.cli.ok(env.work.path(), &["completions", shell]);
         assert!(script.contains("codecafe"), "{shell}");
         assert!(script.contains("cafe"), "{shell}");
     }

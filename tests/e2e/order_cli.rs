@@ -2,13 +2,14 @@
 //! diff | merge | rm`, and two processes creating orders at once.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use codecafe_test_support::shared_compile_cache;
+use codecafe_test_support::{Codecafe, git, init_repo_with, text};
 use serde_json::Value;
 
+/// A private codecafe home and a registered cafe to run in.
 struct Env {
-    home: tempfile::TempDir,
+    cli: Codecafe,
     repo: PathBuf,
     _work: tempfile::TempDir,
 }
@@ -17,15 +18,14 @@ impl Env {
     /// A registered cafe on a repository with one commit on `main`.
     fn new() -> Self {
         let work = tempfile::tempdir().expect("temp work");
-        let repo = work.path().join("shop");
-        std::fs::create_dir_all(&repo).expect("repo dir");
-        git(&repo, &["init", "-q", "-b", "main"]);
-        std::fs::write(repo.join("app.txt"), "line one\n").expect("write");
-        git(&repo, &["add", "."]);
-        git(&repo, &["commit", "-q", "-m", "first"]);
+        let repo = init_repo_with(
+            &work.path().join("shop"),
+            "main",
+            &[("app.txt", "line one\n")],
+        );
         let env = Self {
-            home: tempfile::tempdir().expect("temp home"),
-            repo: std::fs::canonicalize(&repo).expect("canonical"),
+            cli: Codecafe::new(env!("CARGO_BIN_EXE_codecafe")),
+            repo,
             _work: work,
         };
         env.ok(&["init"]);
@@ -33,72 +33,27 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_codecafe"));
-        command
-            .args(args)
-            .current_dir(&self.repo)
-            .env("CODECAFE_HOME", self.home.path())
-            .env("CODECAFE_CACHE_DIR", shared_compile_cache())
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
+        self.cli.command(&self.repo, args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("codecafe runs")
+        self.cli.run(&self.repo, args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}",
-            text(&output.stderr)
-        );
-        text(&output.stdout)
+        self.cli.ok(&self.repo, args)
     }
 
     fn fails(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{args:?} should fail: {}",
-            text(&output.stdout)
-        );
-        text(&output.stderr)
+        self.cli.fails(&self.repo, args)
     }
 
     /// Creates an order and returns its JSON.
     fn new_order(&self, extra: &[&str]) -> Value {
         let mut args = vec!["order", "new", "--recipe", "solo", "--json"];
         args.extend_from_slice(extra);
-        serde_json::from_str(&self.ok(&args)).expect("JSON")
+        self.cli.json(&self.repo, &args)
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        text(&output.stderr)
-    );
-    text(&output.stdout)
 }
 
 fn id(order: &Value) -> String {

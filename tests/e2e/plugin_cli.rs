@@ -1,55 +1,32 @@
 //! End to end through the `codecafe` binary: `plugin list | inspect | add | remove | check`,
 //! `--version`, `--help`, with the real built-in plugins and the hostile fixtures.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use codecafe_test_support::{HOSTILE_FIXTURES, fixture_plugin, shared_compile_cache};
+use codecafe_test_support::{Codecafe, HOSTILE_FIXTURES, fixture_plugin, text};
 use serde_json::Value;
 
-/// A private codecafe home and a command runner bound to it.
+/// A private codecafe home, and a temporary folder the commands run in by default.
 struct Env {
-    home: tempfile::TempDir,
+    cli: Codecafe,
     cwd: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Self {
         Self {
-            home: tempfile::tempdir().expect("temp home"),
+            cli: Codecafe::new(env!("CARGO_BIN_EXE_codecafe")),
             cwd: tempfile::tempdir().expect("temp cwd"),
         }
     }
 
-    fn run_in(&self, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_codecafe"))
-            .args(args)
-            .current_dir(cwd)
-            .env("CODECAFE_HOME", self.home.path())
-            .env("CODECAFE_CACHE_DIR", shared_compile_cache())
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("codecafe runs")
-    }
-
     fn run(&self, args: &[&str]) -> Output {
-        self.run_in(self.cwd.path(), args)
+        self.cli.run(self.cwd.path(), args)
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}",
-            text(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("valid JSON")
+        self.cli.json(self.cwd.path(), args)
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn row<'a>(list: &'a Value, id: &str, origin: &str) -> &'a Value {
@@ -213,7 +190,7 @@ fn add_override_and_remove() {
     let added = env.run(&["plugin", "add", file.to_str().expect("utf-8 path")]);
     assert!(added.status.success(), "{}", text(&added.stderr));
     assert!(text(&added.stdout).contains("overrides the built-in"));
-    assert!(env.home.path().join("plugins/command.wasm").is_file());
+    assert!(env.cli.home().join("plugins/command.wasm").is_file());
 
     let list = env.json(&["plugin", "list", "--json"]);
     assert_eq!(row(&list, "command", "built-in")["active"], false);
@@ -250,8 +227,8 @@ fn add_refuses_a_bad_plugin_and_writes_nothing() {
         assert!(stderr.contains("was not added"), "{stderr}");
     }
     assert!(
-        !env.home.path().join("plugins").exists()
-            || std::fs::read_dir(env.home.path().join("plugins"))
+        !env.cli.home().join("plugins").exists()
+            || std::fs::read_dir(env.cli.home().join("plugins"))
                 .expect("dir")
                 .next()
                 .is_none()
@@ -268,7 +245,9 @@ fn repository_plugins_are_discovered_last() {
     std::fs::copy(fixture_plugin("sleeper"), plugins.join("sleeper.wasm")).expect("copy");
     std::fs::create_dir_all(repo.join("src/deep")).expect("subdir");
 
-    let output = env.run_in(&repo.join("src/deep"), &["plugin", "list", "--json"]);
+    let output = env
+        .cli
+        .run(&repo.join("src/deep"), &["plugin", "list", "--json"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let list: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let row = row(&list, "fixture-sleeper", "repository");

@@ -4,76 +4,44 @@
 //! column.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-use codecafe_test_support::{shared_compile_cache, workspace_root};
+use codecafe_test_support::{Codecafe, git, text, workspace_root};
 use serde_json::Value;
 
 /// A private codecafe home and a git repository to run in.
 struct Env {
-    home: tempfile::TempDir,
+    cli: Codecafe,
     repo: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Self {
         let repo = tempfile::tempdir().expect("temp repo");
-        let init = Command::new("git")
-            .args(["init", "-q"])
-            .current_dir(repo.path())
-            .output()
-            .expect("git runs");
-        assert!(init.status.success(), "git init: {}", text(&init.stderr));
+        git(repo.path(), &["init", "-q"]);
         Self {
-            home: tempfile::tempdir().expect("temp home"),
+            cli: Codecafe::new(env!("CARGO_BIN_EXE_codecafe")),
             repo,
         }
     }
 
-    fn run_in(&self, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_codecafe"))
-            .args(args)
-            .current_dir(cwd)
-            .env("CODECAFE_HOME", self.home.path())
-            .env("CODECAFE_CACHE_DIR", shared_compile_cache())
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("codecafe runs")
-    }
-
     fn run(&self, args: &[&str]) -> Output {
-        self.run_in(self.repo.path(), args)
+        self.cli.run(self.repo.path(), args)
     }
 
     /// Runs a command that must succeed.
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}{}",
-            text(&output.stdout),
-            text(&output.stderr)
-        );
-        text(&output.stdout)
+        self.cli.ok(self.repo.path(), args)
     }
 
     /// Runs a command that must fail with status 1; returns stdout and stderr.
     fn fails(&self, args: &[&str]) -> (String, String) {
-        let output = self.run(args);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{args:?} should fail: {}{}",
-            text(&output.stdout),
-            text(&output.stderr)
-        );
-        (text(&output.stdout), text(&output.stderr))
+        self.cli.failure(self.repo.path(), args)
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("valid JSON")
+        self.cli.json(self.repo.path(), args)
     }
 
     fn recipe_file(&self, id: &str) -> PathBuf {
@@ -82,10 +50,6 @@ impl Env {
             .join(".orch/workflows")
             .join(format!("{id}.workflow.yml"))
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn fixtures(kind: &str) -> PathBuf {
@@ -432,7 +396,7 @@ fn validate_without_arguments_checks_every_recipe_of_the_cafe() {
 
     // --cafe reaches the same recipes from elsewhere.
     let elsewhere = tempfile::tempdir().expect("temp dir");
-    let output = env.run_in(
+    let output = env.cli.run(
         elsewhere.path(),
         &[
             "recipe",
@@ -580,7 +544,7 @@ fn assignments_and_profiles_change_where_values_come_from() {
     assert!(stderr.contains("no profile `nope`"), "{stderr}");
 
     let document: Value = serde_json::from_str(
-        &std::fs::read_to_string(env.home.path().join("profiles.json")).expect("profiles.json"),
+        &std::fs::read_to_string(env.cli.home().join("profiles.json")).expect("profiles.json"),
     )
     .expect("JSON");
     assert_eq!(document["version"], 1);

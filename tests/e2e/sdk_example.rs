@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use codecafe_test_support::{shared_compile_cache, target_dir, workspace_root};
-use serde_json::Value;
+use codecafe_test_support::{Codecafe, target_dir, workspace_root};
 
 /// The code block under "A provider in a few lines" in the SDK's crate docs.
 fn doc_example() -> String {
@@ -73,20 +72,11 @@ fn the_documented_minimal_provider_builds_and_runs() {
     let wasm = crate_dir.join("target/wasm32-wasip2/release/echo_plugin.wasm");
     assert!(wasm.is_file());
 
-    let home = tempfile::tempdir().expect("home");
-    let output = Command::new(env!("CARGO_BIN_EXE_codecafe"))
-        .args(["plugin", "check", path_str(&wasm), "--json"])
-        .env("CODECAFE_HOME", home.path())
-        .env("CODECAFE_CACHE_DIR", shared_compile_cache())
-        .output()
-        .expect("codecafe runs");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    // In the test's working folder (cargo runs tests in the package's folder).
+    let report = Codecafe::new(env!("CARGO_BIN_EXE_codecafe")).json(
+        Path::new("."),
+        &["plugin", "check", path_str(&wasm), "--json"],
     );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["plugin"], "echo");
     assert_eq!(report["failures"], 0);
     let build_command = &report["calls"][1];

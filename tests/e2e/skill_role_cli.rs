@@ -8,27 +8,22 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use codecafe_test_support::shared_compile_cache;
+use codecafe_test_support::{Codecafe, git, text};
 use serde_json::Value;
 
-/// A private codecafe home and a git repository to run in.
+/// A private codecafe home and a git repository to run in, with no editor and no input.
 struct Env {
-    home: tempfile::TempDir,
+    cli: Codecafe,
     work: tempfile::TempDir,
 }
 
 impl Env {
     fn new() -> Self {
         let env = Self {
-            home: tempfile::tempdir().expect("temp home"),
+            cli: Codecafe::new(env!("CARGO_BIN_EXE_codecafe")).non_interactive(),
             work: tempfile::tempdir().expect("temp work"),
         };
-        let status = Command::new("git")
-            .args(["init", "-q"])
-            .current_dir(env.repo())
-            .status()
-            .expect("git runs");
-        assert!(status.success());
+        git(env.repo(), &["init", "-q"]);
         env
     }
 
@@ -37,60 +32,29 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_codecafe"));
-        command
-            .args(args)
-            .current_dir(self.repo())
-            .env("CODECAFE_HOME", self.home.path())
-            .env("CODECAFE_CACHE_DIR", shared_compile_cache())
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("EDITOR")
-            .env_remove("VISUAL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
+        self.cli.command(self.repo(), args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("codecafe runs")
+        self.cli.run(self.repo(), args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}",
-            text(&output.stderr)
-        );
-        text(&output.stdout)
+        self.cli.ok(self.repo(), args)
     }
 
     /// Runs a command that must fail with exit code 1, returning its stderr.
     fn fails(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{args:?} should fail: {}{}",
-            text(&output.stdout),
-            text(&output.stderr)
-        );
-        text(&output.stderr)
+        self.cli.fails(self.repo(), args)
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("valid JSON")
+        self.cli.json(self.repo(), args)
     }
 
     fn skill(&self, id: &str) -> Value {
         self.json(&["skill", "show", id, "--json"])
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn fixtures(kind: &str) -> PathBuf {

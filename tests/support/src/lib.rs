@@ -3,6 +3,16 @@
 //! The hostile fixture plugins in `tests/fixtures/plugins/` are built from source here, once per
 //! test process, by a nested `cargo build --target wasm32-wasip2` into their own target
 //! directory; cargo's lock serialises concurrent test processes and makes later builds no-ops.
+//!
+//! The end-to-end tests run the `codecafe` binary through [`Codecafe`] (a private home, the
+//! shared compile cache, exit status checks) and set up repositories with [`git`] and
+//! [`init_repo`].
+
+mod cli;
+mod git;
+
+pub use cli::{Codecafe, text};
+pub use git::{git, init_repo, init_repo_with};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,142 @@
+//! Running the `codecafe` binary against a private home, and checking how it exited.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::shared_compile_cache;
+
+/// The `codecafe` binary bound to a private, temporary `CODECAFE_HOME`.
+///
+/// Every command it makes runs with `CODECAFE_HOME` set to that home, `CODECAFE_CACHE_DIR` set
+/// to [`shared_compile_cache`], `NO_COLOR=1` and no `RUST_LOG`, with stdout and stderr piped.
+/// The home is deleted when this value is dropped.
+///
+/// ```no_run
+/// # use std::path::Path;
+/// # use codecafe_test_support::Codecafe;
+/// // In a test of the `codecafe` package: `env!("CARGO_BIN_EXE_codecafe")`.
+/// let codecafe = Codecafe::new("target/debug/codecafe");
+/// let list = codecafe.json(Path::new("."), &["cafe", "list", "--json"]);
+/// assert!(list.is_array());
+/// ```
+pub struct Codecafe {
+    bin: PathBuf,
+    home: tempfile::TempDir,
+    non_interactive: bool,
+}
+
+impl Codecafe {
+    /// The binary at `bin` with a new, empty home.
+    ///
+    /// `bin` is passed in because `CARGO_BIN_EXE_codecafe` only exists in the tests of the
+    /// package that builds the binary.
+    ///
+    /// # Panics
+    /// If no temporary directory can be made.
+    pub fn new(bin: impl Into<PathBuf>) -> Self {
+        Self {
+            bin: bin.into(),
+            home: tempfile::tempdir().expect("a temporary CODECAFE_HOME"),
+            non_interactive: false,
+        }
+    }
+
+    /// From now on, commands run as for a user with no editor and no input: `EDITOR` and
+    /// `VISUAL` are removed and stdin is null (a command may still set them again).
+    #[must_use]
+    pub fn non_interactive(mut self) -> Self {
+        self.non_interactive = true;
+        self
+    }
+
+    /// The private `CODECAFE_HOME`.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// A command running `codecafe args` in `cwd`, its environment set, stdout and stderr
+    /// piped; to change further (stdin, more variables) before running it.
+    pub fn command(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .args(args)
+            .current_dir(cwd)
+            .env("CODECAFE_HOME", self.home.path())
+            .env("CODECAFE_CACHE_DIR", shared_compile_cache())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if self.non_interactive {
+            command
+                .env_remove("EDITOR")
+                .env_remove("VISUAL")
+                .stdin(Stdio::null());
+        }
+        command
+    }
+
+    /// Runs `codecafe args` in `cwd`, whatever its exit status.
+    ///
+    /// # Panics
+    /// If the binary cannot be started.
+    pub fn run(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.command(cwd, args).output().expect("codecafe runs")
+    }
+
+    /// Runs `codecafe args` in `cwd`, which must succeed; returns its stdout.
+    ///
+    /// # Panics
+    /// If it does not succeed; the message has the arguments, stdout and stderr.
+    pub fn ok(&self, cwd: &Path, args: &[&str]) -> String {
+        let output = self.run(cwd, args);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+    }
+
+    /// Runs `codecafe args` in `cwd`, which must exit with status 1; returns its stdout and
+    /// stderr.
+    ///
+    /// # Panics
+    /// If the exit status is not 1; the message has the arguments, stdout and stderr.
+    pub fn failure(&self, cwd: &Path, args: &[&str]) -> (String, String) {
+        let output = self.run(cwd, args);
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?} should fail: {stdout}{stderr}"
+        );
+        (stdout, stderr)
+    }
+
+    /// Runs `codecafe args` in `cwd`, which must exit with status 1; returns its stderr.
+    ///
+    /// # Panics
+    /// As [`Codecafe::failure`].
+    pub fn fails(&self, cwd: &Path, args: &[&str]) -> String {
+        self.failure(cwd, args).1
+    }
+
+    /// Runs `codecafe args` in `cwd`, which must succeed and print JSON; returns the JSON.
+    ///
+    /// # Panics
+    /// As [`Codecafe::ok`], or if stdout is not JSON.
+    pub fn json(&self, cwd: &Path, args: &[&str]) -> Value {
+        let stdout = self.ok(cwd, args);
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|err| panic!("{args:?} printed no valid JSON ({err}): {stdout}"))
+    }
+}
+
+/// Bytes a process printed, as text (invalid UTF-8 replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
