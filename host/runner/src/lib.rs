@@ -1,0 +1,1 @@
+//! The order runner (being written).
