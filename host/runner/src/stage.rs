@@ -1,0 +1,356 @@
+//! One stage attempt on a worker thread: build the command, lease, spawn, stream, parse,
+//! finish, read the signals. Reports to the order's loop over a channel; never touches the
+//! store (which belongs to the loop's thread).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use codecafe_engine::driver::{Signal, StageOutcome};
+use codecafe_plugin_host::LoadedPlugin;
+use codecafe_sdk::{
+    AgentEvent, Invocation, LineFramer, NextAction, OutputBatch, StageContext, Stream,
+};
+use codecafe_terminals::{AgentProcess, Output, TerminalPool};
+
+/// Longest line kept from an agent's output.
+const MAX_LINE: usize = 4 << 20;
+/// How often the output loop wakes to check exit, timeout and cancel.
+const TICK: Duration = Duration::from_millis(50);
+/// How long output is still read after the agent exited (what it wrote just before).
+const DRAIN: Duration = Duration::from_secs(2);
+/// SIGTERM → SIGKILL grace when stopping an agent.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Everything a worker needs for one attempt.
+pub(crate) struct StageJob<'p> {
+    pub pool: &'p TerminalPool,
+    pub stage: String,
+    pub provider: LoadedPlugin,
+    pub parser: LoadedPlugin,
+    pub invocation: Invocation,
+    pub cwd: PathBuf,
+    pub base_env: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub lease_timeout: Duration,
+    pub context: StageContext,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// What a worker reports.
+pub(crate) enum WorkerMsg {
+    /// The agent was spawned.
+    Spawned { stage: String },
+    /// Normalized agent events, in order.
+    Events {
+        stage: String,
+        events: Vec<AgentEvent>,
+    },
+    /// The attempt is over (lease returned, process gone).
+    Finished { stage: String, result: StageResult },
+}
+
+/// How an attempt ended, with what the run records about it.
+pub(crate) struct StageResult {
+    pub outcome: StageOutcome,
+    pub output: String,
+    pub exit_code: Option<i32>,
+}
+
+fn failed(error: impl Into<String>) -> StageResult {
+    StageResult {
+        outcome: StageOutcome::Failed {
+            error: error.into(),
+        },
+        output: String::new(),
+        exit_code: None,
+    }
+}
+
+/// Runs the attempt to its end and reports it. Never panics on an agent's behaviour.
+pub(crate) fn run_stage(job: StageJob<'_>, tx: &Sender<WorkerMsg>) {
+    let stage = job.stage.clone();
+    let result = attempt(&job, tx);
+    let _ = tx.send(WorkerMsg::Finished { stage, result });
+}
+
+fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
+    let mut session = match job.provider.provider_session() {
+        Ok(session) => session,
+        Err(err) => return failed(err.to_string()),
+    };
+    let spec = match session.build_command(&job.invocation) {
+        Ok(Ok(spec)) => spec,
+        Ok(Err(refused)) => {
+            return failed(format!("provider `{}`: {refused}", job.provider.id()));
+        }
+        Err(err) => return failed(err.to_string()),
+    };
+    if job.cancel.load(Ordering::Relaxed) {
+        return cancelled();
+    }
+    let cancel = || job.cancel.load(Ordering::Relaxed);
+    let lease = match job
+        .pool
+        .lease_cancellable(job.provider.id(), job.lease_timeout, &cancel)
+    {
+        Ok(lease) => lease,
+        Err(err) => return failed(format!("no terminal for `{}`: {err}", job.provider.id())),
+    };
+    let mut process = match codecafe_terminals::spawn(&spec, &job.cwd, &job.base_env) {
+        Ok(process) => process,
+        Err(err) => return failed(err.to_string()),
+    };
+    let _ = tx.send(WorkerMsg::Spawned {
+        stage: job.stage.clone(),
+    });
+    let mut collector = Collector::default();
+    let ended = stream(job, &mut process, &mut session, &mut collector, tx);
+    let status = match ended {
+        Ended::Exited(status) => Some(status),
+        Ended::TimedOut | Ended::Cancelled => process.terminate(GRACE).ok(),
+    };
+    drop(process);
+    drop(lease);
+    let exit_code = status.and_then(|s| s.code());
+    match session.finish_output(exit_code) {
+        Ok(batch) => collector.take(job, batch, None, tx),
+        Err(err) => collector.plugin_error = Some(err.to_string()),
+    }
+    match ended {
+        Ended::TimedOut => {
+            return StageResult {
+                outcome: StageOutcome::TimedOut,
+                output: collector.final_text(),
+                exit_code,
+            };
+        }
+        Ended::Cancelled => return cancelled(),
+        Ended::Exited(_) => {}
+    }
+    let output = collector.final_text();
+    let error = match (status, &collector.plugin_error, &collector.final_error) {
+        (_, Some(err), _) => Some(format!("provider `{}`: {err}", job.provider.id())),
+        (Some(status), _, _) if !status.success() => Some(match &collector.last_error {
+            Some(message) => format!("the agent ended with {status}: {message}"),
+            None => format!("the agent ended with {status}"),
+        }),
+        (_, _, Some(text)) => Some(format!("the agent reported an error: {}", abbreviate(text))),
+        (None, _, _) => Some("the agent's exit status is unknown".to_owned()),
+        _ => None,
+    };
+    if let Some(error) = error {
+        return StageResult {
+            outcome: StageOutcome::Failed { error },
+            output,
+            exit_code,
+        };
+    }
+    let outcome = match read_signals(job, &output) {
+        Ok(signals) => StageOutcome::Succeeded { signals },
+        Err(error) => StageOutcome::Failed { error },
+    };
+    StageResult {
+        outcome,
+        output,
+        exit_code,
+    }
+}
+
+fn cancelled() -> StageResult {
+    StageResult {
+        outcome: StageOutcome::Cancelled,
+        output: String::new(),
+        exit_code: None,
+    }
+}
+
+/// Why the output loop stopped.
+enum Ended {
+    Exited(codecafe_terminals::ExitStatus),
+    TimedOut,
+    Cancelled,
+}
+
+/// Reads the agent's output until it exits, times out or is cancelled; every read's complete
+/// lines go to the plugin in one `parse-output` call.
+fn stream(
+    job: &StageJob<'_>,
+    process: &mut AgentProcess,
+    session: &mut codecafe_plugin_host::ProviderSession,
+    collector: &mut Collector,
+    tx: &Sender<WorkerMsg>,
+) -> Ended {
+    let started = Instant::now();
+    let deadline = started + job.timeout;
+    let mut stdout = LineFramer::new(MAX_LINE);
+    let mut stderr = LineFramer::new(MAX_LINE);
+    let mut exited: Option<(codecafe_terminals::ExitStatus, Instant)> = None;
+    let mut finished_output = false;
+    loop {
+        if job.cancel.load(Ordering::Relaxed) {
+            return Ended::Cancelled;
+        }
+        let now = Instant::now();
+        if exited.is_none() && now >= deadline {
+            return Ended::TimedOut;
+        }
+        if let Some((status, at)) = exited
+            && (finished_output || now.duration_since(at) >= DRAIN)
+        {
+            for (framer, source) in [(&mut stdout, Stream::Stdout), (&mut stderr, Stream::Stderr)] {
+                if let Some(last) = framer.finish() {
+                    feed(job, session, collector, process, source, &[last], tx);
+                }
+            }
+            return Ended::Exited(status);
+        }
+        let wait = TICK.min(
+            deadline
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1)),
+        );
+        match process.recv_output(if finished_output {
+            Duration::ZERO
+        } else {
+            wait
+        }) {
+            Output::Chunk(source, bytes) => {
+                let framer = match source {
+                    Stream::Stdout => &mut stdout,
+                    Stream::Stderr => &mut stderr,
+                };
+                let lines = framer.push(&bytes);
+                if !lines.is_empty() {
+                    feed(job, session, collector, process, source, &lines, tx);
+                }
+            }
+            Output::Timeout => {}
+            Output::Finished => {
+                finished_output = true;
+                if exited.is_none() {
+                    // Output is closed; the exit follows at once (or the deadline applies).
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match process.wait_timeout(left.min(TICK)) {
+                        Ok(Some(status)) => exited = Some((status, Instant::now())),
+                        Ok(None) => {}
+                        Err(err) => {
+                            collector.plugin_error.get_or_insert(err.to_string());
+                            return Ended::Cancelled;
+                        }
+                    }
+                }
+            }
+        }
+        if exited.is_none()
+            && let Ok(Some(status)) = process.try_wait()
+        {
+            exited = Some((status, Instant::now()));
+        }
+    }
+}
+
+/// One `parse-output` call for complete lines; writes the replies, closes input if asked.
+fn feed(
+    job: &StageJob<'_>,
+    session: &mut codecafe_plugin_host::ProviderSession,
+    collector: &mut Collector,
+    process: &mut AgentProcess,
+    source: Stream,
+    lines: &[String],
+    tx: &Sender<WorkerMsg>,
+) {
+    match session.parse_output(source, &lines.join("\n")) {
+        Ok(batch) => collector.take(job, batch, Some(process), tx),
+        Err(err) => {
+            tracing::warn!(stage = %job.stage, %err, "provider could not parse output");
+            collector.plugin_error.get_or_insert(err.to_string());
+        }
+    }
+}
+
+/// What the run keeps from the agent's events.
+#[derive(Default)]
+struct Collector {
+    assistant: Vec<String>,
+    final_text: Option<String>,
+    final_error: Option<String>,
+    last_error: Option<String>,
+    plugin_error: Option<String>,
+}
+
+impl Collector {
+    fn take(
+        &mut self,
+        job: &StageJob<'_>,
+        batch: OutputBatch,
+        process: Option<&mut AgentProcess>,
+        tx: &Sender<WorkerMsg>,
+    ) {
+        if let Some(process) = process {
+            for reply in &batch.replies {
+                if let Err(err) = process.write_input(reply) {
+                    tracing::debug!(stage = %job.stage, %err, "writing a reply to the agent");
+                }
+            }
+            if batch.close_input {
+                process.close_input();
+            }
+        }
+        for event in &batch.events {
+            match event {
+                AgentEvent::AssistantText { text } => self.assistant.push(text.clone()),
+                AgentEvent::FinalResult(result) => {
+                    self.final_text = Some(result.text.clone());
+                    self.final_error = result.is_error.then(|| result.text.clone());
+                }
+                AgentEvent::Error { message } => self.last_error = Some(message.clone()),
+                _ => {}
+            }
+        }
+        if !batch.events.is_empty() {
+            let _ = tx.send(WorkerMsg::Events {
+                stage: job.stage.clone(),
+                events: batch.events,
+            });
+        }
+    }
+
+    /// The last final result's text, else the assistant's text joined.
+    fn final_text(&self) -> String {
+        self.final_text
+            .clone()
+            .unwrap_or_else(|| self.assistant.join("\n"))
+    }
+}
+
+/// The stage's signals, from its signal parser plugin. A malformed block is a failure.
+fn read_signals(job: &StageJob<'_>, text: &str) -> Result<Vec<Signal>, String> {
+    let mut parser = job
+        .parser
+        .signal_parser_session()
+        .map_err(|err| err.to_string())?;
+    let signals = parser
+        .parse(text, &job.context)
+        .map_err(|err| err.to_string())?
+        .map_err(|err| format!("signal parser `{}`: {err}", job.parser.id()))?;
+    Ok(match signals.action {
+        NextAction::Proceed => vec![],
+        NextAction::AwaitUser(questions) => vec![Signal::AwaitUser { questions }],
+        NextAction::Skip(stages) if stages.is_empty() => vec![Signal::SkipNext],
+        NextAction::Skip(stages) => vec![Signal::Skip { stages }],
+        NextAction::Retry(reason) => vec![Signal::Retry { reason }],
+    })
+}
+
+/// The first line of `text`, at most 200 characters.
+pub(crate) fn abbreviate(text: &str) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if line.chars().count() > 200 {
+        format!("{}…", line.chars().take(200).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}

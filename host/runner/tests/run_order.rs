@@ -1,0 +1,450 @@
+//! The runner with real processes: the built-in `command` provider (running `sh -c` or the
+//! fake agent) on a temporary git repository, orders run in place.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use codecafe_catalog::OrchDir;
+use codecafe_catalog::profile::Profiles;
+use codecafe_catalog::recipe::RecipeCatalog;
+use codecafe_catalog::role::RoleCatalog;
+use codecafe_catalog::skill::SkillCatalog;
+use codecafe_plugin_host::registry::Registry;
+use codecafe_plugin_host::{HostConfig, PluginHost};
+use codecafe_runner::{Catalogs, RunOutcome, Runner, RunnerConfig};
+use codecafe_store::{Event, NewOrder, OrderStatus, StageStatus, Store};
+use codecafe_terminals::TerminalPool;
+use serde_json::Value;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    repo: PathBuf,
+    store: Store,
+    registry: Registry,
+    _host: PluginHost,
+    catalogs: Catalogs,
+    pool: TerminalPool,
+}
+
+fn setup(recipe: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = codecafe_test_support::init_repo(&dir.path().join("repo"), "main");
+    let orch = OrchDir::of_repo(&repo);
+    std::fs::create_dir_all(orch.workflows()).expect("workflows dir");
+    std::fs::write(orch.recipe_file("test"), recipe).expect("recipe");
+    let host = PluginHost::new(HostConfig {
+        cache_dir: Some(codecafe_test_support::shared_compile_cache()),
+        ..HostConfig::default()
+    })
+    .expect("plugin host");
+    let registry = Registry::discover(&host, codecafe_builtins::sources());
+    let catalogs = Catalogs {
+        recipes: RecipeCatalog::load(&orch).expect("recipes"),
+        roles: RoleCatalog::load(&orch).expect("roles"),
+        skills: SkillCatalog::load(&orch).expect("skills"),
+        profiles: Profiles::default(),
+    };
+    let store = Store::open(dir.path().join("db.sqlite")).expect("store");
+    Setup {
+        _dir: dir,
+        repo,
+        store,
+        registry,
+        _host: host,
+        catalogs,
+        pool: TerminalPool::new(4).expect("pool"),
+    }
+}
+
+impl Setup {
+    fn run(&self, prompt: &str) -> (uuid::Uuid, RunOutcome, Vec<Event>) {
+        let order = self
+            .store
+            .create_order(&NewOrder::new("cafe", "test").prompt(prompt))
+            .expect("order");
+        let runner = Runner::new(
+            &self.store,
+            &self.registry,
+            &self.pool,
+            &self.catalogs,
+            self.repo.clone(),
+            "Keep it small.".to_owned(),
+            RunnerConfig {
+                lease_timeout: Duration::from_secs(30),
+                ..RunnerConfig::default()
+            },
+        );
+        let mut emitted = Vec::new();
+        let outcome = runner
+            .run(order.id, None, &mut |event| emitted.push(event.clone()))
+            .expect("run");
+        (order.id, outcome, emitted)
+    }
+
+    fn kinds(&self, id: uuid::Uuid) -> Vec<String> {
+        self.store
+            .events_since(id, 0, 10_000)
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.kind != "order:output")
+            .map(|e| match e.payload.get("stage").and_then(Value::as_str) {
+                Some(stage) => format!("{} {stage}", e.kind),
+                None => e.kind,
+            })
+            .collect()
+    }
+}
+
+fn stage(id: &str, command: &str, extra: &str) -> String {
+    format!(
+        "{id}:\n  provider: command\n  command: {}\n{extra}",
+        serde_json::to_string(command).expect("json")
+    )
+}
+
+#[test]
+fn two_sequential_stages_complete_and_everything_is_persisted_in_order() {
+    let recipe = format!(
+        "name: two\nworkflow:\n  stages: [first, second]\n{}{}",
+        stage(
+            "first",
+            "cat > first-prompt.txt; echo one > one.txt; echo first says hi",
+            "  prompt: \"Ticket {{ prompt }} attempt {{ attempt }}\"\n"
+        ),
+        stage(
+            "second",
+            "cat > second-prompt.txt; echo two > two.txt; echo second done",
+            ""
+        ),
+    );
+    let s = setup(&recipe);
+    let (id, outcome, emitted) = s.run("add a cache");
+    assert_eq!(
+        outcome,
+        RunOutcome::Completed {
+            failed_stages: vec![]
+        }
+    );
+    assert_eq!(
+        s.kinds(id),
+        [
+            "order:started",
+            "stage:started first",
+            "stage:completed first",
+            "stage:started second",
+            "stage:completed second",
+            "order:completed"
+        ]
+    );
+    let stored = s.store.events_since(id, 0, 10_000).expect("events");
+    assert_eq!(stored, emitted, "every event emitted after being stored");
+    let output: Vec<&Event> = stored.iter().filter(|e| e.kind == "order:output").collect();
+    assert!(
+        output
+            .iter()
+            .any(|e| e.payload["event"]["text"] == "first says hi"),
+        "{output:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.repo.join("one.txt")).expect("one"),
+        "one\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.repo.join("two.txt")).expect("two"),
+        "two\n"
+    );
+    let first_prompt = std::fs::read_to_string(s.repo.join("first-prompt.txt")).expect("prompt");
+    assert!(first_prompt.starts_with("add a cache"), "{first_prompt}");
+    assert!(
+        first_prompt.contains("Ticket add a cache attempt 1"),
+        "{first_prompt}"
+    );
+    assert!(first_prompt.contains("nextAction"), "{first_prompt}");
+    let second_prompt = std::fs::read_to_string(s.repo.join("second-prompt.txt")).expect("p2");
+    assert!(!second_prompt.contains("Ticket"), "{second_prompt}");
+    let runs = s.store.stage_runs(id).expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.status == StageStatus::Completed));
+    assert_eq!(runs[0].stage_id, "first");
+    assert_eq!(runs[0].output.as_deref(), Some("first says hi"));
+    assert_eq!(runs[1].exit_code, Some(0));
+    let order = s.store.order(id).expect("order");
+    assert_eq!(order.status, OrderStatus::Completed);
+    assert_eq!(order.runner, None, "the claim is released");
+    let completed = stored
+        .iter()
+        .find(|e| e.kind == "stage:completed")
+        .expect("completed");
+    assert!(completed.payload["durationMs"].is_u64(), "{completed:?}");
+}
+
+#[test]
+fn a_retried_stage_runs_twice_then_fails_the_order() {
+    let recipe = format!(
+        "name: retry\nworkflow:\n  stages: [flaky, never]\n{}{}",
+        stage(
+            "flaky",
+            "echo run >> runs.txt; echo broken >&2; exit 3",
+            "  on_failure: retry\n  retries: 1\n  retry_backoff: 1s\n"
+        ),
+        stage("never", "echo no > never.txt", ""),
+    );
+    let s = setup(&recipe);
+    let (id, outcome, _) = s.run("p");
+    match outcome {
+        RunOutcome::Failed { stage, error } => {
+            assert_eq!(stage, "flaky");
+            assert!(error.contains("exit code 3"), "{error}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(s.repo.join("runs.txt")).expect("runs"),
+        "run\nrun\n"
+    );
+    assert!(!s.repo.join("never.txt").exists());
+    let runs = s.store.stage_runs(id).expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter()
+            .all(|r| r.status == StageStatus::Failed && r.exit_code == Some(3))
+    );
+    assert_eq!(runs[1].attempt, 2);
+    let order = s.store.order(id).expect("order");
+    assert_eq!(order.status, OrderStatus::Failed);
+    assert!(
+        order
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("exit code 3"))
+    );
+    let events = s.store.events_since(id, 0, 10_000).expect("events");
+    let failed = events.last().expect("last event");
+    assert_eq!(failed.kind, "order:failed");
+    assert_eq!(failed.payload["canRetry"], true);
+    assert_eq!(
+        s.kinds(id),
+        [
+            "order:started",
+            "stage:started flaky",
+            "stage:failed flaky",
+            "stage:started flaky",
+            "stage:failed flaky",
+            "order:failed flaky"
+        ]
+    );
+}
+
+const SKIP_NEXT: &str =
+    "printf '%s\\n' 'analysis done' '```yaml' 'signals:' '  nextAction: skip_next' '```'";
+
+#[test]
+fn skip_next_skips_the_next_stage_only() {
+    let recipe = format!(
+        "name: skip\nworkflow:\n  stages: [a, b, c]\n{}{}{}",
+        stage("a", SKIP_NEXT, ""),
+        stage("b", "echo b > b.txt", ""),
+        stage("c", "echo c > c.txt", ""),
+    );
+    let s = setup(&recipe);
+    let (id, outcome, _) = s.run("p");
+    assert_eq!(
+        outcome,
+        RunOutcome::Completed {
+            failed_stages: vec![]
+        }
+    );
+    assert!(!s.repo.join("b.txt").exists());
+    assert!(s.repo.join("c.txt").exists());
+    assert_eq!(
+        s.kinds(id),
+        [
+            "order:started",
+            "stage:started a",
+            "stage:skipped b",
+            "stage:completed a",
+            "stage:started c",
+            "stage:completed c",
+            "order:completed"
+        ]
+    );
+    let runs = s.store.stage_runs(id).expect("runs");
+    assert!(
+        runs.iter()
+            .any(|r| r.stage_id == "b" && r.status == StageStatus::Skipped)
+    );
+}
+
+#[test]
+fn await_user_ends_the_run_awaiting_input_with_the_questions() {
+    let ask = "printf '%s\\n' 'I need to know' '```yaml' 'signals:' '  nextAction: await_user' '  questions: [\"Which database?\", \"Keep v1?\"]' '```'";
+    let recipe = format!(
+        "name: ask\nworkflow:\n  stages: [ask, after]\n{}{}",
+        stage("ask", ask, ""),
+        stage("after", "echo after > after.txt", ""),
+    );
+    let s = setup(&recipe);
+    let (id, outcome, emitted) = s.run("p");
+    let questions = vec!["Which database?".to_owned(), "Keep v1?".to_owned()];
+    assert_eq!(
+        outcome,
+        RunOutcome::AwaitingInput {
+            stage: Some("ask".into()),
+            questions: questions.clone()
+        }
+    );
+    assert!(!s.repo.join("after.txt").exists());
+    let order = s.store.order(id).expect("order");
+    assert_eq!(order.status, OrderStatus::AwaitingInput);
+    let last = emitted.last().expect("event");
+    assert_eq!(last.kind, "order:awaiting-input");
+    assert_eq!(last.payload["questions"], serde_json::json!(questions));
+    let runs = s.store.stage_runs(id).expect("runs");
+    assert_eq!(runs[0].status, StageStatus::AwaitingInput);
+    assert_eq!(s.pool.stats().in_use, 0, "no lease is held while waiting");
+}
+
+fn fake_agent_command(script: &str) -> String {
+    // An argv list (JSON is YAML): the fake agent with its script as the first argument.
+    let argv = vec![
+        codecafe_test_support::fake_agent()
+            .to_string_lossy()
+            .into_owned(),
+        script.to_owned(),
+    ];
+    serde_json::to_string(&argv).expect("json")
+}
+
+#[test]
+fn a_stage_past_its_timeout_is_killed_and_fails() {
+    let script_dir = tempfile::tempdir().expect("tempdir");
+    let script = script_dir.path().join("script.json");
+    std::fs::write(
+        &script,
+        r#"[{"print": "working"}, {"sleep_ms": 30000}, {"print": "never"}]"#,
+    )
+    .expect("script");
+    let recipe = format!(
+        "name: slow\nworkflow:\n  stages: [slow]\nslow:\n  provider: command\n  command: {}\n  timeout: 1s\n",
+        fake_agent_command(&script.to_string_lossy())
+    );
+    let s = setup(&recipe);
+    let started = Instant::now();
+    let (id, outcome, emitted) = s.run("p");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    match outcome {
+        RunOutcome::Failed { stage, error } => {
+            assert_eq!(stage, "slow");
+            assert!(error.contains("timed out"), "{error}");
+        }
+        other => panic!("expected a timeout failure, got {other:?}"),
+    }
+    assert!(
+        emitted
+            .iter()
+            .any(|e| e.kind == "order:output" && e.payload["event"]["text"] == "working")
+    );
+    assert!(
+        !emitted
+            .iter()
+            .any(|e| e.payload["event"]["text"] == "never")
+    );
+    let runs = s.store.stage_runs(id).expect("runs");
+    assert_eq!(runs[0].status, StageStatus::Failed);
+    assert!(
+        runs[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out"))
+    );
+    assert_eq!(s.pool.stats().in_use, 0);
+}
+
+#[test]
+fn parallel_stages_run_at_the_same_time() {
+    // Each stage succeeds only if it sees the other's flag while it runs.
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "touch {me}.flag; i=0; while [ $i -lt 200 ]; do [ -f {other}.flag ] && exit 0; i=$((i+1)); sleep 0.05; done; exit 1"
+        )
+    };
+    let recipe = format!(
+        "name: par\nworkflow:\n  stages: [left, right, join]\n{}{}{}",
+        stage("left", &wait_for("left", "right"), "  mode: parallel\n"),
+        stage("right", &wait_for("right", "left"), "  mode: parallel\n"),
+        stage("join", "echo joined > join.txt", ""),
+    );
+    let s = setup(&recipe);
+    let (id, outcome, _) = s.run("p");
+    assert_eq!(
+        outcome,
+        RunOutcome::Completed {
+            failed_stages: vec![]
+        }
+    );
+    let kinds = s.kinds(id);
+    assert_eq!(kinds[1], "stage:started left");
+    assert_eq!(kinds[2], "stage:started right");
+    assert_eq!(kinds.last().map(String::as_str), Some("order:completed"));
+    assert!(s.repo.join("join.txt").exists());
+    let started = s.store.events_since(id, 0, 10_000).expect("events");
+    let groups = &started[0].payload["groups"];
+    assert_eq!(groups, &serde_json::json!([["left", "right"], ["join"]]));
+}
+
+#[test]
+fn dry_run_renders_every_prompt_and_starts_nothing() {
+    let recipe = format!(
+        "name: two\nworkflow:\n  stages: [first, second]\n{}{}",
+        stage(
+            "first",
+            "echo one > one.txt",
+            "  prompt: \"Use {{ vars.db }}\"\n"
+        ),
+        stage(
+            "second",
+            "echo two > two.txt",
+            "  prompt: \"{% for p in previous %}{{ p.output }}{% endfor %}\"\n"
+        ),
+    );
+    let s = setup(&recipe);
+    let runner = Runner::new(
+        &s.store,
+        &s.registry,
+        &s.pool,
+        &s.catalogs,
+        s.repo.clone(),
+        String::new(),
+        RunnerConfig::default(),
+    );
+    let vars = BTreeMap::from([("db".to_owned(), Value::from("postgres"))]);
+    let prepared = runner.prepare("test", "the prompt", vars).expect("prepare");
+    let dry = runner.dry_run(&prepared).expect("dry run");
+    assert_eq!(
+        dry.groups,
+        [vec!["first".to_owned()], vec!["second".to_owned()]]
+    );
+    assert!(dry.stages[0].prompt.contains("Use postgres"));
+    assert!(
+        dry.stages[1]
+            .prompt
+            .contains("(the final text of stage `first`)")
+    );
+    assert!(!s.repo.join("one.txt").exists());
+    let err = runner
+        .prepare("test", "p", BTreeMap::new())
+        .and_then(|p| runner.dry_run(&p))
+        .expect_err("missing var");
+    assert!(err.to_string().contains("vars.db"), "{err}");
+    assert!(
+        s.store
+            .list_orders(&Default::default())
+            .expect("orders")
+            .is_empty()
+    );
+}
