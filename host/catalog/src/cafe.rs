@@ -553,25 +553,10 @@ pub fn init_orch(orch: &OrchDir) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .status()
-            .expect("git runs");
-        assert!(status.success(), "git {args:?}");
-    }
+    use codecafe_test_support::{git, init_repo};
 
     fn repo(dir: &Path) {
-        std::fs::create_dir_all(dir).expect("dir");
-        git(dir, &["init", "-q", "-b", "trunk"]);
-        git(dir, &["commit", "-q", "--allow-empty", "-m", "first"]);
+        init_repo(dir, "trunk");
     }
 
     fn new_cafe(home: &Path) -> NewCafe {
