@@ -1,6 +1,8 @@
 //! `codecafe`: the command-line front end. Parses arguments, calls the library crates, prints.
 //!
-//! Exit codes: 0 success; 1 an error (the message says what to do); 2 bad usage (from clap).
+//! Exit codes: 0 success (for `run` / `order run`: the order completed); 1 an error (the message
+//! says what to do) or a failed order; 2 bad usage (from clap); 3 the order awaits input (`run`,
+//! `order run`); 4 the order was cancelled.
 
 mod cafe_cmd;
 mod context;
@@ -11,6 +13,7 @@ mod plugin_cmd;
 mod profile_cmd;
 mod recipe_cmd;
 mod role_cmd;
+mod run_cmd;
 mod skill_cmd;
 
 use std::process::ExitCode;
@@ -39,6 +42,9 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Create an order and run it in the foreground (exit 0 completed, 1 failed, 3 awaiting
+    /// input, 4 cancelled).
+    Run(run_cmd::RunArgs),
     /// Orders: a recipe run on its own branch and worktree.
     #[command(subcommand)]
     Order(order_cmd::OrderCommand),
@@ -69,6 +75,12 @@ enum Command {
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Order(order_cmd::OrderCommand::Run(_))
+    ) {
+        ignore_sigpipe();
+    }
     init_logging(cli.verbose);
     let result = context::Context::new().and_then(|ctx| match cli.command {
         Command::Plugin(command) => plugin_cmd::run(command, &ctx),
@@ -80,6 +92,7 @@ fn main() -> ExitCode {
         Command::Init { path, name } => cafe_cmd::init(&ctx, path.as_deref(), name),
         Command::Cafe(command) => cafe_cmd::run(command, &ctx),
         Command::Order(command) => order_cmd::run(command, &ctx),
+        Command::Run(args) => run_cmd::run(&ctx, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -107,6 +120,18 @@ fn restore_default_sigpipe() {
     #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// A process that runs agents writes prompts to their standard input, which an agent may
+/// close without reading; that must be an error on that write (`EPIPE`), not the death of
+/// codecafe. Run commands print with errors ignored instead.
+fn ignore_sigpipe() {
+    // SAFETY: called from `main` before any thread is started; setting the disposition of
+    // SIGPIPE touches no memory of ours.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
 }
 

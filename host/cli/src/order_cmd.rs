@@ -69,6 +69,10 @@ pub enum OrderCommand {
         #[arg(long)]
         delete: bool,
     },
+    /// Run a created order in the foreground (see `codecafe run` for the exit codes).
+    Run(crate::run_cmd::OrderRunArgs),
+    /// The order's stored events, oldest first; `--follow` waits for more until it ends.
+    Logs(crate::run_cmd::LogsArgs),
     /// Delete orders: worktree, then state. Refuses to lose work unless `--force`.
     Rm {
         /// Order ids or unique prefixes.
@@ -88,31 +92,31 @@ pub enum OrderCommand {
 pub struct NewArgs {
     /// The cafe (id, name or path); default: the one containing the current directory.
     #[arg(long)]
-    cafe: Option<String>,
+    pub(crate) cafe: Option<String>,
     /// The recipe to run (default: the cafe's default recipe).
     #[arg(long)]
-    recipe: Option<String>,
+    pub(crate) recipe: Option<String>,
     /// What the order should do.
     #[arg(long)]
-    prompt: Option<String>,
+    pub(crate) prompt: Option<String>,
     /// A template variable, KEY=VALUE (repeatable).
     #[arg(long = "var", value_name = "KEY=VALUE")]
-    vars: Vec<String>,
+    pub(crate) vars: Vec<String>,
     /// Start from this branch instead of the cafe's base branch.
     #[arg(long)]
-    base: Option<String>,
+    pub(crate) base: Option<String>,
     /// Branch prefix instead of the cafe's.
     #[arg(long)]
-    prefix: Option<String>,
+    pub(crate) prefix: Option<String>,
     /// Run in the repository's own checkout: no branch, no worktree.
     #[arg(long)]
-    no_worktree: bool,
+    pub(crate) no_worktree: bool,
     /// Stop spending when the order's recorded cost reaches this many US dollars.
     #[arg(long)]
-    max_cost: Option<f64>,
+    pub(crate) max_cost: Option<f64>,
     /// Print the order as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The runtime database.
@@ -141,6 +145,8 @@ pub fn run(command: OrderCommand, ctx: &Context) -> Result<ExitCode> {
             squash,
             delete,
         } => merge(ctx, &store, &id, into, squash, delete),
+        OrderCommand::Run(args) => crate::run_cmd::order_run(ctx, &store, &args),
+        OrderCommand::Logs(args) => crate::run_cmd::logs(&store, &args),
         OrderCommand::Rm {
             ids,
             force,
@@ -149,14 +155,14 @@ pub fn run(command: OrderCommand, ctx: &Context) -> Result<ExitCode> {
     }
 }
 
-fn registered_cafe(ctx: &Context, cafe: Option<&str>) -> Result<Cafe> {
+pub(crate) fn registered_cafe(ctx: &Context, cafe: Option<&str>) -> Result<Cafe> {
     ctx.cafe(cafe)?.context(
         "orders belong to a registered cafe: run `codecafe init` in the repository, or pass --cafe",
     )
 }
 
 /// The cafe an order belongs to.
-fn order_cafe(ctx: &Context, order: &Order) -> Result<Cafe> {
+pub(crate) fn order_cafe(ctx: &Context, order: &Order) -> Result<Cafe> {
     ctx.cafes().find(&order.cafe_id).with_context(|| {
         format!(
             "order {} belongs to cafe {}, which is no longer registered; register its repository \
@@ -167,7 +173,7 @@ fn order_cafe(ctx: &Context, order: &Order) -> Result<Cafe> {
     })
 }
 
-fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
     vars.iter()
         .map(|var| match var.split_once('=') {
             Some((key, value)) if !key.trim().is_empty() => {
@@ -179,6 +185,37 @@ fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
 }
 
 fn new(ctx: &Context, store: &Store, args: &NewArgs) -> Result<ExitCode> {
+    let created = create(ctx, store, args)?;
+    if args.json {
+        print_json(&created.order)?;
+    } else {
+        println!(
+            "created order {} ({})",
+            created.order.short_id(),
+            created.order.recipe_id
+        );
+        if let Some(branch) = &created.order.branch {
+            println!("  branch:   {branch} (from {})", created.base_branch);
+        }
+        println!("  worktree: {}", created.path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An order just created, with where it runs.
+pub(crate) struct Created {
+    /// The stored order.
+    pub(crate) order: Order,
+    /// The cafe it belongs to.
+    pub(crate) cafe: Cafe,
+    /// Its worktree (or the repository itself when it runs in place).
+    pub(crate) path: std::path::PathBuf,
+    /// The branch it started from.
+    pub(crate) base_branch: String,
+}
+
+/// Creates an order as `order new` does: branch, worktree, stored order, `order:created`.
+pub(crate) fn create(ctx: &Context, store: &Store, args: &NewArgs) -> Result<Created> {
     let cafe = registered_cafe(ctx, args.cafe.as_deref())?;
     let recipe_id = args
         .recipe
@@ -243,20 +280,12 @@ fn new(ctx: &Context, store: &Store, args: &NewArgs) -> Result<ExitCode> {
             "worktree": created.worktree_path,
         }),
     )?;
-    if args.json {
-        print_json(&created)?;
-    } else {
-        println!(
-            "created order {} ({})",
-            created.short_id(),
-            created.recipe_id
-        );
-        if let Some(branch) = &created.branch {
-            println!("  branch:   {branch} (from {})", workspace.base_branch);
-        }
-        println!("  worktree: {}", workspace.path.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Created {
+        order: created,
+        cafe,
+        path: workspace.path,
+        base_branch: workspace.base_branch,
+    })
 }
 
 fn list(
