@@ -677,7 +677,7 @@ impl<'r, 'a> Loop<'r, 'a> {
                 );
                 let signals = result.map(|r| match &r.outcome {
                     StageOutcome::Succeeded { signals } => {
-                        signals.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>()
+                        signals.iter().map(signal_json).collect::<Vec<_>>()
                     }
                     _ => Vec::new(),
                 });
@@ -914,5 +914,17 @@ fn stage_def(spec: &StageSpec) -> StageDef {
             SessionContext::Fork => ContextMode::Fork,
             SessionContext::Inherit => ContextMode::Inherit,
         },
+    }
+}
+
+/// A signal as event JSON: `{"action": "skip", "stages": [...]}` and so on.
+fn signal_json(signal: &codecafe_engine::driver::Signal) -> Value {
+    use codecafe_engine::driver::Signal;
+    match signal {
+        Signal::Proceed => json!({"action": "proceed"}),
+        Signal::AwaitUser { questions } => json!({"action": "await-user", "questions": questions}),
+        Signal::Skip { stages } => json!({"action": "skip", "stages": stages}),
+        Signal::SkipNext => json!({"action": "skip-next"}),
+        Signal::Retry { reason } => json!({"action": "retry", "reason": reason}),
     }
 }

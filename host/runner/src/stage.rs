@@ -69,10 +69,12 @@ fn failed(error: impl Into<String>) -> StageResult {
     }
 }
 
-/// Runs the attempt to its end and reports it. Never panics on an agent's behaviour.
+/// Runs the attempt to its end and reports it, also when it panics (as a failure).
 pub(crate) fn run_stage(job: StageJob<'_>, tx: &Sender<WorkerMsg>) {
     let stage = job.stage.clone();
-    let result = attempt(&job, tx);
+    // A panic here must still report the stage finished, or the loop would wait for it.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| attempt(&job, tx)))
+        .unwrap_or_else(|_| failed("internal error: the stage's worker panicked"));
     let _ = tx.send(WorkerMsg::Finished { stage, result });
 }
 

@@ -59,10 +59,18 @@ fn setup(recipe: &str) -> Setup {
 
 impl Setup {
     fn run(&self, prompt: &str) -> (uuid::Uuid, RunOutcome, Vec<Event>) {
-        let order = self
-            .store
-            .create_order(&NewOrder::new("cafe", "test").prompt(prompt))
-            .expect("order");
+        self.run_with(
+            NewOrder::new("cafe", "test").prompt(prompt),
+            RunnerConfig::default(),
+        )
+    }
+
+    fn run_with(
+        &self,
+        order: NewOrder,
+        config: RunnerConfig,
+    ) -> (uuid::Uuid, RunOutcome, Vec<Event>) {
+        let order = self.store.create_order(&order).expect("order");
         let runner = Runner::new(
             &self.store,
             &self.registry,
@@ -72,7 +80,7 @@ impl Setup {
             "Keep it small.".to_owned(),
             RunnerConfig {
                 lease_timeout: Duration::from_secs(30),
-                ..RunnerConfig::default()
+                ..config
             },
         );
         let mut emitted = Vec::new();
@@ -446,5 +454,108 @@ fn dry_run_renders_every_prompt_and_starts_nothing() {
             .list_orders(&Default::default())
             .expect("orders")
             .is_empty()
+    );
+}
+
+/// A `claude` on `PATH` that logs its arguments and runs the fake agent's claude-like stream.
+fn claude_config(dir: &std::path::Path, session: &str, cost: f64) -> (RunnerConfig, PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let log = dir.join("claude-args.log");
+    let shim = bin.join("claude");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}'\n",
+            log.display(),
+            codecafe_test_support::fake_agent().display()
+        ),
+    )
+    .expect("shim");
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let script = serde_json::json!([{"claude_stream": {
+        "session_id": session, "text": "analysis done", "input_tokens": 100,
+        "output_tokens": 20, "cost_usd": cost}}]);
+    let mut config = RunnerConfig::default();
+    config.base_env.retain(|(k, _)| k != "PATH");
+    config.base_env.push((
+        "PATH".into(),
+        format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    ));
+    config
+        .base_env
+        .push(("FAKE_AGENT_SCRIPT".into(), script.to_string()));
+    (config, log)
+}
+
+const CLAUDE_TWO: &str = "name: claude\nworkflow:\n  stages: [analyze, code]\nanalyze:\n  provider: claude-code\ncode:\n  provider: claude-code\n  context: inherit\n";
+
+#[test]
+fn session_usage_and_cost_are_recorded_and_inherit_resumes_the_session() {
+    let s = setup(CLAUDE_TWO);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (config, log) = claude_config(tmp.path(), "sess-1", 0.25);
+    let (id, outcome, emitted) = s.run_with(NewOrder::new("cafe", "test").prompt("p"), config);
+    assert_eq!(
+        outcome,
+        RunOutcome::Completed {
+            failed_stages: vec![]
+        }
+    );
+    let runs = s.store.stage_runs(id).expect("runs");
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert_eq!(run.agent_session_id.as_deref(), Some("sess-1"));
+        assert_eq!(run.cost_usd, Some(0.25));
+        assert_eq!(run.output.as_deref(), Some("analysis done"));
+    }
+    let order = s.store.order(id).expect("order");
+    assert!((order.cost_usd - 0.5).abs() < 1e-9, "{}", order.cost_usd);
+    let args = std::fs::read_to_string(log).expect("args");
+    let lines: Vec<&str> = args.lines().collect();
+    assert_eq!(lines.len(), 2, "{args}");
+    assert!(!lines[0].contains("--resume"), "{args}");
+    assert!(lines[1].contains("--resume sess-1"), "{args}");
+    assert!(!lines[1].contains("--fork-session"), "{args}");
+    let completed: Vec<&Event> = emitted
+        .iter()
+        .filter(|e| e.kind == "stage:completed")
+        .collect();
+    assert_eq!(completed[0].payload["costUsd"], 0.25);
+    assert_eq!(completed[0].payload["usage"]["input-tokens"], 100);
+}
+
+#[test]
+fn the_budget_pauses_the_order_before_the_next_stage() {
+    let s = setup(CLAUDE_TWO);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (config, log) = claude_config(tmp.path(), "sess-2", 0.25);
+    let mut order = NewOrder::new("cafe", "test").prompt("p");
+    order.max_cost_usd = Some(0.1);
+    let (id, outcome, emitted) = s.run_with(order, config);
+    match outcome {
+        RunOutcome::AwaitingInput {
+            stage: None,
+            questions,
+        } => {
+            assert!(questions[0].contains("budget"), "{questions:?}");
+        }
+        other => panic!("expected a budget pause, got {other:?}"),
+    }
+    assert_eq!(
+        s.store.order(id).expect("order").status,
+        OrderStatus::AwaitingInput
+    );
+    assert_eq!(emitted.last().expect("event").payload["reason"], "budget");
+    let args = std::fs::read_to_string(log).expect("args");
+    assert_eq!(
+        args.lines().count(),
+        1,
+        "the second stage never started: {args}"
     );
 }
