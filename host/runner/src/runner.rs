@@ -319,23 +319,41 @@ impl<'a> Runner<'a> {
         self.dry_run(&prepared)?;
         self.store
             .claim_order(id, &self.config.runner_id, self.config.stale_after)?;
-        let result = self.drive(&order, &prepared, emit);
+        let options = RunOptions {
+            max_cost_usd: order.max_cost_usd.or(prepared.recipe.budget),
+        };
+        let run = OrderRun::new(prepared.plan.clone(), options);
+        let result = self.drive(&order, &prepared, run, EngineEvent::Start, emit);
         if let Err(err) = self.store.release_order(id, &self.config.runner_id) {
             tracing::debug!(%err, "releasing the order");
         }
         result
     }
 
+    /// Drives `run` from `first` (`Start` today; `InputReceived`, `RetryRequested` or
+    /// `ResumeAfterCrash` on a restored run later) until the order finishes or waits. What
+    /// earlier runs recorded — each stage's latest agent session and completed output — is read
+    /// from the store, so sessions continue across processes.
     fn drive(
         &self,
         order: &Order,
         prepared: &Prepared,
+        mut run: OrderRun,
+        first: EngineEvent,
         emit: &mut dyn FnMut(&Event),
     ) -> Result<RunOutcome, RunnerError> {
-        let options = RunOptions {
-            max_cost_usd: order.max_cost_usd.or(prepared.recipe.budget),
-        };
-        let mut run = OrderRun::new(prepared.plan.clone(), options);
+        let mut outputs = HashMap::new();
+        let mut sessions = HashMap::new();
+        for stage_run in self.store.stage_runs(order.id)? {
+            if let Some(session) = stage_run.agent_session_id {
+                sessions.insert(stage_run.stage_id.clone(), session);
+            }
+            if stage_run.status == codecafe_engine::StageStatus::Completed
+                && let Some(output) = stage_run.output
+            {
+                outputs.insert(stage_run.stage_id, output);
+            }
+        }
         let (tx, rx) = mpsc::channel::<WorkerMsg>();
         let abort = Arc::new(AtomicBool::new(false));
         let mut state = Loop {
@@ -343,8 +361,8 @@ impl<'a> Runner<'a> {
             order,
             prepared,
             stages: HashMap::new(),
-            outputs: HashMap::new(),
-            sessions: HashMap::new(),
+            outputs,
+            sessions,
             answers: Vec::new(),
             backoffs: Vec::new(),
             active: 0,
@@ -352,7 +370,7 @@ impl<'a> Runner<'a> {
         };
         std::thread::scope(|scope| {
             let result = (|| -> Result<RunOutcome, RunnerError> {
-                let mut queue: VecDeque<EngineCommand> = run.handle(EngineEvent::Start)?.into();
+                let mut queue: VecDeque<EngineCommand> = run.handle(first)?.into();
                 let mut last_beat = Instant::now();
                 loop {
                     while let Some(command) = queue.pop_front() {

@@ -559,3 +559,87 @@ fn the_budget_pauses_the_order_before_the_next_stage() {
         "the second stage never started: {args}"
     );
 }
+
+#[test]
+fn a_malformed_signal_block_fails_the_stage_and_continue_lets_the_order_complete() {
+    let bad = "printf '%s\\n' 'done' '```yaml' 'signals:' '  nextAction: dance' '```'";
+    let recipe = format!(
+        "name: cont\nworkflow:\n  stages: [bad, after]\n{}{}",
+        stage("bad", bad, "  on_failure: continue\n"),
+        stage("after", "echo after > after.txt", ""),
+    );
+    let s = setup(&recipe);
+    let (id, outcome, _) = s.run("p");
+    assert_eq!(
+        outcome,
+        RunOutcome::Completed {
+            failed_stages: vec!["bad".into()]
+        }
+    );
+    assert!(s.repo.join("after.txt").exists());
+    let runs = s.store.stage_runs(id).expect("runs");
+    assert_eq!(runs[0].status, StageStatus::Failed);
+    let error = runs[0].error.clone().unwrap_or_default();
+    assert!(error.contains("dance"), "{error}");
+}
+
+#[test]
+fn the_role_template_renders_with_order_vars_and_house_rules() {
+    let recipe = format!(
+        "name: role\nworkflow:\n  stages: [one]\n{}  role: helper\n",
+        stage("one", "cat > prompt.txt", "")
+    );
+    let s = setup(&recipe);
+    let orch = OrchDir::of_repo(&s.repo);
+    std::fs::create_dir_all(orch.roles()).expect("roles dir");
+    std::fs::write(
+        orch.role_file("helper"),
+        "---\nname: Helper\nvariables:\n  tone:\n    type: string\n    required: true\n---\nYou help ({{ tone }}) with: {{ prompt }}\nRules: {{ house_rules }}\n",
+    )
+    .expect("role");
+    let catalogs = Catalogs {
+        recipes: RecipeCatalog::load(&orch).expect("recipes"),
+        roles: RoleCatalog::load(&orch).expect("roles"),
+        skills: SkillCatalog::load(&orch).expect("skills"),
+        profiles: Profiles::default(),
+    };
+    let s = Setup { catalogs, ..s };
+    let (_, outcome, _) = s.run_with(
+        NewOrder::new("cafe", "test")
+            .prompt("fix it")
+            .var("tone", "calm"),
+        RunnerConfig::default(),
+    );
+    assert!(
+        matches!(outcome, RunOutcome::Completed { .. }),
+        "{outcome:?}"
+    );
+    let prompt = std::fs::read_to_string(s.repo.join("prompt.txt")).expect("prompt");
+    assert!(
+        prompt.starts_with("You help (calm) with: fix it\nRules: Keep it small."),
+        "{prompt}"
+    );
+
+    // Without the required variable nothing starts: the error names it.
+    let order = s
+        .store
+        .create_order(&NewOrder::new("cafe", "test").prompt("x"))
+        .expect("order");
+    let runner = Runner::new(
+        &s.store,
+        &s.registry,
+        &s.pool,
+        &s.catalogs,
+        s.repo.clone(),
+        String::new(),
+        RunnerConfig::default(),
+    );
+    let err = runner
+        .run(order.id, None, &mut |_| {})
+        .expect_err("missing var");
+    assert!(err.to_string().contains("tone"), "{err}");
+    assert_eq!(
+        s.store.order(order.id).expect("order").status,
+        OrderStatus::Created
+    );
+}
