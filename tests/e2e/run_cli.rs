@@ -33,6 +33,14 @@ boom:
   command: "echo about to fail; exit 7"
 "#;
 
+const ASK: &str = r#"name: ask
+workflow:
+  stages: [ask]
+ask:
+  provider: command
+  command: "printf '%s\\n' 'need input' '```yaml' 'signals:' '  nextAction: await_user' '  questions: [Which database?]' '```'"
+"#;
+
 impl Env {
     fn new() -> Self {
         let work = tempfile::tempdir().expect("temp work");
@@ -43,6 +51,7 @@ impl Env {
                 ("app.txt", "line one\n"),
                 (".orch/workflows/two.workflow.yml", TWO),
                 (".orch/workflows/broken.workflow.yml", BROKEN),
+                (".orch/workflows/ask.workflow.yml", ASK),
             ],
         );
         let env = Self {
@@ -228,4 +237,17 @@ fn a_failing_recipe_exits_1_and_order_run_runs_a_created_order() {
     assert!(prompt.starts_with("given now"), "{prompt}");
     let again = env.cli.fails(&env.repo, &["order", "run", id]);
     assert!(again.contains("only a created order can be run"), "{again}");
+}
+
+#[test]
+fn a_stage_asking_a_question_exits_3_with_the_question_shown() {
+    let env = Env::new();
+    let out = env
+        .cli
+        .run(&env.repo, &["run", "--recipe", "ask", "--no-worktree", "x"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("awaits your input"), "{stdout}");
+    assert!(stdout.contains("- Which database?"), "{stdout}");
+    assert_eq!(env.orders()[0]["status"], "awaiting-input");
 }
