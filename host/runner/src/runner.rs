@@ -39,6 +39,9 @@ use crate::events::{self, RunOutcome};
 use crate::prompt::render_stage_prompt;
 use crate::stage::{StageJob, StageResult, WorkerMsg, abbreviate, run_stage};
 
+/// How often the loop looks at the interrupt flag of [`Runner::with_interrupt`].
+pub const INTERRUPT_POLL: Duration = Duration::from_millis(100);
+
 /// How a runner behaves.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -132,6 +135,7 @@ pub struct Runner<'a> {
     repo: PathBuf,
     house_rules: String,
     config: RunnerConfig,
+    interrupt: Option<&'a AtomicBool>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -175,7 +179,17 @@ impl<'a> Runner<'a> {
             repo,
             house_rules,
             config,
+            interrupt: None,
         }
+    }
+
+    /// Cancels the running order once `flag` becomes true (e.g. set by a Ctrl-C handler): the
+    /// running agents' process groups are killed, their leases returned, then the order is
+    /// recorded cancelled ([`RunOutcome::Cancelled`]). The flag is polled every
+    /// [`INTERRUPT_POLL`].
+    pub fn with_interrupt(mut self, flag: &'a AtomicBool) -> Self {
+        self.interrupt = Some(flag);
+        self
     }
 
     /// Loads, validates (with what is installed), resolves and plans recipe `recipe_id`.
@@ -372,6 +386,7 @@ impl<'a> Runner<'a> {
             let result = (|| -> Result<RunOutcome, RunnerError> {
                 let mut queue: VecDeque<EngineCommand> = run.handle(first)?.into();
                 let mut last_beat = Instant::now();
+                let mut cancel_sent = false;
                 loop {
                     while let Some(command) = queue.pop_front() {
                         if let Some(job) = state.execute(command, &mut queue, emit, &abort)? {
@@ -379,6 +394,14 @@ impl<'a> Runner<'a> {
                             state.active += 1;
                             scope.spawn(move || run_stage(job, &tx));
                         }
+                    }
+                    if !cancel_sent
+                        && state.outcome.is_none()
+                        && self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed))
+                    {
+                        cancel_sent = true;
+                        queue.extend(run.handle(EngineEvent::CancelRequested)?);
+                        continue;
                     }
                     if let Some(outcome) = &state.outcome
                         && state.active == 0
@@ -397,7 +420,11 @@ impl<'a> Runner<'a> {
                         .map(|(_, at)| at.saturating_duration_since(now))
                         .min()
                         .unwrap_or(self.config.heartbeat)
-                        .min(self.config.heartbeat);
+                        .min(self.config.heartbeat)
+                        .min(match self.interrupt {
+                            Some(_) => INTERRUPT_POLL,
+                            None => Duration::MAX,
+                        });
                     match rx.recv_timeout(wait) {
                         Ok(message) => {
                             if let Some(event) = state.receive(message, emit)? {

@@ -643,3 +643,92 @@ fn the_role_template_renders_with_order_vars_and_house_rules() {
         OrderStatus::Created
     );
 }
+
+#[test]
+fn an_interrupt_kills_the_agents_group_and_cancels_the_order() {
+    let script_dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = script_dir.path().join("grandchild.pid");
+    let script = script_dir.path().join("script.json");
+    std::fs::write(
+        &script,
+        serde_json::json!([
+            {"spawn_grandchild_sleep_s": 300, "pid_file": pid_file},
+            {"print": "started"},
+            {"sleep_ms": 30000}
+        ])
+        .to_string(),
+    )
+    .expect("script");
+    let recipe = format!(
+        "name: slow\nworkflow:\n  stages: [slow, next]\nslow:\n  provider: command\n  command: {}\n{}",
+        fake_agent_command(&script.to_string_lossy()),
+        stage("next", "echo next > next.txt", "")
+    );
+    let s = setup(&recipe);
+    let order = s
+        .store
+        .create_order(&NewOrder::new("cafe", "test").prompt("p"))
+        .expect("order");
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    let runner = Runner::new(
+        &s.store,
+        &s.registry,
+        &s.pool,
+        &s.catalogs,
+        s.repo.clone(),
+        String::new(),
+        RunnerConfig::default(),
+    )
+    .with_interrupt(&flag);
+    let started = Instant::now();
+    let mut kinds = Vec::new();
+    let outcome = runner
+        .run(order.id, None, &mut |event| {
+            if event.kind == "order:output" {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                kinds.push(event.kind.clone());
+            }
+        })
+        .expect("run");
+    assert_eq!(outcome, RunOutcome::Cancelled);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        kinds,
+        [
+            "order:started",
+            "stage:started",
+            "stage:cancelled",
+            "stage:cancelled",
+            "order:cancelled"
+        ]
+    );
+    assert_eq!(
+        s.store.order(order.id).expect("order").status,
+        OrderStatus::Cancelled
+    );
+    assert!(!s.repo.join("next.txt").exists());
+    assert_eq!(s.pool.stats().in_use, 0);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    // Gone, or a zombie nobody reaps yet (it was reparented): not running either way.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let alive = loop {
+        let running = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        });
+        if !running || Instant::now() > deadline {
+            break running;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!alive, "the grandchild {pid} survived the cancel");
+}
