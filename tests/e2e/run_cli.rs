@@ -41,6 +41,14 @@ ask:
   command: "printf '%s\\n' 'need input' '```yaml' 'signals:' '  nextAction: await_user' '  questions: [Which database?]' '```'"
 "#;
 
+const SLOW: &str = r#"name: slow
+workflow:
+  stages: [slow]
+slow:
+  provider: command
+  command: "echo working; sleep 60 & wait"
+"#;
+
 impl Env {
     fn new() -> Self {
         let work = tempfile::tempdir().expect("temp work");
@@ -52,6 +60,7 @@ impl Env {
                 (".orch/workflows/two.workflow.yml", TWO),
                 (".orch/workflows/broken.workflow.yml", BROKEN),
                 (".orch/workflows/ask.workflow.yml", ASK),
+                (".orch/workflows/slow.workflow.yml", SLOW),
             ],
         );
         let env = Self {
@@ -250,4 +259,42 @@ fn a_stage_asking_a_question_exits_3_with_the_question_shown() {
     assert!(stdout.contains("awaits your input"), "{stdout}");
     assert!(stdout.contains("- Which database?"), "{stdout}");
     assert_eq!(env.orders()[0]["status"], "awaiting-input");
+}
+
+#[test]
+fn ctrl_c_cancels_the_order_and_exits_4() {
+    use std::io::BufRead as _;
+    let env = Env::new();
+    let mut child = env
+        .cli
+        .command(
+            &env.repo,
+            &["run", "--recipe", "slow", "--no-worktree", "--json", "x"],
+        )
+        .spawn()
+        .expect("spawn codecafe");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        let event: Value = serde_json::from_str(&line).expect("json");
+        let output = event["kind"] == "order:output";
+        seen.push(event);
+        if output {
+            break;
+        }
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    for line in lines {
+        seen.push(serde_json::from_str(&line.expect("line")).expect("json"));
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(4), "{seen:?}");
+    assert_eq!(seen.last().expect("event")["kind"], "order:cancelled");
+    assert_eq!(env.orders()[0]["status"], "cancelled");
 }

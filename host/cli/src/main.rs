@@ -80,6 +80,7 @@ fn main() -> ExitCode {
         Command::Run(_) | Command::Order(order_cmd::OrderCommand::Run(_))
     ) {
         ignore_sigpipe();
+        cancel_on_ctrl_c();
     }
     init_logging(cli.verbose);
     let result = context::Context::new().and_then(|ctx| match cli.command {
@@ -132,6 +133,25 @@ fn ignore_sigpipe() {
     #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Ctrl-C during a foreground run cancels the order cleanly (agents' process groups killed,
+/// leases returned, the order recorded cancelled; exit code 4) instead of killing codecafe and
+/// leaving the agents running in their own process groups.
+fn cancel_on_ctrl_c() {
+    extern "C" fn on_sigint(_: libc::c_int) {
+        // Only an atomic store: async-signal-safe.
+        run_cmd::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    // SAFETY: called from `main` before any thread is started; the handler only stores to an
+    // atomic, which is async-signal-safe.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
     }
 }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -25,6 +26,9 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::order_cmd::{self, NewArgs};
 use crate::output::print_json;
+
+/// Set by the Ctrl-C handler of `main`: the foreground run cancels its order.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Exit code of an order that awaits input.
 pub const EXIT_AWAITING_INPUT: u8 = 3;
@@ -137,6 +141,7 @@ fn runner<'a>(store: &'a Store, setup: &'a Setup, cafe: &Cafe) -> Runner<'a> {
             ..RunnerConfig::default()
         },
     )
+    .with_interrupt(&INTERRUPTED)
 }
 
 /// `codecafe run`: a new order, executed in the foreground.
