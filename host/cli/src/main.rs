@@ -75,10 +75,12 @@ enum Command {
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
-    if matches!(
-        cli.command,
-        Command::Run(_) | Command::Order(order_cmd::OrderCommand::Run(_))
-    ) {
+    let runs_agents = match &cli.command {
+        Command::Run(args) => args.runs_agents(),
+        Command::Order(order_cmd::OrderCommand::Run(args)) => args.runs_agents(),
+        _ => false,
+    };
+    if runs_agents {
         ignore_sigpipe();
         cancel_on_ctrl_c();
     }

@@ -144,6 +144,20 @@ fn runner<'a>(store: &'a Store, setup: &'a Setup, cafe: &Cafe) -> Runner<'a> {
     .with_interrupt(&INTERRUPTED)
 }
 
+impl RunArgs {
+    /// Whether this invocation starts agents (not `--dry-run`).
+    pub fn runs_agents(&self) -> bool {
+        !self.dry_run
+    }
+}
+
+impl OrderRunArgs {
+    /// Whether this invocation starts agents (not `--dry-run`).
+    pub fn runs_agents(&self) -> bool {
+        !self.dry_run
+    }
+}
+
 /// `codecafe run`: a new order, executed in the foreground.
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
     let store = order_cmd::open_store(ctx)?;
@@ -290,7 +304,11 @@ fn usage(value: &Value) -> String {
             tokens("output-tokens")
         ));
     }
-    if let Some(cost) = value.get("costUsd").and_then(Value::as_f64) {
+    if let Some(cost) = value
+        .get("costUsd")
+        .and_then(Value::as_f64)
+        .filter(|c| *c > 0.0)
+    {
         parts.push(format!("${cost:.4}"));
     }
     if parts.is_empty() {
