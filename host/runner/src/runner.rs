@@ -1,7 +1,7 @@
 //! [`Runner`]: executes one order in the foreground.
 //!
 //! The loop runs on the calling thread and owns the store; each started stage runs on a scoped
-//! worker thread ([`crate::stage`]) that reports over a channel. For every engine command, in
+//! worker thread (the private `stage` module) that reports over a channel. For every engine command, in
 //! order: `Persist*` → the store (before anything is emitted); `StartStage` → render the
 //! prompt, build the invocation, hand it to a worker (which leases a terminal only while the
 //! agent runs); `ScheduleBackoff` → a timer (capped by [`RunnerConfig::max_backoff`]);
@@ -358,7 +358,12 @@ impl<'a> Runner<'a> {
     ) -> Result<RunOutcome, RunnerError> {
         let mut outputs = HashMap::new();
         let mut sessions = HashMap::new();
+        let mut stages: HashMap<String, StageRec> = HashMap::new();
         for stage_run in self.store.stage_runs(order.id)? {
+            // The latest run of each stage is the one a continued run updates.
+            let rec = stages.entry(stage_run.stage_id.clone()).or_default();
+            rec.run_id = Some(stage_run.id);
+            rec.attempt = stage_run.attempt;
             if let Some(session) = stage_run.agent_session_id {
                 sessions.insert(stage_run.stage_id.clone(), session);
             }
@@ -374,7 +379,7 @@ impl<'a> Runner<'a> {
             runner: self,
             order,
             prepared,
-            stages: HashMap::new(),
+            stages,
             outputs,
             sessions,
             answers: Vec::new(),
