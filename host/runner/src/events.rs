@@ -44,6 +44,9 @@ pub const ORDER_FAILED: &str = "order:failed";
 pub const ORDER_CANCELLED: &str = "order:cancelled";
 /// `order:warning`.
 pub const ORDER_WARNING: &str = "order:warning";
+/// Another process asks the one running the order to cancel it (`{}`); the running loop
+/// looks for it every [`crate::INTERRUPT_POLL`].
+pub const ORDER_CANCEL_REQUESTED: &str = "order:cancel-requested";
 
 /// How a foreground run ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -19,4 +19,4 @@ mod stage;
 
 pub use error::RunnerError;
 pub use events::RunOutcome;
-pub use runner::{Catalogs, DryRun, INTERRUPT_POLL, Prepared, Runner, RunnerConfig};
+pub use runner::{Catalogs, Continuation, DryRun, INTERRUPT_POLL, Prepared, Runner, RunnerConfig};

@@ -4,7 +4,7 @@
 //! Both templates are rendered **strictly** with the same variables (the catalog's
 //! [`RenderContext`]: `prompt`, `skills`, `vars`, `previous`, `answers`, `attempt`,
 //! `house_rules`, `stage`): a variable that does not exist is an error that names it. A stage
-//! without a role gets the user's prompt followed by its skills' instructions.
+//! without a role gets the user's prompt, its skills' instructions, then the user's answers so far.
 
 use codecafe_catalog::CatalogError;
 use codecafe_catalog::role::{RenderContext, Role};
@@ -101,7 +101,8 @@ pub fn render_stage_prompt(
         .join("\n\n"))
 }
 
-/// The body of a stage without a role: the prompt, then each skill's instructions.
+/// The body of a stage without a role: the prompt, each skill's instructions, then the user's
+/// answers so far (an agent continuing its session after asking gets the answer this way).
 fn default_body(context: &RenderContext) -> String {
     let mut body = context.prompt.trim_end().to_owned();
     for skill in &context.skills {
@@ -111,6 +112,12 @@ fn default_body(context: &RenderContext) -> String {
             skill.command,
             skill.instructions.trim_end()
         ));
+    }
+    if !context.answers.is_empty() {
+        body.push_str("\n\n## The user's answers to your questions\n");
+        for answer in &context.answers {
+            body.push_str(&format!("\n- {}", answer.answer.trim_end()));
+        }
     }
     body
 }

@@ -21,8 +21,8 @@ use codecafe_catalog::role::{Answer, PreviousOutput, RenderContext, RoleCatalog,
 use codecafe_catalog::skill::SkillCatalog;
 use codecafe_catalog::{CatalogError, profile::Profiles};
 use codecafe_engine::driver::{
-    AwaitReason, EngineCommand, EngineEvent, OrderOutcome, OrderRun, RunOptions, Session,
-    StageOutcome,
+    AwaitReason, EngineCommand, EngineEvent, OrderOutcome, OrderRun, OrderSnapshot, RetryFrom,
+    RunOptions, Session, StageOutcome, StageSnapshot,
 };
 use codecafe_engine::plan::{ContextMode, OnFailure, Plan, StageDef};
 use codecafe_engine::{OrderAction, OrderStatus, StageAction};
@@ -42,6 +42,22 @@ use crate::stage::{StageJob, StageResult, WorkerMsg, abbreviate, run_stage};
 /// How often the loop looks at the interrupt flag of [`Runner::with_interrupt`].
 pub const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 
+/// How [`Runner::continue_order`] continues an order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Continuation {
+    /// The user's answer to the open questions.
+    Input(String),
+    /// Run again after a failure or a cancel.
+    Retry {
+        /// Where from.
+        from: RetryFrom,
+        /// New agent sessions instead of continuing the previous ones.
+        fresh: bool,
+    },
+    /// The process running the order died; go on from what was recorded.
+    Resume,
+}
+
 /// How a runner behaves.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -55,7 +71,8 @@ pub struct RunnerConfig {
     pub stale_after: Duration,
     /// How often the claim's heartbeat is renewed while the order runs.
     pub heartbeat: Duration,
-    /// The environment agents start with (plus what their command adds).
+    /// The environment agents start with (plus what their command adds); by default
+    /// [`codecafe_terminals::agent_base_env`] (`CODECAFE_AGENT_ENV_ALLOW` adds names).
     pub base_env: Vec<(String, String)>,
 }
 
@@ -67,7 +84,7 @@ impl Default for RunnerConfig {
             max_backoff: Duration::from_secs(5 * 60),
             stale_after: Duration::from_secs(60),
             heartbeat: Duration::from_secs(5),
-            base_env: codecafe_terminals::inherited_env(codecafe_terminals::DEFAULT_ENV_ALLOW),
+            base_env: codecafe_terminals::agent_base_env(),
         }
     }
 }
@@ -344,6 +361,135 @@ impl<'a> Runner<'a> {
         result
     }
 
+    /// Continues order `id` after an earlier run stopped: with the user's answer
+    /// ([`Continuation::Input`], the asking stage continues its own agent session), a retry
+    /// of a failed or cancelled order ([`Continuation::Retry`]), or after the process running
+    /// it died ([`Continuation::Resume`]; the claim must be stale). The engine state is
+    /// restored from the stored stage runs (open questions from the latest
+    /// `order:awaiting-input` event); completed stages are not re-run.
+    pub fn continue_order(
+        &self,
+        id: Uuid,
+        continuation: Continuation,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<RunOutcome, RunnerError> {
+        let order = self.store.order(id)?;
+        let prepared = self.prepare(&order.recipe_id, &order.prompt, order.vars.clone())?;
+        self.store
+            .claim_order(id, &self.config.runner_id, self.config.stale_after)?;
+        let result = (|| {
+            let run = OrderRun::restore(
+                prepared.plan.clone(),
+                RunOptions {
+                    max_cost_usd: order.max_cost_usd.or(prepared.recipe.budget),
+                },
+                self.snapshot(&order)?,
+            )?;
+            let first = match continuation {
+                Continuation::Input(answer) => EngineEvent::InputReceived { answer },
+                Continuation::Retry { from, fresh } => EngineEvent::RetryRequested { from, fresh },
+                Continuation::Resume => EngineEvent::ResumeAfterCrash,
+            };
+            self.drive(&order, &prepared, run, first, emit)
+        })();
+        if let Err(err) = self.store.release_order(id, &self.config.runner_id) {
+            tracing::debug!(%err, "releasing the order");
+        }
+        result
+    }
+
+    /// The engine's persisted view of `order`: each stage's latest run.
+    fn snapshot(&self, order: &Order) -> Result<OrderSnapshot, RunnerError> {
+        let mut latest: BTreeMap<String, (StageSnapshot, u32)> = BTreeMap::new();
+        for run in self.store.stage_runs(order.id)? {
+            let entry = latest.entry(run.stage_id.clone()).or_insert_with(|| {
+                (
+                    StageSnapshot {
+                        id: run.stage_id.clone(),
+                        status: run.status,
+                        attempt: run.attempt,
+                        retries_used: 0,
+                        questions: Vec::new(),
+                    },
+                    0,
+                )
+            });
+            if run.order_attempt == order.attempt {
+                entry.1 += 1;
+            }
+            entry.0.status = run.status;
+            entry.0.attempt = run.attempt;
+        }
+        let questions = self.open_questions(order.id)?;
+        let stages = latest
+            .into_values()
+            .map(|(mut stage, runs)| {
+                stage.retries_used = runs.saturating_sub(1);
+                if stage.status == codecafe_engine::StageStatus::AwaitingInput {
+                    stage.questions = questions.clone();
+                }
+                stage
+            })
+            .collect();
+        Ok(OrderSnapshot {
+            status: order.status,
+            stages,
+            cost_usd: order.cost_usd,
+        })
+    }
+
+    /// The sequence number of the order's latest event (0: none).
+    fn last_seq(&self, id: Uuid) -> Result<i64, RunnerError> {
+        let mut after = 0;
+        loop {
+            match self.store.events_since(id, after, 500)?.last() {
+                Some(last) => after = last.seq,
+                None => return Ok(after),
+            }
+        }
+    }
+
+    /// Whether an `order:cancel-requested` event came after `seen` (which moves on).
+    fn cancel_requested(&self, id: Uuid, seen: &mut i64) -> Result<bool, RunnerError> {
+        let mut found = false;
+        loop {
+            let batch = self.store.events_since(id, *seen, 500)?;
+            let Some(last) = batch.last() else {
+                return Ok(found);
+            };
+            *seen = last.seq;
+            found |= batch
+                .iter()
+                .any(|e| e.kind == events::ORDER_CANCEL_REQUESTED);
+        }
+    }
+
+    /// The questions of the order's latest `order:awaiting-input` event.
+    pub fn open_questions(&self, id: Uuid) -> Result<Vec<String>, RunnerError> {
+        let mut questions = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self.store.events_since(id, after, 500)?;
+            let Some(last) = batch.last() else {
+                return Ok(questions);
+            };
+            after = last.seq;
+            for event in batch
+                .iter()
+                .filter(|e| e.kind == events::ORDER_AWAITING_INPUT)
+            {
+                questions = event.payload["questions"]
+                    .as_array()
+                    .map(|qs| {
+                        qs.iter()
+                            .filter_map(|q| q.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+        }
+    }
+
     /// Drives `run` from `first` (`Start` today; `InputReceived`, `RetryRequested` or
     /// `ResumeAfterCrash` on a restored run later) until the order finishes or waits. What
     /// earlier runs recorded — each stage's latest agent session and completed output — is read
@@ -373,6 +519,7 @@ impl<'a> Runner<'a> {
                 outputs.insert(stage_run.stage_id, output);
             }
         }
+        let mut seen = self.last_seq(order.id)?;
         let (tx, rx) = mpsc::channel::<WorkerMsg>();
         let abort = Arc::new(AtomicBool::new(false));
         let mut state = Loop {
@@ -402,7 +549,8 @@ impl<'a> Runner<'a> {
                     }
                     if !cancel_sent
                         && state.outcome.is_none()
-                        && self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed))
+                        && (self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed))
+                            || self.cancel_requested(order.id, &mut seen)?)
                     {
                         cancel_sent = true;
                         queue.extend(run.handle(EngineEvent::CancelRequested)?);
@@ -426,10 +574,7 @@ impl<'a> Runner<'a> {
                         .min()
                         .unwrap_or(self.config.heartbeat)
                         .min(self.config.heartbeat)
-                        .min(match self.interrupt {
-                            Some(_) => INTERRUPT_POLL,
-                            None => Duration::MAX,
-                        });
+                        .min(INTERRUPT_POLL);
                     match rx.recv_timeout(wait) {
                         Ok(message) => {
                             if let Some(event) = state.receive(message, emit)? {
@@ -810,17 +955,30 @@ impl<'r, 'a> Loop<'r, 'a> {
             .clone();
         let can_fork =
             matches!(provider.info(), PluginInfo::Provider(info) if info.capabilities.fork);
+        // A session is continued or forked only by the provider that made it: a claude
+        // session id means nothing to codex, so a stage after another provider's starts fresh.
+        let same_provider = |of: &str| {
+            self.prepared
+                .recipe
+                .stages
+                .iter()
+                .any(|s| s.id == of && s.provider.value == spec.provider.value)
+        };
         let session = match session {
             Session::Fresh => None,
-            Session::Continue { of } => self.sessions.get(of).map(|id| SessionRef {
-                id: id.clone(),
-                fork: false,
-            }),
-            Session::Fork { of } if can_fork => self.sessions.get(of).map(|id| SessionRef {
-                id: id.clone(),
-                fork: true,
-            }),
-            Session::Fork { .. } => None,
+            Session::Continue { of } if same_provider(of) => {
+                self.sessions.get(of).map(|id| SessionRef {
+                    id: id.clone(),
+                    fork: false,
+                })
+            }
+            Session::Fork { of } if can_fork && same_provider(of) => {
+                self.sessions.get(of).map(|id| SessionRef {
+                    id: id.clone(),
+                    fork: true,
+                })
+            }
+            Session::Continue { .. } | Session::Fork { .. } => None,
         };
         let cwd = self
             .order
