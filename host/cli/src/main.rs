@@ -6,6 +6,7 @@
 
 mod cafe_cmd;
 mod context;
+mod control_cmd;
 mod order_cmd;
 mod output;
 mod paths;
@@ -48,6 +49,8 @@ enum Command {
     /// Orders: a recipe run on its own branch and worktree.
     #[command(subcommand)]
     Order(order_cmd::OrderCommand),
+    /// The orders that are running or waiting for input.
+    Status(control_cmd::StatusArgs),
     /// Registered repositories (cafes) and their settings.
     #[command(subcommand)]
     Cafe(cafe_cmd::CafeCommand),
@@ -78,6 +81,11 @@ fn main() -> ExitCode {
     let runs_agents = match &cli.command {
         Command::Run(args) => args.runs_agents(),
         Command::Order(order_cmd::OrderCommand::Run(args)) => args.runs_agents(),
+        Command::Order(
+            order_cmd::OrderCommand::Input(_)
+            | order_cmd::OrderCommand::Retry(_)
+            | order_cmd::OrderCommand::Resume(_),
+        ) => true,
         _ => false,
     };
     if runs_agents {
@@ -96,6 +104,9 @@ fn main() -> ExitCode {
         Command::Cafe(command) => cafe_cmd::run(command, &ctx),
         Command::Order(command) => order_cmd::run(command, &ctx),
         Command::Run(args) => run_cmd::run(&ctx, &args),
+        Command::Status(args) => {
+            order_cmd::open_store(&ctx).and_then(|store| control_cmd::status(&store, &args))
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -73,6 +73,14 @@ pub enum OrderCommand {
     Run(crate::run_cmd::OrderRunArgs),
     /// The order's stored events, oldest first; `--follow` waits for more until it ends.
     Logs(crate::run_cmd::LogsArgs),
+    /// Answer an order awaiting input and continue it in the foreground.
+    Input(crate::control_cmd::InputArgs),
+    /// Cancel an order: ask the process running it, or record it cancelled.
+    Cancel(crate::control_cmd::CancelArgs),
+    /// Run a failed or cancelled order again in the foreground.
+    Retry(crate::control_cmd::RetryArgs),
+    /// Continue a running order whose codecafe process died.
+    Resume(crate::control_cmd::ResumeArgs),
     /// Delete orders: worktree, then state. Refuses to lose work unless `--force`.
     Rm {
         /// Order ids or unique prefixes.
@@ -147,6 +155,10 @@ pub fn run(command: OrderCommand, ctx: &Context) -> Result<ExitCode> {
         } => merge(ctx, &store, &id, into, squash, delete),
         OrderCommand::Run(args) => crate::run_cmd::order_run(ctx, &store, &args),
         OrderCommand::Logs(args) => crate::run_cmd::logs(&store, &args),
+        OrderCommand::Input(args) => crate::control_cmd::input(ctx, &store, &args),
+        OrderCommand::Cancel(args) => crate::control_cmd::cancel(&store, &args),
+        OrderCommand::Retry(args) => crate::control_cmd::retry(ctx, &store, &args),
+        OrderCommand::Resume(args) => crate::control_cmd::resume(ctx, &store, &args),
         OrderCommand::Rm {
             ids,
             force,

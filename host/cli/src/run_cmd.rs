@@ -18,7 +18,7 @@ use codecafe_catalog::role::RoleCatalog;
 use codecafe_catalog::skill::SkillCatalog;
 use codecafe_plugin_host::PluginHost;
 use codecafe_plugin_host::registry::Registry;
-use codecafe_runner::{Catalogs, DryRun, RunOutcome, Runner, RunnerConfig};
+use codecafe_runner::{Catalogs, Continuation, DryRun, RunOutcome, Runner, RunnerConfig};
 use codecafe_store::{Event, Store};
 use codecafe_terminals::TerminalPool;
 use serde_json::Value;
@@ -125,6 +125,16 @@ fn setup(ctx: &Context, cafe: &Cafe) -> Result<Setup> {
 }
 
 fn runner<'a>(store: &'a Store, setup: &'a Setup, cafe: &Cafe) -> Runner<'a> {
+    runner_with(store, setup, cafe, None)
+}
+
+/// A runner for `cafe`; `stale_after` overrides how old a claim must be to be taken over.
+fn runner_with<'a>(
+    store: &'a Store,
+    setup: &'a Setup,
+    cafe: &Cafe,
+    stale_after: Option<Duration>,
+) -> Runner<'a> {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -138,6 +148,7 @@ fn runner<'a>(store: &'a Store, setup: &'a Setup, cafe: &Cafe) -> Runner<'a> {
         cafe.settings.house_rules.clone(),
         RunnerConfig {
             runner_id: format!("codecafe:{}:{started}", std::process::id()),
+            stale_after: stale_after.unwrap_or(RunnerConfig::default().stale_after),
             ..RunnerConfig::default()
         },
     )
@@ -220,6 +231,37 @@ pub fn order_run(ctx: &Context, store: &Store, args: &OrderRunArgs) -> Result<Ex
     execute(&runner, order.id, args.prompt.as_deref(), args.json)
 }
 
+/// `codecafe order input|retry|resume`: continue a stored order in the foreground.
+pub(crate) fn continue_order(
+    ctx: &Context,
+    store: &Store,
+    order: &codecafe_store::Order,
+    continuation: Continuation,
+    stale_after: Option<Duration>,
+    json: bool,
+) -> Result<ExitCode> {
+    let cafe = order_cmd::order_cafe(ctx, order)?;
+    let setup = setup(ctx, &cafe)?;
+    let runner = runner_with(store, &setup, &cafe, stale_after);
+    let short = order.short_id();
+    let outcome = runner
+        .continue_order(order.id, continuation, &mut |event| {
+            print_event(event, json, &short);
+        })
+        .with_context(|| format!("order {short} could not continue"))?;
+    Ok(exit_code(&outcome))
+}
+
+/// The exit code of a run that ended with `outcome`.
+fn exit_code(outcome: &RunOutcome) -> ExitCode {
+    match outcome {
+        RunOutcome::Completed { .. } => ExitCode::SUCCESS,
+        RunOutcome::Failed { .. } => ExitCode::FAILURE,
+        RunOutcome::AwaitingInput { .. } => ExitCode::from(EXIT_AWAITING_INPUT),
+        RunOutcome::Cancelled => ExitCode::from(EXIT_CANCELLED),
+    }
+}
+
 fn execute(
     runner: &Runner<'_>,
     id: uuid::Uuid,
@@ -230,12 +272,7 @@ fn execute(
     let outcome = runner
         .run(id, prompt, &mut |event| print_event(event, json, &short))
         .with_context(|| format!("order {short} could not run"))?;
-    Ok(match outcome {
-        RunOutcome::Completed { .. } => ExitCode::SUCCESS,
-        RunOutcome::Failed { .. } => ExitCode::FAILURE,
-        RunOutcome::AwaitingInput { .. } => ExitCode::from(EXIT_AWAITING_INPUT),
-        RunOutcome::Cancelled => ExitCode::from(EXIT_CANCELLED),
-    })
+    Ok(exit_code(&outcome))
 }
 
 fn print_dry_run(dry: &DryRun, json: bool) -> Result<()> {
