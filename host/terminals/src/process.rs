@@ -74,6 +74,26 @@ pub fn inherited_env(names: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The variable naming further variables of codecafe's own environment that agents inherit, on
+/// top of [`DEFAULT_ENV_ALLOW`]: names separated by commas or whitespace, e.g.
+/// `CODECAFE_AGENT_ENV_ALLOW=ANTHROPIC_BASE_URL,ANTHROPIC_API_KEY,CLAUDE_CONFIG_DIR,CODEX_HOME`.
+/// It is how an agent gets a private config directory, an API endpoint or a key without a
+/// provider option for each (the end-to-end tests point the real CLIs at a fake model this way).
+pub const AGENT_ENV_ALLOW_VAR: &str = "CODECAFE_AGENT_ENV_ALLOW";
+
+/// The environment agents start with: [`inherited_env`] of [`DEFAULT_ENV_ALLOW`] plus the
+/// names listed in [`AGENT_ENV_ALLOW_VAR`].
+pub fn agent_base_env() -> Vec<(String, String)> {
+    let extra = std::env::var(AGENT_ENV_ALLOW_VAR).unwrap_or_default();
+    let mut names: Vec<&str> = DEFAULT_ENV_ALLOW.to_vec();
+    for name in extra.split(|c: char| c == ',' || c.is_whitespace()) {
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    inherited_env(&names)
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
