@@ -7,7 +7,7 @@
 //! `CODECAFE_AGENT_ENV_ALLOW`, which adds variables of codecafe's environment to what agents
 //! inherit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -143,6 +143,50 @@ fn agents_bin() -> PathBuf {
     bin
 }
 
+/// `codecafe args` in `cwd` with the agents on `PATH`, private homes under `home` and the fake
+/// server's address and key passed on to the agents through `CODECAFE_AGENT_ENV_ALLOW`.
+fn agent_command(
+    cli: &Codecafe,
+    cwd: &Path,
+    home: &Path,
+    model: &FakeModel,
+    args: &[&str],
+) -> Command {
+    let bin = agents_bin();
+    let claude_dir = home.join(".claude");
+    let codex_home = home.join("codex");
+    std::fs::create_dir_all(&claude_dir).expect("claude dir");
+    std::fs::create_dir_all(&codex_home).expect("codex home");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = cli.command(cwd, args);
+    command
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("CLAUDE_CONFIG_DIR", &claude_dir)
+        .env("CODEX_HOME", &codex_home)
+        .env("ANTHROPIC_BASE_URL", model.base_url())
+        .env("ANTHROPIC_API_KEY", "sk-ant-fake-key-for-offline-tests")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_ERROR_REPORTING", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("FAKE_KEY", "fake-key")
+        .env("CODECAFE_AGENT_ENV_ALLOW", AGENT_ENV.join(","));
+    command
+}
+
+/// NDJSON lines as values.
+fn ndjson(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
 /// Runs `command` to its end, killing it after `limit`; returns exit code, stdout, stderr.
 fn run_bounded(mut command: Command, limit: Duration) -> (Option<i32>, String, String) {
     let stdout = tempfile::NamedTempFile::new().expect("stdout file");
@@ -190,7 +234,7 @@ fn turn_requests(model: &FakeModel, api: Api) -> Vec<RecordedRequest> {
 
 #[test]
 fn claude_then_codex_write_files_and_run_commands_in_the_worktree() {
-    let bin = agents_bin();
+    agents_bin();
     let work = tempfile::tempdir().expect("temp work");
     let repo = init_repo_with(
         &work.path().join("shop"),
@@ -229,35 +273,15 @@ fn claude_then_codex_write_files_and_run_commands_in_the_worktree() {
     let model = FakeModel::start(script).expect("fake model server");
     std::fs::write(&recipe_file, recipe(model.addr().port())).expect("recipe");
 
-    let home = work.path().join("agent-home");
-    let claude_dir = home.join(".claude");
-    let codex_home = home.join("codex");
-    std::fs::create_dir_all(&claude_dir).expect("claude dir");
-    std::fs::create_dir_all(&codex_home).expect("codex home");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+    let command = agent_command(
+        &cli,
+        &repo,
+        &work.path().join("agent-home"),
+        &model,
+        &["order", "run", &id, "--json"],
     );
-    let mut command = cli.command(&repo, &["order", "run", &id, "--json"]);
-    command
-        .env("PATH", path)
-        .env("HOME", &home)
-        .env("CLAUDE_CONFIG_DIR", &claude_dir)
-        .env("CODEX_HOME", &codex_home)
-        .env("ANTHROPIC_BASE_URL", model.base_url())
-        .env("ANTHROPIC_API_KEY", "sk-ant-fake-key-for-offline-tests")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_ERROR_REPORTING", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("FAKE_KEY", "fake-key")
-        .env("CODECAFE_AGENT_ENV_ALLOW", AGENT_ENV.join(","));
     let (code, stdout, stderr) = run_bounded(command, RUN_LIMIT);
-    let all: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let all = ndjson(&stdout);
     let context = || {
         format!(
             "exit {code:?}\nstdout:\n{stdout}\nstderr:\n{stderr}\nrequests:\n{:#?}",
@@ -390,4 +414,146 @@ fn claude_then_codex_write_files_and_run_commands_in_the_worktree() {
     );
     assert_eq!(model.remaining_turns(Api::Anthropic), 0);
     assert_eq!(model.remaining_turns(Api::Openai), 0);
+}
+
+/// The model asks a question (`await_user`), then answers once the user's answer arrives.
+const ASK_SCRIPT: &str = r##"{"anthropic": [
+  {
+    "blocks": [
+      {"type": "text", "text": "Before I start: which limit should apply per API key?\n\n```yaml\nsignals:\n  nextAction: await_user\n  needsUserInput: true\n  questions:\n    - Which limit should apply per API key?\n```"}
+    ],
+    "usage": {"input_tokens": 10, "output_tokens": 30}
+  },
+  {
+    "match": "100 requests per minute",
+    "blocks": [
+      {"type": "text", "text": "Noted: 100 requests per minute per API key.\n\n```yaml\nsignals:\n  nextAction: proceed\n  needsUserInput: false\n```"}
+    ],
+    "usage": {"input_tokens": 20, "output_tokens": 25}
+  }
+], "fallback_text": "OK."}"##;
+
+const ASK_RECIPE: &str = "name: ask
+workflow:
+  stages: [analyze]
+analyze:
+  provider: claude-code
+  permission_mode: bypassPermissions
+  timeout: 3m
+";
+
+#[test]
+fn claude_asks_and_order_input_continues_the_same_session() {
+    agents_bin();
+    let work = tempfile::tempdir().expect("temp work");
+    let repo = init_repo_with(
+        &work.path().join("shop"),
+        "main",
+        &[
+            ("app.txt", "line one\n"),
+            (".orch/workflows/ask.workflow.yml", ASK_RECIPE),
+        ],
+    );
+    let cli = Codecafe::new(env!("CARGO_BIN_EXE_codecafe")).non_interactive();
+    cli.ok(&repo, &["init"]);
+    let model = FakeModel::start(Script::from_json(ASK_SCRIPT).expect("script")).expect("server");
+    let home = work.path().join("agent-home");
+    let requests = |model: &FakeModel| {
+        format!(
+            "{:#?}",
+            model
+                .requests()
+                .iter()
+                .map(|r| (&r.method, &r.path, r.served, &r.last_user_text))
+                .collect::<Vec<_>>()
+        )
+    };
+
+    let first = agent_command(
+        &cli,
+        &repo,
+        &home,
+        &model,
+        &[
+            "run",
+            "--recipe",
+            "ask",
+            "Add rate limiting to the API",
+            "--json",
+        ],
+    );
+    let (code, stdout, stderr) = run_bounded(first, RUN_LIMIT);
+    assert_eq!(
+        code,
+        Some(3),
+        "awaiting input\nstdout:\n{stdout}\nstderr:\n{stderr}\n{}",
+        requests(&model)
+    );
+    let all = ndjson(&stdout);
+    let asked = events(&all, "order:awaiting-input", None);
+    assert_eq!(asked.len(), 1, "{stdout}");
+    assert!(
+        asked[0]
+            .to_string()
+            .contains("Which limit should apply per API key?"),
+        "{stdout}"
+    );
+    let id = all[0]["orderId"].as_str().expect("order id").to_owned();
+    let session = |all: &[Value]| -> Vec<String> {
+        events(all, "order:output", Some("analyze"))
+            .into_iter()
+            .filter(|e| e["payload"]["event"]["type"] == "session-started")
+            .filter_map(|e| e["payload"]["event"]["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let first_session = session(&all);
+    assert_eq!(first_session.len(), 1, "{stdout}");
+
+    // The answer, from a separate process after the first one exited.
+    let second = agent_command(
+        &cli,
+        &repo,
+        &home,
+        &model,
+        &[
+            "order",
+            "input",
+            &id,
+            "Use 100 requests per minute per API key.",
+            "--json",
+        ],
+    );
+    let (code, stdout, stderr) = run_bounded(second, RUN_LIMIT);
+    assert_eq!(
+        code,
+        Some(0),
+        "completed\nstdout:\n{stdout}\nstderr:\n{stderr}\n{}",
+        requests(&model)
+    );
+    let all = ndjson(&stdout);
+    assert_eq!(events(&all, "order:completed", None).len(), 1, "{stdout}");
+    assert_eq!(
+        session(&all),
+        first_session,
+        "the same claude session continued"
+    );
+
+    // The fake server saw the continuation: the answer after the earlier question.
+    let turns = turn_requests(&model, Api::Anthropic);
+    assert_eq!(turns.len(), 2, "{}", requests(&model));
+    let answer = turns[1].last_user_text.as_deref().unwrap_or_default();
+    assert!(
+        answer.contains("Use 100 requests per minute per API key."),
+        "{answer}"
+    );
+    let body = turns[1].body.to_string();
+    assert!(
+        body.contains("Add rate limiting to the API")
+            && body.contains("which limit should apply per API key?"),
+        "the resumed request carries the earlier messages: {body}"
+    );
+    let header = |r: &RecordedRequest| r.headers.get("x-claude-code-session-id").cloned();
+    assert_eq!(header(&turns[0]), Some(first_session[0].clone()));
+    assert_eq!(header(&turns[1]), Some(first_session[0].clone()));
+    assert_eq!(model.remaining_turns(Api::Anthropic), 0);
 }
