@@ -299,3 +299,34 @@ fn retry_after_a_real_failure_reruns_only_the_failed_stage() {
     let again = env.cli.fails(&env.repo, &["order", "retry", &id]);
     assert!(again.contains("only failed or cancelled"), "{again}");
 }
+
+#[test]
+fn cancel_after_codecafe_was_killed_kills_the_agents_it_left() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pid_file = dir.path().join("grandchild.pid");
+    let script = serde_json::json!([
+        {"spawn_grandchild_sleep_s": 300, "pid_file": pid_file},
+        {"print": "working"},
+        {"sleep_ms": 300_000}
+    ]);
+    let recipe = format!(
+        "name: slow\nworkflow:\n  stages: [slow]\nslow:\n  provider: command\n  command: \"FAKE_AGENT_SCRIPT='{}' '{}'\"\n",
+        script.to_string().replace('"', "\\\""),
+        fake_agent().display()
+    );
+    let env = Env::new(&[("slow", recipe)]);
+    let (mut child, mut lines) =
+        env.spawn(&["run", "--recipe", "slow", "--no-worktree", "--json", "x"]);
+    read_until(&mut lines, |e| e["kind"] == "order:output");
+    let grandchild = std::fs::read_to_string(&pid_file).expect("pid file");
+    let grandchild = grandchild.trim().to_owned();
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    assert!(!dead(&grandchild), "the agent outlives codecafe");
+
+    let id = env.id();
+    assert_eq!(env.order()["status"], "running");
+    env.cli.ok(&env.repo, &["order", "cancel", &id]);
+    assert_eq!(env.order()["status"], "cancelled");
+    wait_for("the grandchild to die", || dead(&grandchild));
+}

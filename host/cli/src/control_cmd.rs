@@ -4,7 +4,8 @@
 //! `input`, `retry` and `resume` continue the order in the foreground with the exit codes of
 //! `codecafe run` (0 completed, 1 failed, 3 awaiting input, 4 cancelled). `cancel` asks the
 //! process running the order to cancel it (an `order:cancel-requested` event it polls for)
-//! and waits until it is recorded cancelled; when nobody runs it, it records it cancelled.
+//! and waits until it is recorded cancelled; when nobody runs it, it kills the agent process
+//! groups a dead runner recorded and records it cancelled.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -161,7 +162,7 @@ pub fn resume(ctx: &Context, store: &Store, args: &ResumeArgs) -> Result<ExitCod
 }
 
 /// `codecafe order cancel`.
-pub fn cancel(store: &Store, args: &CancelArgs) -> Result<ExitCode> {
+pub fn cancel(ctx: &Context, store: &Store, args: &CancelArgs) -> Result<ExitCode> {
     let order = store.find_order(&args.id)?;
     let short = order.short_id();
     if order.status.is_terminal() {
@@ -182,7 +183,7 @@ pub fn cancel(store: &Store, args: &CancelArgs) -> Result<ExitCode> {
                 }
                 OrderStatus::Running if holder_alive(&now) => {}
                 // Its runner died meanwhile: record the cancel here.
-                OrderStatus::Running => return record_cancelled(store, &now),
+                OrderStatus::Running => return record_cancelled(ctx, store, &now),
                 status => bail!("order {short} is {status}; cancel it again"),
             }
             if Instant::now() >= deadline {
@@ -194,11 +195,13 @@ pub fn cancel(store: &Store, args: &CancelArgs) -> Result<ExitCode> {
             std::thread::sleep(CANCEL_POLL);
         }
     }
-    record_cancelled(store, &order)
+    record_cancelled(ctx, store, &order)
 }
 
-/// Records `order` cancelled here (nobody runs it): open stage runs, then the order.
-fn record_cancelled(store: &Store, order: &Order) -> Result<ExitCode> {
+/// Records `order` cancelled here (nobody runs it): kills the agents a dead runner left
+/// behind, then records the open stage runs and the order cancelled.
+fn record_cancelled(ctx: &Context, store: &Store, order: &Order) -> Result<ExitCode> {
+    codecafe_runner::groups::kill_recorded(&run_cmd::group_dir(ctx), order.id);
     for run in store.stage_runs(order.id)? {
         if matches!(
             run.status,

@@ -156,7 +156,7 @@ pub fn run(command: OrderCommand, ctx: &Context) -> Result<ExitCode> {
         OrderCommand::Run(args) => crate::run_cmd::order_run(ctx, &store, &args),
         OrderCommand::Logs(args) => crate::run_cmd::logs(&store, &args),
         OrderCommand::Input(args) => crate::control_cmd::input(ctx, &store, &args),
-        OrderCommand::Cancel(args) => crate::control_cmd::cancel(&store, &args),
+        OrderCommand::Cancel(args) => crate::control_cmd::cancel(ctx, &store, &args),
         OrderCommand::Retry(args) => crate::control_cmd::retry(ctx, &store, &args),
         OrderCommand::Resume(args) => crate::control_cmd::resume(ctx, &store, &args),
         OrderCommand::Rm {

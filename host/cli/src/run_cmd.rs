@@ -104,6 +104,12 @@ struct Setup {
     registry: Registry,
     catalogs: Catalogs,
     pool: TerminalPool,
+    group_dir: std::path::PathBuf,
+}
+
+/// Where running agents' process groups are recorded (see [`codecafe_runner::groups`]).
+pub(crate) fn group_dir(ctx: &Context) -> std::path::PathBuf {
+    ctx.paths.data.join("agent-groups")
 }
 
 fn setup(ctx: &Context, cafe: &Cafe) -> Result<Setup> {
@@ -121,6 +127,7 @@ fn setup(ctx: &Context, cafe: &Cafe) -> Result<Setup> {
         registry,
         catalogs,
         pool: TerminalPool::new(POOL_CAP)?,
+        group_dir: group_dir(ctx),
     })
 }
 
@@ -149,6 +156,7 @@ fn runner_with<'a>(
         RunnerConfig {
             runner_id: format!("codecafe:{}:{started}", std::process::id()),
             stale_after: stale_after.unwrap_or(RunnerConfig::default().stale_after),
+            group_dir: Some(setup.group_dir.clone()),
             ..RunnerConfig::default()
         },
     )

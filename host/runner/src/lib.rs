@@ -8,11 +8,13 @@
 //!
 //! - [`prompt`]: a stage's prompt (role template + stage `prompt` + signal-format block).
 //! - [`runner`]: [`Runner`], which executes one order in the foreground, and [`runner::DryRun`].
+//! - [`groups`]: the process groups of running agents, recorded for other processes.
 //! - [`events`]: the event kinds and the [`RunOutcome`].
 //! - [`error`]: the [`RunnerError`] type.
 
 pub mod error;
 pub mod events;
+pub mod groups;
 pub mod prompt;
 pub mod runner;
 mod stage;

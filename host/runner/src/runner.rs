@@ -74,6 +74,9 @@ pub struct RunnerConfig {
     /// The environment agents start with (plus what their command adds); by default
     /// [`codecafe_terminals::agent_base_env`] (`CODECAFE_AGENT_ENV_ALLOW` adds names).
     pub base_env: Vec<(String, String)>,
+    /// Where each running agent's process group is recorded (see [`crate::groups`]), so that
+    /// another process can kill it when this one died; `None`: not recorded.
+    pub group_dir: Option<PathBuf>,
 }
 
 impl Default for RunnerConfig {
@@ -85,6 +88,7 @@ impl Default for RunnerConfig {
             stale_after: Duration::from_secs(60),
             heartbeat: Duration::from_secs(5),
             base_env: codecafe_terminals::agent_base_env(),
+            group_dir: None,
         }
     }
 }
@@ -377,6 +381,12 @@ impl<'a> Runner<'a> {
         let prepared = self.prepare(&order.recipe_id, &order.prompt, order.vars.clone())?;
         self.store
             .claim_order(id, &self.config.runner_id, self.config.stale_after)?;
+        if continuation == Continuation::Resume
+            && let Some(dir) = &self.config.group_dir
+        {
+            // The dead process's agents must not work on alongside the resumed ones.
+            crate::groups::kill_recorded(dir, id);
+        }
         let result = (|| {
             let run = OrderRun::restore(
                 prepared.plan.clone(),
@@ -1029,7 +1039,14 @@ impl<'r, 'a> Loop<'r, 'a> {
         emit: &mut dyn FnMut(&Event),
     ) -> Result<Option<EngineEvent>, RunnerError> {
         match message {
-            WorkerMsg::Spawned { stage } => Ok(Some(EngineEvent::StageStarted { stage })),
+            WorkerMsg::Spawned { stage, pgid } => {
+                if let Some(dir) = &self.runner.config.group_dir
+                    && let Err(err) = crate::groups::record(dir, self.order.id, &stage, pgid)
+                {
+                    tracing::warn!(%err, "recording the agent's process group");
+                }
+                Ok(Some(EngineEvent::StageStarted { stage }))
+            }
             WorkerMsg::Events { stage, events } => {
                 let rec = self.stages.entry(stage.clone()).or_default();
                 let (run_id, attempt) = (rec.run_id, rec.attempt);
@@ -1076,6 +1093,9 @@ impl<'r, 'a> Loop<'r, 'a> {
             }
             WorkerMsg::Finished { stage, result } => {
                 self.active = self.active.saturating_sub(1);
+                if let Some(dir) = &self.runner.config.group_dir {
+                    crate::groups::forget(dir, self.order.id, &stage);
+                }
                 let outcome = result.outcome.clone();
                 if let StageOutcome::Failed { error } = &outcome {
                     tracing::info!(%stage, "stage failed: {}", abbreviate(error));

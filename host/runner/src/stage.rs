@@ -41,8 +41,8 @@ pub(crate) struct StageJob<'p> {
 
 /// What a worker reports.
 pub(crate) enum WorkerMsg {
-    /// The agent was spawned.
-    Spawned { stage: String },
+    /// The agent was spawned; `pgid` is its process group.
+    Spawned { stage: String, pgid: u32 },
     /// Normalized agent events, in order.
     Events {
         stage: String,
@@ -107,6 +107,7 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
     };
     let _ = tx.send(WorkerMsg::Spawned {
         stage: job.stage.clone(),
+        pgid: process.pid(),
     });
     let mut collector = Collector::default();
     let ended = stream(job, &mut process, &mut session, &mut collector, tx);
