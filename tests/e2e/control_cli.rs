@@ -298,6 +298,30 @@ fn retry_after_a_real_failure_reruns_only_the_failed_stage() {
 
     let again = env.cli.fails(&env.repo, &["order", "retry", &id]);
     assert!(again.contains("only failed or cancelled"), "{again}");
+
+    // `--from` re-runs the chosen stage and what follows it, completed or not.
+    std::fs::remove_file(work.path().join("fixed")).expect("unfix");
+    let out = env.cli.run(
+        &env.repo,
+        &["run", "--recipe", "pair", "--no-worktree", "y"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let list = env.cli.json(&env.repo, &["order", "list", "--json"]);
+    let failed = list
+        .as_array()
+        .expect("orders")
+        .iter()
+        .find(|o| o["status"] == "failed")
+        .expect("the failed order");
+    let second = failed["id"].as_str().expect("id").to_owned();
+    std::fs::write(work.path().join("fixed"), "").expect("fix");
+    let out = env.cli.run(
+        &env.repo,
+        &["order", "retry", &second, "--from", "build", "--fresh"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(count(&work.path().join("build")), 3, "build re-run once");
+    assert_eq!(count(&work.path().join("check")), 4);
 }
 
 #[test]
