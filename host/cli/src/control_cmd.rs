@@ -26,6 +26,8 @@ use crate::run_cmd;
 
 /// How long `order cancel` waits for the running process to record the cancel.
 const CANCEL_WAIT: Duration = Duration::from_secs(60);
+/// How often `order cancel` repeats its request while it waits.
+const CANCEL_RESEND: Duration = Duration::from_secs(2);
 /// How often `order cancel` looks at the order while it waits.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
 
@@ -168,9 +170,10 @@ pub fn cancel(ctx: &Context, store: &Store, args: &CancelArgs) -> Result<ExitCod
     if order.status.is_terminal() {
         bail!("order {short} is already {}", order.status);
     }
-    if order.status == OrderStatus::Running && holder_alive(&order) {
+    if matches!(order.status, OrderStatus::Running | OrderStatus::Created) && holder_alive(&order) {
         store.append_event(order.id, events::ORDER_CANCEL_REQUESTED, &json!({}))?;
         let deadline = Instant::now() + CANCEL_WAIT;
+        let mut sent = Instant::now();
         loop {
             let now = store.order(order.id)?;
             match now.status {
@@ -181,16 +184,20 @@ pub fn cancel(ctx: &Context, store: &Store, args: &CancelArgs) -> Result<ExitCod
                 status if status.is_terminal() => {
                     bail!("order {short} ended {status} before the cancel took effect")
                 }
-                OrderStatus::Running if holder_alive(&now) => {}
-                // Its runner died meanwhile: record the cancel here.
-                OrderStatus::Running => return record_cancelled(ctx, store, &now),
-                status => bail!("order {short} is {status}; cancel it again"),
+                OrderStatus::Running | OrderStatus::Created if holder_alive(&now) => {}
+                // Its runner died or stopped (e.g. to wait for input) meanwhile.
+                _ => return record_cancelled(ctx, store, &now),
             }
             if Instant::now() >= deadline {
                 bail!(
                     "order {short} was not cancelled within {}s",
                     CANCEL_WAIT.as_secs()
                 );
+            }
+            if sent.elapsed() >= CANCEL_RESEND {
+                // A request made just as the run began may have come before it looked.
+                sent = Instant::now();
+                store.append_event(order.id, events::ORDER_CANCEL_REQUESTED, &json!({}))?;
             }
             std::thread::sleep(CANCEL_POLL);
         }
@@ -219,29 +226,29 @@ fn record_cancelled(ctx: &Context, store: &Store, order: &Order) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether the process holding `order`'s claim is alive: its pid (from a
-/// `codecafe:<pid>:<start>` runner id) exists and is no zombie; for other runner ids, its
-/// heartbeat is recent.
+/// Whether the process holding `order`'s claim is alive: its heartbeat is recent and, for a
+/// `codecafe:<pid>:<start>` runner id (this host's), that pid exists and is no zombie — a
+/// killed codecafe counts as dead at once, a reused pid only until the heartbeat goes stale.
 fn holder_alive(order: &Order) -> bool {
     let Some(runner) = &order.runner else {
         return false;
     };
+    let fresh = order.heartbeat_at.is_some_and(|at| {
+        let age = jiff::Timestamp::now().as_millisecond() - at.as_millisecond();
+        u128::try_from(age).unwrap_or(0) < RunnerConfig::default().stale_after.as_millis()
+    });
     let pid = runner
         .strip_prefix("codecafe:")
         .and_then(|rest| rest.split(':').next())
         .and_then(|pid| pid.parse::<u32>().ok());
-    if let Some(pid) = pid {
-        return match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => !stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
-            Err(_) => false,
-        };
-    }
-    order.heartbeat_at.is_some_and(|at| {
-        let age = jiff::Timestamp::now().as_millisecond() - at.as_millisecond();
-        u128::try_from(age).unwrap_or(0) < RunnerConfig::default().stale_after.as_millis()
-    })
+    fresh
+        && pid.is_none_or(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                !stat
+                    .rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
+            })
+        })
 }
 
 /// `codecafe status`: the orders that run or wait, with their claims.
