@@ -1,0 +1,191 @@
+//! Pool contention at the runner level: more orders than terminal slots, run concurrently from
+//! threads against one [`TerminalPool`] (global cap 2, and a per-provider cap). No more than two
+//! agents ever run at once, every order finishes (completed, failed or cancelled), and no slot is
+//! leaked afterwards — also when one agent fails and another is cancelled midway.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use codecafe_catalog::OrchDir;
+use codecafe_catalog::profile::Profiles;
+use codecafe_catalog::recipe::RecipeCatalog;
+use codecafe_catalog::role::RoleCatalog;
+use codecafe_catalog::skill::SkillCatalog;
+use codecafe_plugin_host::registry::Registry;
+use codecafe_plugin_host::{HostConfig, PluginHost};
+use codecafe_runner::{Catalogs, RunOutcome, Runner, RunnerConfig};
+use codecafe_store::{NewOrder, OrderStatus, Store};
+use codecafe_terminals::TerminalPool;
+
+/// Orders run at once.
+const ORDERS: usize = 6;
+/// Terminal slots.
+const CAP: usize = 2;
+
+/// A one-stage recipe whose agent logs `S <order>` when it starts and `E <order>` before it
+/// exits (appends of one short line each, so the log is the global order of those moments),
+/// sleeping in between. The prompt (on stdin, first line: the user's prompt) names the order;
+/// `ZZFAILZZ` in it makes the agent exit 1, `ZZHOLDZZ` makes it sleep long (to be cancelled;
+/// it logs its `E` on SIGTERM).
+fn recipe(log: &Path) -> String {
+    let log = log.display();
+    let script = format!(
+        "P=$(cat); N=$(printf '%s\\n' \"$P\" | head -n 1); echo \"S $N\" >> '{log}'; \
+         echo started; case \"$P\" in *ZZHOLDZZ*) \
+         trap 'echo \"E $N\" >> {log}; exit 143' TERM; sleep 30 & wait $!;; esac; sleep 0.2; \
+         echo \"E $N\" >> '{log}'; case \"$P\" in *ZZFAILZZ*) exit 1;; esac; echo done"
+    );
+    format!(
+        "name: one\nworkflow:\n  stages: [work]\nwork:\n  provider: command\n  command: {}\n",
+        serde_json::to_string(&script).expect("json")
+    )
+}
+
+/// The most agents between their `S` and `E` lines at any point of the log (the cancelled
+/// agent writes its `E` when it gets SIGTERM; one killed before its `E` would count as running
+/// until the end, which only makes the figure larger).
+fn peak_overlap(log: &str) -> usize {
+    let (mut running, mut peak) = (0usize, 0usize);
+    for line in log.lines() {
+        if line.starts_with('S') {
+            running += 1;
+            peak = peak.max(running);
+        } else if line.starts_with('E') {
+            running = running.saturating_sub(1);
+        }
+    }
+    peak
+}
+
+fn catalogs(repo: &Path) -> Catalogs {
+    let orch = OrchDir::of_repo(repo);
+    Catalogs {
+        recipes: RecipeCatalog::load(&orch).expect("recipes"),
+        roles: RoleCatalog::load(&orch).expect("roles"),
+        skills: SkillCatalog::load(&orch).expect("skills"),
+        profiles: Profiles::default(),
+    }
+}
+
+fn run_one(
+    db: &Path,
+    repo: &Path,
+    registry: &Registry,
+    catalogs: &Catalogs,
+    pool: &TerminalPool,
+    n: usize,
+) -> (RunOutcome, OrderStatus) {
+    let store = Store::open(db).expect("store");
+    let prompt = match n {
+        1 => format!("order {n} ZZFAILZZ"),
+        2 => format!("order {n} ZZHOLDZZ"),
+        _ => format!("order {n}"),
+    };
+    let order = store
+        .create_order(&NewOrder::new("cafe", "test").prompt(prompt))
+        .expect("order");
+    let flag = AtomicBool::new(false);
+    let runner = Runner::new(
+        &store,
+        registry,
+        pool,
+        catalogs,
+        repo.to_path_buf(),
+        String::new(),
+        RunnerConfig {
+            lease_timeout: Duration::from_secs(120),
+            ..RunnerConfig::default()
+        },
+    )
+    .with_interrupt(&flag);
+    let outcome = runner
+        .run(order.id, None, &mut |event| {
+            // The held agent is cancelled once it has printed its first line.
+            if n == 2 && event.kind == "order:output" {
+                flag.store(true, Ordering::Relaxed);
+            }
+        })
+        .expect("run");
+    let status = store.order(order.id).expect("order").status;
+    (outcome, status)
+}
+
+#[test]
+fn more_orders_than_slots_never_overlap_beyond_the_cap_and_leak_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo: PathBuf = codecafe_test_support::init_repo(&dir.path().join("repo"), "main");
+    let log = dir.path().join("agents.log");
+    let orch = OrchDir::of_repo(&repo);
+    std::fs::create_dir_all(orch.workflows()).expect("workflows dir");
+    std::fs::write(orch.recipe_file("test"), recipe(&log)).expect("recipe");
+    let host = PluginHost::new(HostConfig {
+        cache_dir: Some(codecafe_test_support::shared_compile_cache()),
+        ..HostConfig::default()
+    })
+    .expect("plugin host");
+    let registry = Registry::discover(&host, codecafe_builtins::sources());
+    let catalogs = catalogs(&repo);
+    let db = dir.path().join("db.sqlite");
+    drop(Store::open(&db).expect("store"));
+    let pool = TerminalPool::new(CAP).expect("pool");
+    pool.set_limit("command", CAP).expect("limit");
+
+    let results: Vec<(RunOutcome, OrderStatus)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..ORDERS)
+            .map(|n| {
+                let (db, repo, registry, catalogs, pool) =
+                    (&db, &repo, &registry, &catalogs, &pool);
+                scope.spawn(move || run_one(db, repo, registry, catalogs, pool, n))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("order thread"))
+            .collect()
+    });
+
+    for (n, (outcome, status)) in results.iter().enumerate() {
+        match n {
+            1 => {
+                assert!(
+                    matches!(outcome, RunOutcome::Failed { .. }),
+                    "{n}: {outcome:?}"
+                );
+                assert_eq!(*status, OrderStatus::Failed, "{n}");
+            }
+            2 => {
+                assert_eq!(*outcome, RunOutcome::Cancelled, "{n}");
+                assert_eq!(*status, OrderStatus::Cancelled, "{n}");
+            }
+            _ => {
+                assert_eq!(
+                    *outcome,
+                    RunOutcome::Completed {
+                        failed_stages: vec![]
+                    },
+                    "{n}"
+                );
+                assert_eq!(*status, OrderStatus::Completed, "{n}");
+            }
+        }
+    }
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(
+        log.lines().filter(|l| l.starts_with('S')).count(),
+        ORDERS,
+        "every agent started exactly once:\n{log}"
+    );
+    let peak = peak_overlap(&log);
+    assert!(
+        (1..=CAP).contains(&peak),
+        "{peak} agents ran at once:\n{log}"
+    );
+    let stats = pool.stats();
+    assert_eq!(stats.in_use, 0, "{stats:?}");
+    assert_eq!(stats.waiting, 0, "{stats:?}");
+    assert_eq!(stats.granted_total, ORDERS as u64, "{stats:?}");
+    assert_eq!(stats.timed_out, 0, "{stats:?}");
+    let command = stats.providers.get("command").expect("command provider");
+    assert_eq!((command.in_use, command.waiting), (0, 0), "{stats:?}");
+}
