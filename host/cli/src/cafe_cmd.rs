@@ -99,7 +99,7 @@ pub fn init(ctx: &Context, path: Option<&Path>, name: Option<String>) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-fn new_cafe(ctx: &Context, name: Option<String>) -> NewCafe {
+pub(crate) fn new_cafe(ctx: &Context, name: Option<String>) -> NewCafe {
     NewCafe {
         name,
         worktrees_home: ctx.paths.data.join("worktrees"),

@@ -7,6 +7,7 @@
 mod cafe_cmd;
 mod context;
 mod control_cmd;
+mod demo_cmd;
 mod order_cmd;
 mod output;
 mod paths;
@@ -46,6 +47,9 @@ enum Command {
     /// Create an order and run it in the foreground (exit 0 completed, 1 failed, 3 awaiting
     /// input, 4 cancelled).
     Run(run_cmd::RunArgs),
+    /// Run a complete order offline, no agent account needed: a scratch repository, a
+    /// two-stage recipe of shell commands (the `command` provider), its own worktree.
+    Demo(demo_cmd::DemoArgs),
     /// Orders: a recipe run on its own branch and worktree.
     #[command(subcommand)]
     Order(order_cmd::OrderCommand),
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let runs_agents = match &cli.command {
         Command::Run(args) => args.runs_agents(),
+        Command::Demo(_) => true,
         Command::Order(order_cmd::OrderCommand::Run(args)) => args.runs_agents(),
         Command::Order(
             order_cmd::OrderCommand::Input(_)
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
         Command::Cafe(command) => cafe_cmd::run(command, &ctx),
         Command::Order(command) => order_cmd::run(command, &ctx),
         Command::Run(args) => run_cmd::run(&ctx, &args),
+        Command::Demo(args) => demo_cmd::run(&ctx, &args),
         Command::Status(args) => {
             order_cmd::open_store(&ctx).and_then(|store| control_cmd::status(&store, &args))
         }

@@ -224,6 +224,18 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode> {
     execute(&runner, created.order.id, None, args.json)
 }
 
+/// Runs an order that [`order_cmd::create`] just made, in the foreground (`codecafe demo`).
+pub(crate) fn run_created(
+    ctx: &Context,
+    store: &Store,
+    created: &order_cmd::Created,
+    json: bool,
+) -> Result<ExitCode> {
+    let setup = setup(ctx, &created.cafe)?;
+    let runner = runner(store, &setup, &created.cafe);
+    execute(&runner, created.order.id, None, json)
+}
+
 /// `codecafe order run`.
 pub fn order_run(ctx: &Context, store: &Store, args: &OrderRunArgs) -> Result<ExitCode> {
     let order = store.find_order(&args.id)?;
