@@ -85,6 +85,7 @@ fn main() -> ExitCode {
     let runs_agents = match &cli.command {
         Command::Run(args) => args.runs_agents(),
         Command::Demo(_) => true,
+        Command::Order(order_cmd::OrderCommand::Followup(args)) => args.runs_agents(),
         Command::Order(order_cmd::OrderCommand::Run(args)) => args.runs_agents(),
         Command::Order(
             order_cmd::OrderCommand::Input(_)

@@ -81,6 +81,8 @@ pub enum OrderCommand {
     Retry(crate::control_cmd::RetryArgs),
     /// Continue a running order whose codecafe process died.
     Resume(crate::control_cmd::ResumeArgs),
+    /// Follow up on a completed order: run one more prompt in its worktree, or `--finish`.
+    Followup(crate::run_cmd::FollowupArgs),
     /// Delete orders: worktree, then state. Refuses to lose work unless `--force`.
     Rm {
         /// Order ids or unique prefixes.
@@ -159,6 +161,7 @@ pub fn run(command: OrderCommand, ctx: &Context) -> Result<ExitCode> {
         OrderCommand::Cancel(args) => crate::control_cmd::cancel(ctx, &store, &args),
         OrderCommand::Retry(args) => crate::control_cmd::retry(ctx, &store, &args),
         OrderCommand::Resume(args) => crate::control_cmd::resume(ctx, &store, &args),
+        OrderCommand::Followup(args) => crate::run_cmd::followup(ctx, &store, &args),
         OrderCommand::Rm {
             ids,
             force,

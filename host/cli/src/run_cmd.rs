@@ -98,6 +98,56 @@ pub struct LogsArgs {
     follow: bool,
 }
 
+/// Arguments of `codecafe order followup`.
+#[derive(Debug, Args)]
+pub struct FollowupArgs {
+    /// Order id or unique prefix (a completed order, or one in `followup`).
+    id: String,
+    /// What the follow-up should do (run by the recipe's last stage's provider, continuing its
+    /// agent session where the provider can resume).
+    #[arg(required_unless_present = "finish", conflicts_with = "finish")]
+    prompt: Option<String>,
+    /// Close the follow-up: the order is `completed` again.
+    #[arg(long)]
+    finish: bool,
+    /// Print each event as one JSON line (NDJSON).
+    #[arg(long)]
+    json: bool,
+}
+
+impl FollowupArgs {
+    /// Whether this invocation starts an agent (not `--finish`).
+    pub fn runs_agents(&self) -> bool {
+        !self.finish
+    }
+}
+
+/// `codecafe order followup`: one follow-up prompt on a completed order in the foreground
+/// (exit 0 completed, 1 failed, 4 cancelled; the order is in `followup` afterwards), or
+/// `--finish` (back to `completed`).
+pub fn followup(ctx: &Context, store: &Store, args: &FollowupArgs) -> Result<ExitCode> {
+    let order = store.find_order(&args.id)?;
+    let short = order.short_id();
+    let cafe = order_cmd::order_cafe(ctx, &order)?;
+    let setup = setup(ctx, &cafe)?;
+    let runner = runner(store, &setup, &cafe);
+    let Some(prompt) = args.prompt.as_deref().filter(|_| !args.finish) else {
+        runner
+            .finish_followup(order.id)
+            .with_context(|| format!("order {short} cannot finish a follow-up"))?;
+        if !args.json {
+            println!("order {short} completed (follow-up finished)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let outcome = runner
+        .followup(order.id, prompt, &mut |event| {
+            print_event(event, args.json, &short);
+        })
+        .with_context(|| format!("order {short} could not run a follow-up"))?;
+    Ok(exit_code(&outcome))
+}
+
 /// What a runner needs, loaded for one cafe.
 struct Setup {
     _host: PluginHost,
@@ -459,6 +509,22 @@ fn human_line(event: &Event, short: &str) -> Option<String> {
             abbreviate(&text(p, "error"))
         ),
         "order:cancelled" => format!("order {short} cancelled"),
+        "order:followup-started" => format!(
+            "▶ follow-up on order {short} ({}, {} session)",
+            text(p, "provider"),
+            text(p, "session")
+        ),
+        "order:followup-completed" => format!(
+            "✓ follow-up completed in {}{}; `codecafe order followup {short} --finish` when done",
+            seconds(p),
+            usage(p)
+        ),
+        "order:followup-failed" => format!(
+            "✗ follow-up failed after {}: {}",
+            seconds(p),
+            abbreviate(&text(p, "error"))
+        ),
+        "order:followup-cancelled" => "■ follow-up cancelled".to_owned(),
         "order:warning" => format!("warning: {}", text(p, "message")),
         other => other.to_owned(),
     })

@@ -17,6 +17,10 @@
 //! | `order:failed` | `stage`, `error`, `canRetry`, `costUsd` |
 //! | `order:cancelled` | — |
 //! | `order:warning` | `message` |
+//! | `order:followup-started` | `stage` (`followup`), `provider`, `prompt`, `session` (`fresh`/`continue`) |
+//! | `order:followup-completed` | `stage`, `durationMs`, `usage`, `sessionId`, `output` |
+//! | `order:followup-failed` | `stage`, `durationMs`, `usage`, `error`, `exitCode`, `sessionId` |
+//! | `order:followup-cancelled` | `stage`, `durationMs`, `sessionId` |
 
 use serde::Serialize;
 
@@ -44,6 +48,14 @@ pub const ORDER_FAILED: &str = "order:failed";
 pub const ORDER_CANCELLED: &str = "order:cancelled";
 /// `order:warning`.
 pub const ORDER_WARNING: &str = "order:warning";
+/// `order:followup-started` (`stage: followup`, `provider`, `prompt`, `session`).
+pub const ORDER_FOLLOWUP_STARTED: &str = "order:followup-started";
+/// `order:followup-completed` (`durationMs`, `usage`, `sessionId`, `output`).
+pub const ORDER_FOLLOWUP_COMPLETED: &str = "order:followup-completed";
+/// `order:followup-failed` (`durationMs`, `usage`, `error`, `exitCode`, `sessionId`).
+pub const ORDER_FOLLOWUP_FAILED: &str = "order:followup-failed";
+/// `order:followup-cancelled` (`durationMs`, `sessionId`).
+pub const ORDER_FOLLOWUP_CANCELLED: &str = "order:followup-cancelled";
 /// Another process asks the one running the order to cancel it (`{}`); the running loop
 /// looks for it every [`crate::INTERRUPT_POLL`].
 pub const ORDER_CANCEL_REQUESTED: &str = "order:cancel-requested";

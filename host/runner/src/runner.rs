@@ -9,6 +9,8 @@
 //! `FinishOrder` → `order:completed` / `order:failed` / `order:cancelled`. Every wait is
 //! bounded: the channel is polled with a timeout, the heartbeat is renewed while stages run.
 
+pub mod followup;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
