@@ -13,6 +13,7 @@ mod output;
 mod paths;
 mod plugin_cmd;
 mod profile_cmd;
+mod progress;
 mod recipe_cmd;
 mod role_cmd;
 mod run_cmd;

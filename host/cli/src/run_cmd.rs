@@ -26,6 +26,7 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::order_cmd::{self, NewArgs};
 use crate::output::print_json;
+use crate::progress::Live;
 
 /// Set by the Ctrl-C handler of `main`: the foreground run cancels its order.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -140,9 +141,10 @@ pub fn followup(ctx: &Context, store: &Store, args: &FollowupArgs) -> Result<Exi
         }
         return Ok(ExitCode::SUCCESS);
     };
+    let live = Live::start(args.json);
     let outcome = runner
         .followup(order.id, prompt, &mut |event| {
-            print_event(event, args.json, &short);
+            emit_event(event, args.json, &short, live.as_ref());
         })
         .with_context(|| format!("order {short} could not run a follow-up"))?;
     Ok(exit_code(&outcome))
@@ -314,9 +316,10 @@ pub(crate) fn continue_order(
     let setup = setup(ctx, &cafe)?;
     let runner = runner_with(store, &setup, &cafe, stale_after);
     let short = order.short_id();
+    let live = Live::start(json);
     let outcome = runner
         .continue_order(order.id, continuation, &mut |event| {
-            print_event(event, json, &short);
+            emit_event(event, json, &short, live.as_ref());
         })
         .with_context(|| format!("order {short} could not continue"))?;
     Ok(exit_code(&outcome))
@@ -339,8 +342,11 @@ fn execute(
     json: bool,
 ) -> Result<ExitCode> {
     let short: String = id.to_string().chars().take(8).collect();
+    let live = Live::start(json);
     let outcome = runner
-        .run(id, prompt, &mut |event| print_event(event, json, &short))
+        .run(id, prompt, &mut |event| {
+            emit_event(event, json, &short, live.as_ref());
+        })
         .with_context(|| format!("order {short} could not run"))?;
     Ok(exit_code(&outcome))
 }
@@ -369,6 +375,14 @@ fn print_dry_run(dry: &DryRun, json: bool) -> Result<()> {
         println!("{}", stage.prompt);
     }
     Ok(())
+}
+
+/// One event of a foreground run: through the live status line when there is one.
+fn emit_event(event: &Event, json: bool, short: &str, live: Option<&Live>) {
+    match live {
+        Some(live) => live.event(event, human_line(event, short).as_deref()),
+        None => print_event(event, json, short),
+    }
 }
 
 /// One event: a JSON line, or a human line (none for quiet events).
@@ -499,7 +513,7 @@ fn human_line(event: &Event, short: &str) -> Option<String> {
                 })
                 .unwrap_or_default();
             format!(
-                "? order {short} awaits your input:\n{}\n  answer with `codecafe order input {short} \"...\"` (not available yet)",
+                "? order {short} awaits your input:\n{}\n  answer with `codecafe order input {short} \"...\"`",
                 questions.join("\n")
             )
         }
