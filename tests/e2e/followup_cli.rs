@@ -2,6 +2,7 @@
 //! prompt run in its worktree by the last stage's provider, back to `followup`), a failing
 //! follow-up, and `order followup --finish`.
 
+use std::io::BufRead as _;
 use std::path::PathBuf;
 
 use codecafe_test_support::{Codecafe, init_repo_with, text};
@@ -12,7 +13,7 @@ workflow:
   stages: [note]
 note:
   provider: command
-  command: "cat >> prompts.txt; test -f fail-next && exit 5; echo noted"
+  command: "cat >> prompts.txt; test -f fail-next && exit 5; if test -f slow-next; then echo working; sleep 60 & wait; fi; echo noted"
 "#;
 
 struct Env {
@@ -115,4 +116,43 @@ fn followup_refuses_an_order_that_did_not_complete() {
         .fails(&env.repo, &["order", "followup", &id, "more"]);
     assert!(err.contains("created"), "{err}");
     assert_eq!(env.order()["status"], "created");
+}
+
+#[test]
+fn order_cancel_stops_a_running_followup_and_the_order_stays_in_followup() {
+    let env = Env::new();
+    let (code, _) = env.events(&["run", "--recipe", "note", "--json", "first task"]);
+    assert_eq!(code, Some(0));
+    let order = env.order();
+    let id = order["id"].as_str().expect("id")[..8].to_owned();
+    let worktree = PathBuf::from(order["worktreePath"].as_str().expect("worktree"));
+    std::fs::write(worktree.join("slow-next"), "").expect("marker");
+
+    let mut child = env
+        .cli
+        .command(&env.repo, &["order", "followup", &id, "slowly", "--json"])
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut kinds = Vec::new();
+    let mut cancelled = false;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let event: Value = serde_json::from_str(&line.expect("line")).expect("event");
+        let working = event["payload"]["event"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("working"));
+        kinds.push(event["kind"].as_str().unwrap_or("").to_owned());
+        if working && !cancelled {
+            cancelled = true;
+            let out = env.cli.ok(&env.repo, &["order", "cancel", &id]);
+            assert!(out.contains("followup"), "{out}");
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(4), "{kinds:?}");
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("order:followup-cancelled")
+    );
+    assert_eq!(env.order()["status"], "followup");
 }

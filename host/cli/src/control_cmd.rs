@@ -170,6 +170,9 @@ pub fn cancel(ctx: &Context, store: &Store, args: &CancelArgs) -> Result<ExitCod
     if order.status.is_terminal() {
         bail!("order {short} is already {}", order.status);
     }
+    if order.status == OrderStatus::FollowupRunning {
+        return cancel_followup(ctx, store, &order);
+    }
     if matches!(order.status, OrderStatus::Running | OrderStatus::Created) && holder_alive(&order) {
         store.append_event(order.id, events::ORDER_CANCEL_REQUESTED, &json!({}))?;
         let deadline = Instant::now() + CANCEL_WAIT;
@@ -203,6 +206,52 @@ pub fn cancel(ctx: &Context, store: &Store, args: &CancelArgs) -> Result<ExitCod
         }
     }
     record_cancelled(ctx, store, &order)
+}
+
+/// `order cancel` of a running follow-up: asks the process running it (the order goes back to
+/// `followup`), or, when that process is gone, kills its agent and records the follow-up
+/// cancelled here.
+fn cancel_followup(ctx: &Context, store: &Store, order: &Order) -> Result<ExitCode> {
+    let short = order.short_id();
+    if holder_alive(order) {
+        store.append_event(order.id, events::ORDER_CANCEL_REQUESTED, &json!({}))?;
+        let deadline = Instant::now() + CANCEL_WAIT;
+        let mut sent = Instant::now();
+        loop {
+            let now = store.order(order.id)?;
+            if now.status != OrderStatus::FollowupRunning {
+                println!(
+                    "the follow-up of order {short} stopped; the order is {}",
+                    now.status
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !holder_alive(&now) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "the follow-up of order {short} was not cancelled within {}s",
+                    CANCEL_WAIT.as_secs()
+                );
+            }
+            if sent.elapsed() >= CANCEL_RESEND {
+                sent = Instant::now();
+                store.append_event(order.id, events::ORDER_CANCEL_REQUESTED, &json!({}))?;
+            }
+            std::thread::sleep(CANCEL_POLL);
+        }
+    }
+    codecafe_runner::groups::kill_recorded(&run_cmd::group_dir(ctx), order.id);
+    store.change_status(
+        order.id,
+        &StatusChange::new(OrderAction::Cancel).event(
+            events::ORDER_FOLLOWUP_CANCELLED,
+            json!({"stage": "followup", "sessionId": null}),
+        ),
+    )?;
+    println!("the follow-up of order {short} cancelled; the order is followup");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Records `order` cancelled here (nobody runs it): kills the agents a dead runner left

@@ -10,7 +10,8 @@
 //! `followup`; it makes no stage run, so retries and resumes of the recipe are unaffected.
 //! Every status change goes through the order state machine in the store, together with its
 //! event (`order:followup-started`, then `order:followup-completed` / `-failed` /
-//! `-cancelled`).
+//! `-cancelled`). Ctrl-C or `codecafe order cancel` stops it: its agent's process group is
+//! recorded like a stage's, so a cancel also reaches it when this process is gone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -245,7 +246,14 @@ impl Runner<'_> {
                     cancel.store(true, Ordering::Relaxed);
                 }
                 match rx.recv_timeout(INTERRUPT_POLL) {
-                    Ok(WorkerMsg::Spawned { .. }) => {}
+                    Ok(WorkerMsg::Spawned { stage, pgid }) => {
+                        // So that `order cancel` / `order resume` can kill it if we die.
+                        if let Some(dir) = &self.config.group_dir
+                            && let Err(err) = crate::groups::record(dir, id, &stage, pgid)
+                        {
+                            tracing::warn!(%err, "recording the agent's process group");
+                        }
+                    }
                     Ok(WorkerMsg::Events { events, .. }) => {
                         for event in &events {
                             match event {
@@ -269,7 +277,12 @@ impl Runner<'_> {
                             emit(&stored);
                         }
                     }
-                    Ok(WorkerMsg::Finished { result, .. }) => return Ok(result),
+                    Ok(WorkerMsg::Finished { stage, result }) => {
+                        if let Some(dir) = &self.config.group_dir {
+                            crate::groups::forget(dir, id, &stage);
+                        }
+                        return Ok(result);
+                    }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
                         return Err(RunnerError::Internal(
