@@ -144,6 +144,8 @@ fn order_cancel_stops_a_running_followup_and_the_order_stays_in_followup() {
         kinds.push(event["kind"].as_str().unwrap_or("").to_owned());
         if working && !cancelled {
             cancelled = true;
+            let err = env.cli.fails(&env.repo, &["order", "resume", &id]);
+            assert!(err.contains("order cancel"), "{err}");
             let out = env.cli.ok(&env.repo, &["order", "cancel", &id]);
             assert!(out.contains("followup"), "{out}");
         }

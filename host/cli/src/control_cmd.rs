@@ -138,6 +138,13 @@ pub fn retry(ctx: &Context, store: &Store, args: &RetryArgs) -> Result<ExitCode>
 /// `codecafe order resume`.
 pub fn resume(ctx: &Context, store: &Store, args: &ResumeArgs) -> Result<ExitCode> {
     let order = store.find_order(&args.id)?;
+    if order.status == OrderStatus::FollowupRunning {
+        bail!(
+            "order {short} runs a follow-up, which is not resumed: `codecafe order cancel {short}` \
+             stops it (the order stays in followup), then run `codecafe order followup {short} \"...\"` again",
+            short = order.short_id()
+        );
+    }
     if order.status != OrderStatus::Running {
         bail!(
             "order {} is {}; only a running order whose codecafe died can be resumed",
