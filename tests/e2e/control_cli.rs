@@ -249,7 +249,10 @@ fn resume_after_codecafe_was_killed_runs_only_what_did_not_finish() {
     let id = env.id();
     assert_eq!(env.order()["status"], "running");
     let status = env.cli.json(&env.repo, &["status", "--json"]);
-    assert_eq!(status[0]["runnerAlive"], false, "{status}");
+    assert_eq!(status["orders"][0]["runnerAlive"], false, "{status}");
+    // The orphaned stage-two agent is still recorded as running: it holds a lease.
+    assert_eq!(status["agents"]["running"], 1, "{status}");
+    assert_eq!(status["agents"]["byProvider"]["command"], 1, "{status}");
 
     let out = env.cli.run(&env.repo, &["order", "resume", &id, "--json"]);
     assert_eq!(

@@ -307,7 +307,8 @@ fn holder_alive(order: &Order) -> bool {
         })
 }
 
-/// `codecafe status`: the orders that run or wait, with their claims.
+/// `codecafe status`: the orders that run or wait, with their claims, and the agents running
+/// (each holds a terminal lease) by provider.
 pub fn status(store: &Store, args: &StatusArgs) -> Result<ExitCode> {
     let filter = OrderFilter {
         statuses: vec![OrderStatus::Running, OrderStatus::AwaitingInput],
@@ -315,8 +316,14 @@ pub fn status(store: &Store, args: &StatusArgs) -> Result<ExitCode> {
     };
     let now = jiff::Timestamp::now().as_millisecond();
     let mut rows = Vec::new();
+    // Each running stage run is an agent process holding a terminal lease.
+    let mut agents_by_provider: std::collections::BTreeMap<String, usize> = Default::default();
     for order in store.list_orders(&filter)? {
         let runs = store.stage_runs(order.id)?;
+        for run in runs.iter().filter(|r| r.status == StageStatus::Running) {
+            let provider = run.provider.clone().unwrap_or_else(|| "?".to_owned());
+            *agents_by_provider.entry(provider).or_default() += 1;
+        }
         let current: Vec<String> = runs
             .iter()
             .filter(|r| matches!(r.status, StageStatus::Running | StageStatus::AwaitingInput))
@@ -336,14 +343,35 @@ pub fn status(store: &Store, args: &StatusArgs) -> Result<ExitCode> {
             "runnerAlive": holder_alive(&order),
         }));
     }
+    let agents: usize = agents_by_provider.values().sum();
     if args.json {
-        print_json(&rows)?;
+        print_json(&json!({
+            "orders": rows,
+            "agents": {
+                "running": agents,
+                "byProvider": agents_by_provider,
+                "slotsPerProcess": crate::run_cmd::POOL_CAP,
+            },
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
         println!("no order is running or waiting");
         return Ok(ExitCode::SUCCESS);
     }
+    let by_provider: Vec<String> = agents_by_provider
+        .iter()
+        .map(|(provider, n)| format!("{provider} {n}"))
+        .collect();
+    println!(
+        "agents running: {agents} (terminal leases; {} slots per codecafe process){}",
+        crate::run_cmd::POOL_CAP,
+        if by_provider.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", by_provider.join(", "))
+        }
+    );
     println!(
         "{:<10} {:<16} {:<14} {:<15} {:<20} ELAPSED",
         "ID", "CAFE", "RECIPE", "STATUS", "STAGE"

@@ -36,7 +36,7 @@ pub const EXIT_AWAITING_INPUT: u8 = 3;
 /// Exit code of a cancelled order.
 pub const EXIT_CANCELLED: u8 = 4;
 /// Terminals that may run at once in one `codecafe` process.
-const POOL_CAP: usize = 8;
+pub const POOL_CAP: usize = 8;
 /// How often `order logs --follow` looks for new events.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
