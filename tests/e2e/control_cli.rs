@@ -210,6 +210,37 @@ fn cancel_from_another_process_stops_the_run_and_its_grandchild() {
 }
 
 #[test]
+fn deleting_a_running_order_cancels_it_first() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pid_file = dir.path().join("grandchild.pid");
+    let script = serde_json::json!([
+        {"spawn_grandchild_sleep_s": 300, "pid_file": pid_file},
+        {"print": "working"},
+        {"sleep_ms": 300_000}
+    ]);
+    let recipe = format!(
+        "name: slow\nworkflow:\n  stages: [slow]\nslow:\n  provider: command\n  command: \"FAKE_AGENT_SCRIPT='{}' '{}'\"\n",
+        script.to_string().replace('"', "\\\""),
+        fake_agent().display()
+    );
+    let env = Env::new(&[("slow", recipe)]);
+    let (mut child, mut lines) =
+        env.spawn(&["run", "--recipe", "slow", "--no-worktree", "--json", "x"]);
+    read_until(&mut lines, |e| e["kind"] == "order:output");
+    let grandchild = std::fs::read_to_string(&pid_file).expect("pid file");
+    let grandchild = grandchild.trim().to_owned();
+    let id = env.id();
+
+    let out = env.cli.ok(&env.repo, &["order", "rm", &id]);
+    assert!(out.contains("deleted order"), "{out}");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(4), "the run was cancelled, not killed");
+    wait_for("the grandchild to die", || dead(&grandchild));
+    let gone = env.cli.fails(&env.repo, &["order", "show", &id]);
+    assert!(gone.contains("no order"), "{gone}");
+}
+
+#[test]
 fn cancelling_an_order_awaiting_input_records_it_cancelled() {
     let env = Env::new(&[(
         "ask",

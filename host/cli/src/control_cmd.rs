@@ -172,7 +172,13 @@ pub fn resume(ctx: &Context, store: &Store, args: &ResumeArgs) -> Result<ExitCod
 
 /// `codecafe order cancel`.
 pub fn cancel(ctx: &Context, store: &Store, args: &CancelArgs) -> Result<ExitCode> {
-    let order = store.find_order(&args.id)?;
+    cancel_order(ctx, store, &args.id)
+}
+
+/// Cancels an order: asks the codecafe running it and waits (bounded), or, when that process is
+/// dead, kills the agent process groups it left and records the cancel. `order rm` uses it too.
+pub fn cancel_order(ctx: &Context, store: &Store, id: &str) -> Result<ExitCode> {
+    let order = store.find_order(id)?;
     let short = order.short_id();
     if order.status.is_terminal() {
         bail!("order {short} is already {}", order.status);

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use codecafe_catalog::cafe::Cafe;
 use codecafe_catalog::recipe::RecipeCatalog;
-use codecafe_store::{NewOrder, Order, OrderAction, OrderFilter, OrderStatus, Store};
+use codecafe_store::{NewOrder, Order, OrderFilter, OrderStatus, Store};
 use codecafe_worktree::{
     BranchFate, CreateSpec, DiffFormat, DiffTarget, MergeKind, MergeSpec, RemoveSpec,
 };
@@ -595,8 +595,10 @@ fn remove_order(
 ) -> Result<Order> {
     let mut order = store.find_order(id)?;
     if order.status.is_active() || order.status == OrderStatus::AwaitingInput {
-        order = store.update_status(order.id, OrderAction::Cancel)?;
-        store.append_event(order.id, "order:cancelled", &json!({ "reason": "deleted" }))?;
+        // The same path as `order cancel`: the agents' process groups are gone before the
+        // worktree is touched.
+        crate::control_cmd::cancel_order(ctx, store, &order.id.to_string())?;
+        order = store.order(order.id)?;
     }
     if let Some(worktree) = order.worktree_path.clone() {
         let cafe = order_cafe(ctx, &order)?;
