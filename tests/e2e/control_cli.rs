@@ -171,8 +171,18 @@ fn input_continues_the_asking_stage_in_its_own_session() {
     assert!(again.contains("not awaiting input"), "{again}");
 }
 
-#[test]
-fn cancel_from_another_process_stops_the_run_and_its_grandchild() {
+/// A foreground `run` whose only stage prints, starts a grandchild and sleeps; returns once the
+/// agent has printed, with the grandchild's pid and the order's id.
+struct SlowRun {
+    env: Env,
+    child: Child,
+    lines: std::io::Lines<std::io::BufReader<ChildStdout>>,
+    grandchild: String,
+    id: String,
+    _dir: tempfile::TempDir,
+}
+
+fn slow_run() -> SlowRun {
     let dir = tempfile::tempdir().expect("dir");
     let pid_file = dir.path().join("grandchild.pid");
     let script = serde_json::json!([
@@ -186,14 +196,33 @@ fn cancel_from_another_process_stops_the_run_and_its_grandchild() {
         fake_agent().display()
     );
     let env = Env::new(&[("slow", recipe)]);
-    let (mut child, mut lines) =
+    let (child, mut lines) =
         env.spawn(&["run", "--recipe", "slow", "--no-worktree", "--json", "x"]);
     read_until(&mut lines, |e| e["kind"] == "order:output");
     let grandchild = std::fs::read_to_string(&pid_file).expect("pid file");
     let grandchild = grandchild.trim().to_owned();
     assert!(!dead(&grandchild), "the grandchild runs");
-
     let id = env.id();
+    SlowRun {
+        env,
+        child,
+        lines,
+        grandchild,
+        id,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn cancel_from_another_process_stops_the_run_and_its_grandchild() {
+    let SlowRun {
+        env,
+        mut child,
+        lines,
+        grandchild,
+        id,
+        _dir,
+    } = slow_run();
     let out = env.cli.ok(&env.repo, &["order", "cancel", &id]);
     assert!(out.contains("cancelled"), "{out}");
     let rest: Vec<Value> = lines
@@ -211,26 +240,14 @@ fn cancel_from_another_process_stops_the_run_and_its_grandchild() {
 
 #[test]
 fn deleting_a_running_order_cancels_it_first() {
-    let dir = tempfile::tempdir().expect("dir");
-    let pid_file = dir.path().join("grandchild.pid");
-    let script = serde_json::json!([
-        {"spawn_grandchild_sleep_s": 300, "pid_file": pid_file},
-        {"print": "working"},
-        {"sleep_ms": 300_000}
-    ]);
-    let recipe = format!(
-        "name: slow\nworkflow:\n  stages: [slow]\nslow:\n  provider: command\n  command: \"FAKE_AGENT_SCRIPT='{}' '{}'\"\n",
-        script.to_string().replace('"', "\\\""),
-        fake_agent().display()
-    );
-    let env = Env::new(&[("slow", recipe)]);
-    let (mut child, mut lines) =
-        env.spawn(&["run", "--recipe", "slow", "--no-worktree", "--json", "x"]);
-    read_until(&mut lines, |e| e["kind"] == "order:output");
-    let grandchild = std::fs::read_to_string(&pid_file).expect("pid file");
-    let grandchild = grandchild.trim().to_owned();
-    let id = env.id();
-
+    let SlowRun {
+        env,
+        mut child,
+        grandchild,
+        id,
+        _dir,
+        ..
+    } = slow_run();
     let out = env.cli.ok(&env.repo, &["order", "rm", &id]);
     assert!(out.contains("deleted order"), "{out}");
     let status = child.wait().expect("wait");
