@@ -377,29 +377,18 @@ fn retry_after_a_real_failure_reruns_only_the_failed_stage() {
 
 #[test]
 fn cancel_after_codecafe_was_killed_kills_the_agents_it_left() {
-    let dir = tempfile::tempdir().expect("dir");
-    let pid_file = dir.path().join("grandchild.pid");
-    let script = serde_json::json!([
-        {"spawn_grandchild_sleep_s": 300, "pid_file": pid_file},
-        {"print": "working"},
-        {"sleep_ms": 300_000}
-    ]);
-    let recipe = format!(
-        "name: slow\nworkflow:\n  stages: [slow]\nslow:\n  provider: command\n  command: \"FAKE_AGENT_SCRIPT='{}' '{}'\"\n",
-        script.to_string().replace('"', "\\\""),
-        fake_agent().display()
-    );
-    let env = Env::new(&[("slow", recipe)]);
-    let (mut child, mut lines) =
-        env.spawn(&["run", "--recipe", "slow", "--no-worktree", "--json", "x"]);
-    read_until(&mut lines, |e| e["kind"] == "order:output");
-    let grandchild = std::fs::read_to_string(&pid_file).expect("pid file");
-    let grandchild = grandchild.trim().to_owned();
+    let SlowRun {
+        env,
+        mut child,
+        grandchild,
+        id,
+        _dir,
+        ..
+    } = slow_run();
     child.kill().expect("kill -9");
     child.wait().expect("reap");
     assert!(!dead(&grandchild), "the agent outlives codecafe");
 
-    let id = env.id();
     assert_eq!(env.order()["status"], "running");
     env.cli.ok(&env.repo, &["order", "cancel", &id]);
     assert_eq!(env.order()["status"], "cancelled");
