@@ -162,6 +162,11 @@ struct VersionProbe {
 
 /// Reads a versioned document; `Ok(None)` when the file does not exist.
 pub fn read_versioned<T: Versioned>(path: &Path) -> Result<Option<T>> {
+    Ok(read_with_bytes(path)?.map(|(document, _)| document))
+}
+
+/// A versioned document and the bytes it was read from (the last good copy, for the backup).
+fn read_with_bytes<T: Versioned>(path: &Path) -> Result<Option<(T, Vec<u8>)>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -193,9 +198,8 @@ pub fn read_versioned<T: Versioned>(path: &Path) -> Result<Option<T>> {
         }
         Some(_) => {}
     }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|err| corrupt(err.to_string()))
+    let document = serde_json::from_slice(&bytes).map_err(|err| corrupt(err.to_string()))?;
+    Ok(Some((document, bytes)))
 }
 
 /// Reads a versioned document, or its empty form when the file does not exist.
@@ -203,31 +207,31 @@ pub fn read_or_empty<T: Versioned>(path: &Path) -> Result<T> {
     Ok(read_versioned(path)?.unwrap_or_else(T::empty))
 }
 
-/// Writes a versioned document atomically, keeping the previous file as `<file>.bak`.
-pub fn write_versioned<T: Versioned>(path: &Path, document: &T) -> Result<()> {
+/// Writes a versioned document atomically; `previous` (the bytes of the readable file it
+/// replaces, if any) is kept first as `<file>.bak`, the last good copy.
+fn write_versioned<T: Versioned>(path: &Path, document: &T, previous: Option<&[u8]>) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(document).map_err(|err| CatalogError::Io {
         path: path.to_owned(),
         source: std::io::Error::other(err),
     })?;
     bytes.push(b'\n');
-    if path.is_file() {
-        // Only a readable file is worth keeping as the last good copy.
-        if read_versioned::<T>(path).is_ok() {
-            let backup = backup_path(path);
-            let previous = std::fs::read(path).map_err(CatalogError::io(path))?;
-            write_atomic(&backup, &previous)?;
-        }
+    if let Some(previous) = previous {
+        write_atomic(&backup_path(path), previous)?;
     }
     write_atomic(path, &bytes)
 }
 
 /// Read-modify-write under the document's lock: reads it (or its empty form), lets `change`
-/// modify it, and writes it back only if `change` succeeds.
+/// modify it, and writes it back only if `change` succeeds. The file is read once; the bytes
+/// read become the backup.
 pub fn update<T: Versioned, R>(path: &Path, change: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
     let _lock = FileLock::acquire(path)?;
-    let mut document = read_or_empty::<T>(path)?;
+    let (mut document, previous) = match read_with_bytes::<T>(path)? {
+        Some((document, bytes)) => (document, Some(bytes)),
+        None => (T::empty(), None),
+    };
     let result = change(&mut document)?;
-    write_versioned(path, &document)?;
+    write_versioned(path, &document, previous.as_deref())?;
     Ok(result)
 }
 
