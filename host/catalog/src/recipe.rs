@@ -38,6 +38,7 @@
 pub mod duration;
 
 mod catalog;
+mod graph;
 mod parse;
 mod resolve;
 mod suggest;
@@ -47,6 +48,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{CatalogError, Problem, Result};
+use crate::location::Position;
 
 pub use catalog::{BUILTIN_RECIPES, RecipeCatalog, starter_recipe};
 pub use resolve::{ResolvedRecipe, Source, Sourced, StageSpec};
@@ -133,7 +135,8 @@ pub enum OnFailure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionContext {
-    /// A fresh session (or a forked copy where the provider supports it).
+    /// A forked copy of the previous stage's session where the provider can fork sessions,
+    /// else a fresh one.
     #[default]
     Fork,
     /// The session of the stage it runs after.
@@ -218,18 +221,11 @@ pub struct Known {
     pub skills: Option<Vec<String>>,
 }
 
-/// A 1-based line and column in a recipe file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub(crate) struct Pos {
-    pub(crate) line: usize,
-    pub(crate) column: usize,
-}
-
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Located<T> {
     pub(crate) value: T,
-    pub(crate) pos: Pos,
+    pub(crate) pos: Position,
 }
 
 /// One stage block as written (fields that were missing or wrong are `None`).
@@ -256,7 +252,7 @@ impl Default for Located<String> {
     fn default() -> Self {
         Self {
             value: String::new(),
-            pos: Pos::default(),
+            pos: Position::default(),
         }
     }
 }

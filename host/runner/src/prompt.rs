@@ -8,7 +8,7 @@
 
 use codecafe_catalog::CatalogError;
 use codecafe_catalog::role::{RenderContext, Role};
-use minijinja::{Environment, UndefinedBehavior};
+use codecafe_catalog::template;
 use serde_json::Value;
 
 /// The fixed block that tells the agent how to end its answer with signals, in the format the
@@ -122,10 +122,10 @@ fn default_body(context: &RenderContext) -> String {
     body
 }
 
-/// Renders `text` strictly with `vars` (a JSON object).
+/// Renders `text` with `vars` (a JSON object) in the catalog's strict environment, the one
+/// roles render in.
 pub fn render_text(stage: &str, text: &str, vars: &Value) -> Result<String, PromptError> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let env = template::environment();
     let template_error = |err: minijinja::Error| PromptError::Template {
         stage: stage.to_owned(),
         message: match err.detail() {

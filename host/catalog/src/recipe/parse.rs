@@ -6,17 +6,21 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Marker};
-use marked_yaml::{LoadError, LoaderOptions, Node};
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{LoadError, Node};
 
 use super::duration::{DURATION_FORMAT, parse_duration};
+use super::graph;
 use super::suggest::{did_you_mean, list};
 use super::{
     Located, MAX_RETRIES, MAX_RETRY_BACKOFF, MAX_TIMEOUT, Mode, OnFailure, PROVIDER_OPTION_KEYS,
-    Pos, STAGE_KEYS, SessionContext, StageBlock, TOP_LEVEL_KEYS,
+    STAGE_KEYS, SessionContext, StageBlock, TOP_LEVEL_KEYS,
 };
 use crate::error::Problem;
 use crate::ids::{ID_RULE, is_valid_id};
+use crate::location::Position;
+use crate::template;
+use crate::yaml::{self, is_null, to_json};
 
 /// A recipe's parts as written, and its mistakes.
 #[derive(Debug, Default)]
@@ -37,10 +41,7 @@ pub(crate) fn parse(text: &str, file: &Path) -> Parsed {
         problems: Vec::new(),
         listed: HashSet::new(),
     };
-    let options = LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        .prevent_coercion(true);
-    let mut parsed = match marked_yaml::parse_yaml_with_options(0, text, options) {
+    let mut parsed = match yaml::load(text) {
         Ok(root) => match root.as_mapping() {
             Some(map) => parser.recipe(map),
             None => Parsed::default(),
@@ -55,19 +56,12 @@ pub(crate) fn parse(text: &str, file: &Path) -> Parsed {
     parsed
 }
 
-fn marker_pos(marker: Option<&Marker>) -> Pos {
-    marker.map_or(Pos { line: 1, column: 1 }, |m| Pos {
-        line: m.line(),
-        column: m.column(),
-    })
+fn pos(node: &Node) -> Position {
+    Position::of_marker(node.span().start())
 }
 
-fn pos(node: &Node) -> Pos {
-    marker_pos(node.span().start())
-}
-
-fn key_pos(key: &MarkedScalarNode) -> Pos {
-    marker_pos(key.span().start())
+fn key_pos(key: &MarkedScalarNode) -> Position {
+    Position::of_marker(key.span().start())
 }
 
 /// What a node is, in words.
@@ -80,45 +74,6 @@ fn kind(node: &Node) -> &'static str {
     }
 }
 
-fn is_null(scalar: &MarkedScalarNode) -> bool {
-    scalar.may_coerce() && matches!(scalar.as_str(), "" | "~" | "null" | "Null" | "NULL")
-}
-
-/// A YAML value as JSON, with YAML 1.2 core schema types for unquoted scalars.
-pub(crate) fn to_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value;
-    match node {
-        Node::Scalar(s) if is_null(s) => Value::Null,
-        Node::Scalar(s) if s.may_coerce() => {
-            let text = s.as_str();
-            match text {
-                "true" | "True" | "TRUE" => Value::Bool(true),
-                "false" | "False" | "FALSE" => Value::Bool(false),
-                _ => {
-                    if let Ok(int) = text.parse::<i64>() {
-                        Value::from(int)
-                    } else if let Some(float) = text
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|f| f.is_finite() && text.contains(|c: char| c.is_ascii_digit()))
-                    {
-                        Value::from(float)
-                    } else {
-                        Value::String(text.to_owned())
-                    }
-                }
-            }
-        }
-        Node::Scalar(s) => Value::String(s.as_str().to_owned()),
-        Node::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
-        Node::Mapping(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.as_str().to_owned(), to_json(v)))
-                .collect(),
-        ),
-    }
-}
-
 struct Parser<'a> {
     file: &'a Path,
     problems: Vec<Problem>,
@@ -127,8 +82,8 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn add(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
-        let mut problem = Problem::at(self.file, pos.line, pos.column, message);
+    fn add(&mut self, pos: Position, message: impl Into<String>, hint: Option<String>) {
+        let mut problem = Problem::located(self.file, pos, message);
         problem.hint = hint;
         self.problems.push(problem);
     }
@@ -136,7 +91,7 @@ impl Parser<'_> {
     fn load_error(&mut self, error: &LoadError) {
         match error {
             LoadError::ScanError(marker, scan) => self.add(
-                marker_pos(Some(marker)),
+                Position::of_marker(Some(marker)),
                 format!("YAML syntax error: {}", scan.info()),
                 Some(
                     "fix the YAML here (indentation, a `:` and a space after each key, closing \
@@ -145,7 +100,7 @@ impl Parser<'_> {
                 ),
             ),
             LoadError::DuplicateKey(inner) => {
-                let first = marker_pos(inner.prev_key.span().start());
+                let first = Position::of_marker(inner.prev_key.span().start());
                 self.add(
                     key_pos(&inner.key),
                     format!("`{}` is given twice", inner.key.as_str()),
@@ -157,22 +112,22 @@ impl Parser<'_> {
             }
             LoadError::TopLevelMustBeMapping(marker)
             | LoadError::TopLevelMustBeSequence(marker) => self.add(
-                marker_pos(Some(marker)),
+                Position::of_marker(Some(marker)),
                 "a recipe must be a mapping of keys (`workflow:` and one block per stage)",
                 Some("see `codecafe recipe show moon` for an example".to_owned()),
             ),
             LoadError::UnexpectedAnchor(marker) => self.add(
-                marker_pos(Some(marker)),
+                Position::of_marker(Some(marker)),
                 "YAML anchors and aliases (`&name`, `*name`) are not supported in recipes",
                 Some("write the values out in full".to_owned()),
             ),
             LoadError::UnexpectedTag(marker) => self.add(
-                marker_pos(Some(marker)),
+                Position::of_marker(Some(marker)),
                 "YAML tags (`!!str`, `!name`) are not supported in recipes",
                 Some("remove the tag; quote a value to make it text".to_owned()),
             ),
             LoadError::MappingKeyMustBeScalar(marker) => self.add(
-                marker_pos(Some(marker)),
+                Position::of_marker(Some(marker)),
                 "a key must be a plain name, not a list or a mapping",
                 None,
             ),
@@ -202,7 +157,7 @@ impl Parser<'_> {
         }
         if map.is_empty() {
             self.add(
-                Pos { line: 1, column: 1 },
+                Position::START,
                 "the recipe is empty",
                 Some(
                     "start from `codecafe recipe new <id>`, or see `codecafe recipe show moon`"
@@ -211,7 +166,7 @@ impl Parser<'_> {
             );
         } else if !workflow_seen {
             self.add(
-                Pos { line: 1, column: 1 },
+                Position::START,
                 "the recipe has no `workflow:` block",
                 Some(
                     "add `workflow:` with `stages: [...]`, the stage ids in the order they run"
@@ -294,7 +249,8 @@ impl Parser<'_> {
                 Some(hint),
             );
         }
-        self.check_graph(&parsed.order, &parsed.blocks);
+        self.problems
+            .extend(graph::check(self.file, &parsed.order, &parsed.blocks));
         parsed
     }
 
@@ -412,7 +368,7 @@ impl Parser<'_> {
         let Node::Mapping(map) = value else {
             return stage;
         };
-        let mut option_keys: HashMap<String, Pos> = HashMap::new();
+        let mut option_keys: HashMap<String, Position> = HashMap::new();
         for (k, v) in map.iter() {
             let name = k.as_str();
             match name {
@@ -519,7 +475,7 @@ impl Parser<'_> {
         &mut self,
         key: &MarkedScalarNode,
         value: &Node,
-        seen: &mut HashMap<String, Pos>,
+        seen: &mut HashMap<String, Position>,
         how: &str,
     ) -> bool {
         let name = key.as_str();
@@ -810,205 +766,21 @@ impl Parser<'_> {
 
     /// Reports a `prompt` that is not a valid template.
     fn check_template(&mut self, prompt: &Located<String>) {
-        let env = minijinja::Environment::new();
-        if let Err(error) = env.template_from_str(&prompt.value) {
-            let line = prompt.pos.line + error.line().unwrap_or(1).saturating_sub(1);
+        if let Err(error) = template::environment().template_from_str(&prompt.value) {
+            // The template's lines follow the value's first line; its columns do not map to the
+            // file (a block scalar is indented), so the value's column stands for them.
+            let in_template = Position {
+                line: error.line().unwrap_or(1),
+                column: prompt.pos.column,
+            };
             let detail = error
                 .detail()
                 .map_or_else(|| error.kind().to_string(), str::to_owned);
             self.add(
-                Pos {
-                    line,
-                    column: prompt.pos.column,
-                },
+                in_template.in_part_starting_on_line(prompt.pos.line),
                 format!("`prompt` is not a valid template: {detail}"),
                 Some("templates use minijinja (Jinja2) syntax: `{{ variable }}`, `{% if … %}…{% endif %}`".to_owned()),
             );
         }
-    }
-
-    /// Unknown dependencies, self-dependencies, cycles and `context: inherit` without exactly
-    /// one stage to continue from.
-    fn check_graph(&mut self, order: &[Located<String>], blocks: &[StageBlock]) {
-        let ids: Vec<&str> = order.iter().map(|s| s.value.as_str()).collect();
-        let block_of = |id: &str| blocks.iter().find(|b| b.id.value == id);
-        for id in &ids {
-            let Some(block) = block_of(id) else { continue };
-            for dep in block.depends_on.iter().flatten() {
-                if dep.value == *id {
-                    self.add(
-                        dep.pos,
-                        format!("stage `{id}` depends on itself"),
-                        Some(format!("remove `{id}` from its `depends_on`")),
-                    );
-                } else if !ids.contains(&dep.value.as_str()) {
-                    let hint = did_you_mean(&dep.value, ids.iter().copied()).unwrap_or_else(|| {
-                        format!("the stages are {}", list(ids.iter().copied(), 20))
-                    });
-                    self.add(
-                        dep.pos,
-                        format!(
-                            "`depends_on` names `{}`, which is not a stage of this recipe",
-                            dep.value
-                        ),
-                        Some(hint),
-                    );
-                }
-            }
-        }
-        let graph = Graph::new(&ids, &|id| block_of(id));
-        for cycle in graph.cycles() {
-            // Rotate so the cycle starts at the stage listed first.
-            let start = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
-            let cycle: Vec<usize> = cycle[start..]
-                .iter()
-                .chain(&cycle[..start])
-                .copied()
-                .collect();
-            let mut names: Vec<&str> = cycle.iter().map(|&i| ids[i]).collect();
-            names.push(ids[cycle[0]]);
-            let mut at = None;
-            let mut implicit = Vec::new();
-            for pair in cycle.iter().zip(cycle.iter().cycle().skip(1)) {
-                let (from, to) = (ids[*pair.0], ids[*pair.1]);
-                let explicit = block_of(from)
-                    .and_then(|b| b.depends_on.as_ref())
-                    .and_then(|deps| deps.iter().find(|d| d.value == to));
-                match explicit {
-                    Some(dep) => {
-                        at.get_or_insert(dep.pos);
-                    }
-                    None => implicit.push(format!(
-                        "`{from}` waits for `{to}` because it follows it in `workflow.stages`; \
-                         give `{from}` a `depends_on` to change that"
-                    )),
-                }
-            }
-            let mut hint = "each stage waits for the next, so none can start; remove one of these \
-                            dependencies"
-                .to_owned();
-            for line in implicit {
-                hint.push_str("; ");
-                hint.push_str(&line);
-            }
-            self.add(
-                at.unwrap_or(order[cycle[0]].pos),
-                format!("`depends_on` cycle: {}", names.join(" → ")),
-                Some(hint),
-            );
-        }
-        for (index, id) in ids.iter().enumerate() {
-            let Some(block) = block_of(id) else { continue };
-            let Some(context) = &block.context else {
-                continue;
-            };
-            if context.value != SessionContext::Inherit {
-                continue;
-            }
-            let after = &graph.after[index];
-            let message = match after.len() {
-                1 => continue,
-                0 => format!(
-                    "stage `{id}` has `context: inherit` but runs first, with no session to continue"
-                ),
-                _ => format!(
-                    "stage `{id}` has `context: inherit` but runs after several stages ({}); which session to continue is unclear",
-                    after.iter().map(|&i| ids[i]).collect::<Vec<_>>().join(", ")
-                ),
-            };
-            self.add(
-                context.pos,
-                message,
-                Some("use `context: fork`, or make it depend on exactly one stage".to_owned()),
-            );
-        }
-    }
-}
-
-/// Which stages each stage waits for, by index into `workflow.stages`.
-pub(crate) struct Graph {
-    /// `after[i]`: the stages stage `i` waits for.
-    pub(crate) after: Vec<Vec<usize>>,
-}
-
-impl Graph {
-    /// The schedule of `ids` (the order of `workflow.stages`): `depends_on` when a stage has
-    /// it (unknown names and itself left out), else the step before it, where consecutive
-    /// `parallel` stages share a step and every other stage is a step of its own.
-    pub(crate) fn new<'b>(ids: &[&str], block_of: &dyn Fn(&str) -> Option<&'b StageBlock>) -> Self {
-        let mut after = Vec::with_capacity(ids.len());
-        let mut previous_step: Vec<usize> = Vec::new();
-        let mut current_step: Vec<usize> = Vec::new();
-        let mut current_parallel = false;
-        for (index, id) in ids.iter().enumerate() {
-            let block = block_of(id);
-            let parallel = block.and_then(|b| b.mode) == Some(Mode::Parallel);
-            let starts_step = !(parallel && current_parallel);
-            if starts_step && !current_step.is_empty() {
-                previous_step = std::mem::take(&mut current_step);
-            }
-            current_step.push(index);
-            current_parallel = parallel;
-            match block.and_then(|b| b.depends_on.as_ref()) {
-                Some(deps) => after.push(
-                    deps.iter()
-                        .filter_map(|d| ids.iter().position(|i| *i == d.value))
-                        .filter(|&i| i != index)
-                        .collect(),
-                ),
-                None => after.push(previous_step.clone()),
-            }
-        }
-        Self { after }
-    }
-
-    /// Every distinct cycle found by a depth-first walk, as stage indexes.
-    pub(crate) fn cycles(&self) -> Vec<Vec<usize>> {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Mark {
-            New,
-            Active,
-            Done,
-        }
-        fn visit(
-            graph: &Graph,
-            node: usize,
-            marks: &mut [Mark],
-            stack: &mut Vec<usize>,
-            found: &mut Vec<Vec<usize>>,
-        ) {
-            marks[node] = Mark::Active;
-            stack.push(node);
-            for &next in &graph.after[node] {
-                match marks[next] {
-                    Mark::New => visit(graph, next, marks, stack, found),
-                    Mark::Active => {
-                        if let Some(from) = stack.iter().position(|&n| n == next) {
-                            let cycle = stack[from..].to_vec();
-                            let mut key = cycle.clone();
-                            key.sort_unstable();
-                            if !found.iter().any(|c| {
-                                let mut k = c.clone();
-                                k.sort_unstable();
-                                k == key
-                            }) {
-                                found.push(cycle);
-                            }
-                        }
-                    }
-                    Mark::Done => {}
-                }
-            }
-            stack.pop();
-            marks[node] = Mark::Done;
-        }
-        let mut marks = vec![Mark::New; self.after.len()];
-        let mut found = Vec::new();
-        for node in 0..self.after.len() {
-            if marks[node] == Mark::New {
-                visit(self, node, &mut marks, &mut Vec::new(), &mut found);
-            }
-        }
-        found
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::StageBlock;
-use super::parse::Graph;
+use super::graph::Graph;
 use super::{
     DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_SIGNALS, DEFAULT_TIMEOUT, Mode, OnFailure,
     Origin, Recipe, SessionContext, default_provider,
@@ -247,10 +247,9 @@ impl Recipe {
                         && let (Some(previous), false) = (continues, same_provider)
                     {
                         problems.push(
-                            Problem::at(
+                            Problem::located(
                                 &self.path,
-                                context.pos.line,
-                                context.pos.column,
+                                context.pos,
                                 format!(
                                     "stage `{id}` has `context: inherit` but runs {} ({}) after \
                                      `{}`, which runs {} ({}); a session cannot move between \

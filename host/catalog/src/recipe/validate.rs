@@ -30,10 +30,9 @@ pub(crate) fn check_names(recipe: &Recipe, known: &Known) -> Vec<Problem> {
                 }
             });
         problems.push(
-            Problem::at(
+            Problem::located(
                 recipe.path(),
-                name.pos.line,
-                name.pos.column,
+                name.pos,
                 format!("unknown {kind} `{}`", name.value),
             )
             .hint(hint),
