@@ -2,13 +2,14 @@
 //!
 //! These mirror the WIT packages `codecafe:provider@0.1.0` and `codecafe:signals@0.1.0` one to
 //! one. Plugins build them; the host receives them (it uses this same module), stores them and
-//! streams them as JSON, so every type is `serde`-ready with kebab-case names.
+//! streams them as JSON, so every type is `serde`-ready: camelCase keys (the host's one key
+//! casing) and kebab-case words for enum values (`assistant-text`, `awaiting-input`).
 
 use serde::{Deserialize, Serialize};
 
 /// How an agent is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Mode {
     /// The agent's non-interactive streaming mode (e.g. `claude -p --output-format stream-json`).
     Headless,
@@ -18,7 +19,7 @@ pub enum Mode {
 
 /// What a provider and its agent can do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct Capabilities {
     /// A finished session can be continued by id.
     pub resume: bool,
@@ -38,7 +39,7 @@ pub struct Capabilities {
 
 /// Identity and abilities of a provider plugin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct ProviderInfo {
     /// Stable id used in recipes (`provider: claude-code`): lowercase letters, digits and `-`.
     pub id: String,
@@ -56,7 +57,7 @@ pub struct ProviderInfo {
 
 /// Which earlier agent session to continue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct SessionRef {
     /// The agent's own session or thread id, as reported by [`AgentEvent::SessionStarted`].
     pub id: String,
@@ -66,7 +67,7 @@ pub struct SessionRef {
 
 /// Everything a provider needs to build the command for one agent run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct Invocation {
     /// The fully rendered prompt.
     pub prompt: String,
@@ -203,7 +204,7 @@ impl Invocation {
 
 /// How the agent's standard input is set up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Stdin {
     /// Closed: reads see end of file at once.
     Closed,
@@ -215,7 +216,7 @@ pub enum Stdin {
 
 /// How the agent's output is connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Io {
     /// Separate stdout and stderr pipes.
     Pipes,
@@ -225,7 +226,7 @@ pub enum Io {
 
 /// The process the host should start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct CommandSpec {
     /// Program name (looked up on `PATH`) or absolute path.
     pub program: String,
@@ -284,7 +285,11 @@ impl CommandSpec {
 
 /// Why a command could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
 pub enum BuildError {
     /// An option has a bad value or is not known to this provider.
     InvalidOption {
@@ -336,7 +341,7 @@ impl std::error::Error for BuildError {}
 
 /// Which output stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Stream {
     /// Standard output (or the pseudo-terminal).
     Stdout,
@@ -346,7 +351,7 @@ pub enum Stream {
 
 /// A tool the agent called.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct ToolCall {
     /// The agent's id for the call.
     pub id: String,
@@ -358,7 +363,7 @@ pub struct ToolCall {
 
 /// The result of a tool call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct ToolResult {
     /// The id of the call it answers.
     pub id: String,
@@ -370,7 +375,7 @@ pub struct ToolResult {
 
 /// How a file changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum ChangeKind {
     /// Created.
     Add,
@@ -382,7 +387,7 @@ pub enum ChangeKind {
 
 /// A file the agent changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct FileChange {
     /// Path as the agent reported it.
     pub path: String,
@@ -392,7 +397,7 @@ pub struct FileChange {
 
 /// Token usage and cost as the agent reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct Usage {
     /// Input tokens not served from a cache.
     pub input_tokens: u64,
@@ -408,7 +413,7 @@ pub struct Usage {
 
 /// The agent's last word for a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct FinalResult {
     /// The final answer text; the signal parser reads this.
     pub text: String,
@@ -418,7 +423,7 @@ pub struct FinalResult {
 
 /// A tool call waiting for the user's approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct ApprovalRequest {
     /// Id to answer with.
     pub id: String,
@@ -432,7 +437,11 @@ pub struct ApprovalRequest {
 
 /// One normalized event from an agent's output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "type")]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 pub enum AgentEvent {
     /// The agent's session or thread id; resume with it.
     SessionStarted {
@@ -510,7 +519,7 @@ impl AgentEvent {
 
 /// What one piece of output turned into.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct OutputBatch {
     /// Normalized events, in order.
     pub events: Vec<AgentEvent>,
@@ -562,7 +571,7 @@ impl From<Vec<AgentEvent>> for OutputBatch {
 
 /// What an agent's terminal screen says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum ScreenState {
     /// At its prompt, nothing running.
     Idle,
@@ -574,7 +583,7 @@ pub enum ScreenState {
 
 /// The user's answer to an approval request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum ApprovalDecision {
     /// Allow this call.
     Allow,
@@ -586,7 +595,12 @@ pub enum ApprovalDecision {
 
 /// An expected failure of an adapter call other than building the command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind", content = "message")]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase",
+    tag = "kind",
+    content = "message"
+)]
 pub enum AdapterError {
     /// The call is not supported by this provider.
     Unsupported(String),
@@ -607,7 +621,7 @@ impl std::error::Error for AdapterError {}
 
 /// Identity of a signal parser plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct ParserInfo {
     /// Stable id used in recipes (`signals: signals-default`).
     pub id: String,
@@ -621,7 +635,7 @@ pub struct ParserInfo {
 
 /// Where a stage sits in its order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct StageContext {
     /// The stage that produced the text.
     pub stage_id: String,
@@ -633,7 +647,12 @@ pub struct StageContext {
 
 /// What the workflow should do after a stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "action", content = "detail")]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase",
+    tag = "action",
+    content = "detail"
+)]
 pub enum NextAction {
     /// Go on to the next stage.
     Proceed,
@@ -647,7 +666,7 @@ pub enum NextAction {
 
 /// How hard a stage judged the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Complexity {
     /// Small and clear.
     Low,
@@ -659,7 +678,7 @@ pub enum Complexity {
 
 /// The signals of one stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "camelCase")]
 pub struct StageSignals {
     /// What to do next.
     pub action: NextAction,
@@ -685,7 +704,11 @@ impl StageSignals {
 
 /// An expected failure of a signal parser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
 pub enum SignalError {
     /// The text has a signal block that cannot be read.
     Malformed {

@@ -1,7 +1,9 @@
 //! # codecafe-store
 //!
-//! codecafe's runtime state — **orders**, their **stage runs** and their **events** — in one
-//! SQLite database, shared by every codecafe process on the machine.
+//! codecafe's runtime state — **orders**, their **stage runs** and their **events** (typed: one
+//! Rust type per kind, documented in [`event`]) — and what must hold across every codecafe
+//! process of the user — **settings** and the machine-wide **terminal slots** ([`slots`]) — in
+//! one SQLite database, shared by every codecafe process on the machine.
 //!
 //! ## Guarantees
 //!
@@ -31,13 +33,15 @@
 //!
 //! ```
 //! use codecafe_engine::{OrderAction, OrderStatus};
+//! use codecafe_store::event::{EventBody, Warning};
 //! use codecafe_store::{NewOrder, OrderFilter, Store};
 //!
 //! let store = Store::open_in_memory()?;
 //! let order = store.create_order(&NewOrder::new("cafe-1", "moon").prompt("Add rate limiting"))?;
 //! let started = store.update_status(order.id, OrderAction::Start)?;
 //! assert_eq!(started.status, OrderStatus::Running);
-//! let event = store.append_event(order.id, "order:started", &serde_json::json!({}))?;
+//! let event = store.append_event(order.id, &EventBody::Warning(Warning { message: "hi".into() }))?;
+//! assert_eq!(event.kind(), "order:warning");
 //! assert_eq!(store.events_since(order.id, 0, 100)?, vec![event]);
 //! assert_eq!(store.find_order(&order.short_id())?.id, order.id);
 //! assert_eq!(store.list_orders(&OrderFilter::all().cafe("cafe-1"))?.len(), 1);
@@ -47,16 +51,20 @@
 //! ```
 
 pub mod error;
+pub mod event;
 pub mod model;
 pub mod schema;
+pub mod slots;
 mod sql;
 mod store;
 
 /// The state machines' types, re-exported so that users of the store need not name the engine.
 pub use codecafe_engine::{OrderAction, OrderStatus, StageAction, StageStatus};
 pub use error::{Result, StoreError};
+pub use event::{EVENT_VERSION, Event, EventBody};
 pub use model::{
-    Deleted, Event, NewEvent, NewOrder, NewStageRun, Order, OrderFilter, StageRun, StageRunUpdate,
-    StatusChange, StatusChanged,
+    Deleted, NewOrder, NewStageRun, Order, OrderFilter, StageRun, StageRunUpdate, StatusChange,
+    StatusChanged,
 };
+pub use slots::{Claim, DEFAULT_POOL_MAX, PoolCaps, SlotLease, SlotRequest};
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store};

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::event::{Event, EventBody};
+use codecafe_sdk::Usage;
+
 /// One unit of work on a cafe: a recipe run on its own branch and worktree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -171,7 +174,7 @@ pub struct StatusChange {
     /// For `fail`: the error to record.
     pub error: Option<String>,
     /// An event stored in the same transaction (so it exists if and only if the change does).
-    pub event: Option<NewEvent>,
+    pub event: Option<EventBody>,
 }
 
 impl StatusChange {
@@ -191,8 +194,8 @@ impl StatusChange {
     }
 
     /// Stores `event` with the change.
-    pub fn event(mut self, kind: impl Into<String>, payload: Value) -> Self {
-        self.event = Some(NewEvent::new(kind, payload));
+    pub fn event(mut self, event: EventBody) -> Self {
+        self.event = Some(event);
         self
     }
 }
@@ -235,7 +238,7 @@ pub struct StageRun {
     /// The agent's exit code.
     pub exit_code: Option<i32>,
     /// Token usage as the provider reported it.
-    pub usage: Option<Value>,
+    pub usage: Option<Usage>,
     /// Cost in US dollars.
     pub cost_usd: Option<f64>,
     /// The stage's final text.
@@ -284,41 +287,6 @@ pub struct StageRunUpdate {
     pub output: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
-}
-
-/// Something that happened to an order, as stored (and then emitted).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Event {
-    /// Its sequence number: increasing across the whole database, never reused.
-    pub seq: i64,
-    /// The order.
-    pub order_id: Uuid,
-    /// When it was stored.
-    pub at: Timestamp,
-    /// `order:started`, `stage:completed`, ...
-    pub kind: String,
-    /// Its data.
-    pub payload: Value,
-}
-
-/// An event to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    /// `order:started`, `stage:completed`, ...
-    pub kind: String,
-    /// Its data.
-    pub payload: Value,
-}
-
-impl NewEvent {
-    /// An event of `kind` with `payload`.
-    pub fn new(kind: impl Into<String>, payload: Value) -> Self {
-        Self {
-            kind: kind.into(),
-            payload,
-        }
-    }
 }
 
 /// One result of [`delete_many`](crate::Store::delete_many).

@@ -28,16 +28,36 @@
 //! events(seq INTEGER PK AUTOINCREMENT, order_id FK → orders ON DELETE CASCADE, at, kind,
 //!        payload JSON)
 //! ```
+//!
+//! ## Version 2
+//!
+//! Machine-wide terminal slots, kept here so the cap holds across every codecafe process of the
+//! user ([`crate::slots`]), and user settings; stored JSON uses camelCase keys only.
+//!
+//! ```sql
+//! settings(key TEXT PK, value JSON)
+//! leases(id INTEGER PK, holder (runner id), provider, order_id NULL, stage NULL, acquired_at)
+//! lease_queue(ticket INTEGER PK AUTOINCREMENT, holder, provider, since)
+//! ```
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 /// The schema version this build writes and the newest it reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// One migration: SQL, or a function for what SQL cannot say (rewriting JSON).
+pub enum Migration {
+    /// Statements run as one batch.
+    Sql(&'static str),
+    /// Statements run as one batch, then a function over the rows.
+    SqlThen(&'static str, fn(&Connection) -> rusqlite::Result<()>),
+}
+
 /// `MIGRATIONS[i]` migrates version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[Migration] = &[
     // 0 → 1: the first schema.
-    r#"
+    Migration::Sql(
+        r#"
     CREATE TABLE orders (
         id            TEXT PRIMARY KEY NOT NULL,
         cafe_id       TEXT NOT NULL,
@@ -94,7 +114,118 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_by_order ON events (order_id, seq);
     "#,
+    ),
+    // 1 → 2: machine-wide terminal slots and settings; one key casing (camelCase) in stored
+    // JSON (agent events and usage were kebab-case).
+    Migration::SqlThen(
+        r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE leases (
+        id          INTEGER PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        order_id    TEXT,
+        stage       TEXT,
+        acquired_at INTEGER NOT NULL
+    );
+    CREATE TABLE lease_queue (
+        ticket   INTEGER PRIMARY KEY AUTOINCREMENT,
+        holder   TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        since    INTEGER NOT NULL
+    );
+    "#,
+        camel_case_json,
+    ),
 ];
+
+/// Rewrites the kebab-case keys of stored agent events and usage (`input-tokens`,
+/// `cost-usd`, `is-error`, …) in camelCase. Only the kinds that carry them are read.
+fn camel_case_json(conn: &Connection) -> rusqlite::Result<()> {
+    let mut rows: Vec<(i64, String)> = conn
+        .prepare(
+            "SELECT seq, payload FROM events WHERE kind IN ('order:output', 'stage:completed', \
+             'stage:failed', 'order:followup-completed', 'order:followup-failed')",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (seq, text) in rows.drain(..) {
+        if let Some(fixed) = camel_case_text(&text) {
+            conn.execute(
+                "UPDATE events SET payload = ?2 WHERE seq = ?1",
+                params![seq, fixed],
+            )?;
+        }
+    }
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT id, usage FROM stage_runs WHERE usage IS NOT NULL")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, text) in rows {
+        if let Some(fixed) = camel_case_text(&text) {
+            conn.execute(
+                "UPDATE stage_runs SET usage = ?2 WHERE id = ?1",
+                params![id, fixed],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `text` with every object key that contains `-` in camelCase, or `None` when nothing changes
+/// (or it is not JSON: left for the reader to report).
+fn camel_case_text(text: &str) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    if !camel_case_keys(&mut value) {
+        return None;
+    }
+    serde_json::to_string(&value).ok()
+}
+
+fn camel_case_keys(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut changed = false;
+            let entries: Vec<(String, serde_json::Value)> =
+                std::mem::take(map).into_iter().collect();
+            for (key, mut inner) in entries {
+                changed |= camel_case_keys(&mut inner);
+                let key = if key.contains('-') {
+                    changed = true;
+                    camel_case(&key)
+                } else {
+                    key
+                };
+                map.insert(key, inner);
+            }
+            changed
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| camel_case_keys(item) | changed),
+        _ => false,
+    }
+}
+
+/// `cached-input-tokens` → `cachedInputTokens`.
+fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// What [`migrate`] found.
 pub(crate) enum Migrated {
@@ -124,7 +255,13 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<Migrated> {
             to = version + 1,
             "migrating the runtime database"
         );
-        tx.execute_batch(migration)?;
+        match migration {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::SqlThen(sql, then) => {
+                tx.execute_batch(sql)?;
+                then(&tx)?;
+            }
+        }
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }

@@ -8,7 +8,8 @@ use rusqlite::Row;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use serde::de::DeserializeOwned;
 
-use crate::model::{Event, Order, StageRun};
+use crate::event::{EVENT_VERSION, Event, EventBody};
+use crate::model::{Order, StageRun};
 
 /// A column holding the `FromStr` text of a value (statuses, UUIDs).
 pub(crate) struct Parsed<T>(pub T);
@@ -120,11 +121,13 @@ pub(crate) const EVENT_COLUMNS: &str = "seq, order_id, at, kind, payload";
 
 /// Reads an event selected with [`EVENT_COLUMNS`].
 pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let kind: String = row.get(3)?;
+    let payload = row.get::<_, Json<serde_json::Value>>(4)?.0;
     Ok(Event {
+        v: EVENT_VERSION,
         seq: row.get(0)?,
         order_id: row.get::<_, Parsed<_>>(1)?.0,
         at: row.get::<_, Millis>(2)?.0,
-        kind: row.get(3)?,
-        payload: row.get::<_, Json<_>>(4)?.0,
+        body: EventBody::from_stored(&kind, payload),
     })
 }

@@ -8,13 +8,13 @@ use codecafe_engine::{OrderAction, OrderStatus, StageAction, StageStatus};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 use rusqlite::{params, params_from_iter};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
+use crate::event::{EVENT_VERSION, Event, EventBody};
 use crate::model::{
-    Deleted, Event, NewEvent, NewOrder, NewStageRun, Order, OrderFilter, StageRun, StageRunUpdate,
-    StatusChange, StatusChanged,
+    Deleted, NewOrder, NewStageRun, Order, OrderFilter, StageRun, StageRunUpdate, StatusChange,
+    StatusChanged,
 };
 use crate::schema::{self, Migrated};
 use crate::sql::{
@@ -37,7 +37,7 @@ const MAX_CANDIDATES: usize = 10;
 /// process's. Readers never wait for writers (WAL).
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
     busy_timeout: Duration,
 }
@@ -93,9 +93,10 @@ impl Store {
             // WAL: readers never block the writer nor the writer the readers, and a commit
             // is a single append to the log, so a crash (kill -9) at any moment leaves either
             // the whole transaction or none of it; the next open replays the log.
-            let mode: String = conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-                .map_err(store.db())?;
+            let mode: String = retry_busy(busy_timeout, || {
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            })
+            .map_err(store.db())?;
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(
                     path = %store.path.display(),
@@ -114,7 +115,7 @@ impl Store {
             .map_err(store.db())?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(store.db())?;
-        match schema::migrate(conn).map_err(store.db())? {
+        match retry_busy(busy_timeout, || schema::migrate(conn)).map_err(store.db())? {
             Migrated::Current => Ok(store),
             Migrated::Newer(found) => Err(StoreError::NewerSchema {
                 path: store.path.clone(),
@@ -396,36 +397,6 @@ impl Store {
 
     // ----- runners -----
 
-    /// Marks the order as being executed by `runner` (a name unique to one process, e.g.
-    /// `<host>:<pid>:<start time>`). Succeeds if nobody holds it, `runner` already does, or
-    /// the holder's last heartbeat is older than `stale_after` (it died); otherwise an error
-    /// naming the holder. This is how two processes are kept from running the same order.
-    pub fn claim_order(&self, id: Uuid, runner: &str, stale_after: Duration) -> Result<Order> {
-        if runner.is_empty() {
-            return Err(bad("runner", "must not be empty"));
-        }
-        self.write(|tx| {
-            let order = get_order(tx, id)?;
-            let now = now();
-            if let (Some(holder), Some(at)) = (&order.runner, order.heartbeat_at)
-                && holder != runner
-            {
-                let heard_ago = Duration::from_millis(u64::try_from(now - millis(at)).unwrap_or(0));
-                if heard_ago < stale_after {
-                    return Err(StoreError::Claimed {
-                        id,
-                        runner: holder.clone(),
-                        heard_ago,
-                    }
-                    .into());
-                }
-            }
-            tx.prepare_cached("UPDATE orders SET runner = ?2, heartbeat_at = ?3 WHERE id = ?1")?
-                .execute(params![id.to_string(), runner, now])?;
-            get_order(tx, id)
-        })
-    }
-
     /// Records that `runner`, which holds the order, is alive.
     pub fn heartbeat(&self, id: Uuid, runner: &str) -> Result<()> {
         self.write(|tx| {
@@ -573,7 +544,7 @@ impl Store {
     pub fn record_stage_usage(
         &self,
         run_id: i64,
-        usage: &Value,
+        usage: &codecafe_sdk::Usage,
         cost_usd: Option<f64>,
     ) -> Result<f64> {
         if let Some(cost) = cost_usd
@@ -626,14 +597,13 @@ impl Store {
 
     /// Stores an event and returns it as stored (with its sequence number and time). Emit an
     /// event only after this returns: what a follower sees is always on disk.
-    pub fn append_event(&self, order_id: Uuid, kind: &str, payload: &Value) -> Result<Event> {
-        let event = NewEvent::new(kind, payload.clone());
-        self.write(|tx| insert_event(tx, order_id, &event))
+    pub fn append_event(&self, order_id: Uuid, event: &EventBody) -> Result<Event> {
+        self.write(|tx| insert_event(tx, order_id, event))
     }
 
     /// Stores several events of one order in one transaction (cheaper for bursts of agent
     /// output), in order.
-    pub fn append_events(&self, order_id: Uuid, events: &[NewEvent]) -> Result<Vec<Event>> {
+    pub fn append_events(&self, order_id: Uuid, events: &[EventBody]) -> Result<Vec<Event>> {
         self.write(|tx| {
             events
                 .iter()
@@ -664,6 +634,49 @@ impl Store {
             .map_err(self.db())
     }
 
+    /// The sequence number of the order's latest event (0: none yet).
+    pub fn last_event_seq(&self, order_id: Uuid) -> Result<i64> {
+        self.conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM events WHERE order_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([order_id.to_string()], |row| row.get(0)))
+            .map_err(self.db())
+    }
+
+    /// The sequence number of the order's latest event of `kind` after `after_seq`, if any (a
+    /// cheap poll: `order:cancel-requested` while an order runs).
+    pub fn last_event_of_kind(
+        &self,
+        order_id: Uuid,
+        kind: &str,
+        after_seq: i64,
+    ) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT max(seq) FROM events WHERE order_id = ?1 AND seq > ?2 AND kind = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![order_id.to_string(), after_seq, kind], |row| {
+                    row.get(0)
+                })
+            })
+            .map_err(self.db())
+    }
+
+    /// The order's latest event of `kind`, if any.
+    pub fn last_event_with_kind(&self, order_id: Uuid, kind: &str) -> Result<Option<Event>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE order_id = ?1 AND kind = ?2 \
+             ORDER BY seq DESC LIMIT 1"
+        );
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| {
+                stmt.query_row(params![order_id.to_string(), kind], event_from_row)
+                    .optional()
+            })
+            .map_err(self.db())
+    }
+
     /// Events of every order with a sequence number above `after_seq`, oldest first, at most
     /// `limit` (for a status view or a front end following everything).
     pub fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<Event>> {
@@ -684,7 +697,10 @@ impl Store {
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction, committed if it returns `Ok`, rolled
     /// back otherwise.
-    fn write<T>(&self, body: impl FnOnce(&Transaction<'_>) -> Result<T, TxError>) -> Result<T> {
+    pub(crate) fn write<T>(
+        &self,
+        body: impl FnOnce(&Transaction<'_>) -> Result<T, TxError>,
+    ) -> Result<T> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(self.db())?;
         let value = body(&tx).map_err(|err| self.fail(err))?;
@@ -693,7 +709,7 @@ impl Store {
     }
 
     /// Turns a SQLite error into a [`StoreError`] that names this database.
-    fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    pub(crate) fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |source| match source.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
                 path: self.path.clone(),
@@ -714,7 +730,7 @@ impl Store {
         }
     }
 
-    fn fail(&self, err: TxError) -> StoreError {
+    pub(crate) fn fail(&self, err: TxError) -> StoreError {
         match err {
             TxError::Store(err) => err,
             TxError::Sqlite(err) => self.db()(err),
@@ -722,8 +738,34 @@ impl Store {
     }
 }
 
+/// Runs `step` again while SQLite answers "busy" at once, for at most `timeout`. Opening a new
+/// database from several processes at the same moment (switching it to WAL, migrating it) can
+/// be refused without SQLite's busy handler waiting, to avoid a lock deadlock; a short pause and
+/// a retry then succeeds.
+fn retry_busy<T>(
+    timeout: Duration,
+    mut step: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match step() {
+            Err(err)
+                if matches!(
+                    err.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// An error inside a transaction: ours, or SQLite's (named with the path afterwards).
-enum TxError {
+pub(crate) enum TxError {
     Store(StoreError),
     Sqlite(rusqlite::Error),
 }
@@ -740,7 +782,7 @@ impl From<rusqlite::Error> for TxError {
     }
 }
 
-fn bad(what: &'static str, message: impl Into<String>) -> StoreError {
+pub(crate) fn bad(what: &'static str, message: impl Into<String>) -> StoreError {
     StoreError::BadValue {
         what,
         message: message.into(),
@@ -751,7 +793,7 @@ fn not_found(id: Uuid) -> StoreError {
     StoreError::OrderNotFound { id: id.to_string() }
 }
 
-fn get_order(conn: &Connection, id: Uuid) -> Result<Order, TxError> {
+pub(crate) fn get_order(conn: &Connection, id: Uuid) -> Result<Order, TxError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
     conn.prepare_cached(&sql)?
         .query_row([id.to_string()], order_from_row)
@@ -851,17 +893,7 @@ fn get_stage_run(conn: &Connection, run_id: i64) -> Result<StageRun, TxError> {
         .ok_or_else(|| StoreError::StageRunNotFound { id: run_id }.into())
 }
 
-fn insert_event(tx: &Transaction<'_>, order_id: Uuid, event: &NewEvent) -> Result<Event, TxError> {
-    if event.kind.is_empty() || event.kind.chars().any(char::is_whitespace) {
-        return Err(bad(
-            "event kind",
-            format!(
-                "`{}` is not an event kind (like `order:started`, no spaces)",
-                event.kind
-            ),
-        )
-        .into());
-    }
+fn insert_event(tx: &Transaction<'_>, order_id: Uuid, event: &EventBody) -> Result<Event, TxError> {
     let id = order_id.to_string();
     let exists = tx
         .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")?
@@ -869,18 +901,18 @@ fn insert_event(tx: &Transaction<'_>, order_id: Uuid, event: &NewEvent) -> Resul
     if !exists {
         return Err(not_found(order_id).into());
     }
-    let payload = serde_json::to_string(&event.payload)
+    let payload = serde_json::to_string(&event.payload())
         .map_err(|err| bad("event payload", err.to_string()))?;
     let at = now();
     tx.prepare_cached("INSERT INTO events (order_id, at, kind, payload) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![id, at, event.kind, payload])?;
+        .execute(params![id, at, event.kind(), payload])?;
     let seq = tx.last_insert_rowid();
     Ok(Event {
+        v: EVENT_VERSION,
         seq,
         order_id,
         at: jiff::Timestamp::from_millisecond(at).map_err(|err| bad("clock", err.to_string()))?,
-        kind: event.kind.clone(),
-        payload: event.payload.clone(),
+        body: event.clone(),
     })
 }
 

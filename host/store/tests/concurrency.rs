@@ -13,10 +13,19 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
 use codecafe_engine::{OrderAction, OrderStatus, StageAction};
+use codecafe_sdk::{AgentEvent, Usage};
+use codecafe_store::event::{AgentOutput, EventBody, OrderCompleted, OrderStarted, Warning};
 use codecafe_store::{
-    NewEvent, NewOrder, NewStageRun, OrderFilter, StageRunUpdate, StatusChange, Store, StoreError,
+    NewOrder, NewStageRun, OrderFilter, StageRunUpdate, StatusChange, Store, StoreError,
 };
-use serde_json::json;
+
+fn started() -> EventBody {
+    EventBody::OrderStarted(OrderStarted {
+        recipe_id: "moon".into(),
+        stages: Vec::new(),
+        groups: Vec::new(),
+    })
+}
 use uuid::Uuid;
 
 /// Set in a child's environment: what it does (`writer`, `event-writer`, `crash-writer`).
@@ -52,7 +61,12 @@ fn child_process_entry_point() {
             let me = std::process::id();
             for n in 0..count {
                 let event = store
-                    .append_event(order, "order:output", &json!({"pid": me, "n": n}))
+                    .append_event(
+                        order,
+                        &EventBody::Warning(Warning {
+                            message: format!("{me} {n}"),
+                        }),
+                    )
                     .expect("append");
                 println!("committed {}", event.seq);
             }
@@ -75,20 +89,32 @@ fn write_full_order(store: &Store) -> Uuid {
         .expect("create")
         .id;
     store
-        .change_status(
-            id,
-            &StatusChange::new(OrderAction::Start).event("order:started", json!({})),
-        )
+        .change_status(id, &StatusChange::new(OrderAction::Start).event(started()))
         .expect("start");
     let run = store
         .start_stage_run(&NewStageRun::new(id, "code").provider("fake"))
         .expect("stage");
-    let output: Vec<NewEvent> = (0..EVENTS_PER_ORDER - 2)
-        .map(|n| NewEvent::new("order:output", json!({"n": n, "data": "y".repeat(200)})))
+    let output: Vec<EventBody> = (0..EVENTS_PER_ORDER - 2)
+        .map(|n| {
+            EventBody::Output(AgentOutput {
+                stage: "code".into(),
+                attempt: 1,
+                event: AgentEvent::AssistantText {
+                    text: format!("{n} {}", "y".repeat(200)),
+                },
+            })
+        })
         .collect();
     store.append_events(id, &output).expect("events");
     store
-        .record_stage_usage(run.id, &json!({"inputTokens": 1000}), Some(0.01))
+        .record_stage_usage(
+            run.id,
+            &Usage {
+                input_tokens: 1000,
+                ..Usage::default()
+            },
+            Some(0.01),
+        )
         .expect("usage");
     store
         .update_stage_run(
@@ -104,7 +130,12 @@ fn write_full_order(store: &Store) -> Uuid {
     store
         .change_status(
             id,
-            &StatusChange::new(OrderAction::Complete).event("order:completed", json!({})),
+            &StatusChange::new(OrderAction::Complete).event(EventBody::OrderCompleted(
+                OrderCompleted {
+                    failed_stages: Vec::new(),
+                    cost_usd: 0.01,
+                },
+            )),
         )
         .expect("complete");
     id
@@ -175,9 +206,7 @@ fn threads_with_their_own_connections_lose_nothing() {
                     store
                         .update_status(order.id, OrderAction::Start)
                         .expect("start");
-                    store
-                        .append_event(order.id, "order:started", &json!({}))
-                        .expect("event");
+                    store.append_event(order.id, &started()).expect("event");
                     ids.push(order.id);
                 }
                 ids
@@ -225,10 +254,7 @@ fn racing_status_changes_apply_exactly_once() {
                 std::thread::spawn(move || {
                     let store = Store::open(&db).expect("open");
                     barrier.wait();
-                    store.change_status(
-                        id,
-                        &StatusChange::new(OrderAction::Start).event("order:started", json!({})),
-                    )
+                    store.change_status(id, &StatusChange::new(OrderAction::Start).event(started()))
                 })
             })
             .collect();
@@ -361,8 +387,12 @@ fn processes_appending_events_to_one_order_keep_every_event_in_order() {
     for pid in pids {
         let ns: Vec<u64> = events
             .iter()
-            .filter(|e| e.payload["pid"] == json!(pid))
-            .map(|e| e.payload["n"].as_u64().expect("n"))
+            .filter_map(|e| match &e.body {
+                EventBody::Warning(w) => w.message.split_once(' '),
+                _ => None,
+            })
+            .filter(|(p, _)| *p == pid.to_string())
+            .map(|(_, n)| n.parse().expect("n"))
             .collect();
         assert_eq!(ns, (0..EACH as u64).collect::<Vec<_>>(), "pid {pid}");
     }
