@@ -50,269 +50,19 @@
 //! `Continue` (context `inherit`) or `Fork` (context `fork`) of that predecessor. A runner that
 //! has no recorded session for a `Continue`/`Fork` target starts fresh.
 
+mod types;
+
 use std::sync::Arc;
-use std::time::Duration;
+
+pub use types::{
+    AwaitReason, EngineCommand, EngineEvent, OrderOutcome, OrderSnapshot, RetryFrom, RunOptions,
+    Session, Signal, StageOutcome, StageSnapshot,
+};
 
 use crate::error::EngineError;
 use crate::order::{OrderAction, OrderStatus};
 use crate::plan::{ContextMode, OnFailure, Plan};
 use crate::stage::{StageAction, StageStatus};
-
-/// A signal a stage returned with its result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signal {
-    /// Carry on.
-    Proceed,
-    /// Ask the user these questions before going on.
-    AwaitUser {
-        /// The questions.
-        questions: Vec<String>,
-    },
-    /// Skip these stages (by id).
-    Skip {
-        /// The stage ids.
-        stages: Vec<String>,
-    },
-    /// Skip the stages that wait directly for this one.
-    SkipNext,
-    /// Run this stage again.
-    Retry {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// How a stage's agent run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StageOutcome {
-    /// It succeeded, with the signals its result carried.
-    Succeeded {
-        /// The parsed signals.
-        signals: Vec<Signal>,
-    },
-    /// It failed.
-    Failed {
-        /// What went wrong.
-        error: String,
-    },
-    /// It ran past its timeout and was stopped.
-    TimedOut,
-    /// It was killed by a cancel.
-    Cancelled,
-}
-
-/// Where a user's retry starts.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum RetryFrom {
-    /// The failed (or cancelled) stages.
-    #[default]
-    Failed,
-    /// This stage and everything downstream of it.
-    Stage(String),
-    /// Every stage.
-    Beginning,
-}
-
-/// What happens to the run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EngineEvent {
-    /// Begin the order.
-    Start,
-    /// The runner spawned the agent of a stage it was told to start.
-    StageStarted {
-        /// The stage.
-        stage: String,
-    },
-    /// A stage's agent ended.
-    StageFinished {
-        /// The stage.
-        stage: String,
-        /// How.
-        outcome: StageOutcome,
-    },
-    /// A `ScheduleBackoff` delay is over.
-    BackoffElapsed {
-        /// The stage.
-        stage: String,
-    },
-    /// The user answered the open question (or approved going past the budget).
-    InputReceived {
-        /// The answer.
-        answer: String,
-    },
-    /// The user cancelled the order.
-    CancelRequested,
-    /// The order's total recorded cost so far.
-    CostRecorded {
-        /// In USD.
-        total_usd: f64,
-    },
-    /// The user retried a failed or cancelled order.
-    RetryRequested {
-        /// Where from.
-        from: RetryFrom,
-        /// New sessions (`true`) or each stage continuing its previous session.
-        fresh: bool,
-    },
-    /// codecafe died; continue a run rebuilt by [`OrderRun::restore`].
-    ResumeAfterCrash,
-}
-
-/// Which agent session a stage attempt runs in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Session {
-    /// A new session.
-    Fresh,
-    /// Continue the latest session of this stage (possibly the stage itself).
-    Continue {
-        /// The stage whose session continues.
-        of: String,
-    },
-    /// A forked copy of this stage's session where the provider can, else a new one.
-    Fork {
-        /// The stage whose session is forked.
-        of: String,
-    },
-}
-
-/// Why the order waits for the user.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AwaitReason {
-    /// A stage asked questions.
-    Questions {
-        /// The stage.
-        stage: String,
-        /// Its questions.
-        questions: Vec<String>,
-    },
-    /// The recorded cost reached the limit.
-    Budget {
-        /// Cost so far, USD.
-        spent_usd: f64,
-        /// The limit reached, USD.
-        limit_usd: f64,
-    },
-}
-
-/// How the order ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrderOutcome {
-    /// Every stage settled.
-    Completed {
-        /// Stages that failed under `on_failure: continue`.
-        failed_stages: Vec<String>,
-    },
-    /// A stage failed and the recipe said to stop.
-    Failed {
-        /// The stage.
-        stage: String,
-        /// Its error.
-        error: String,
-        /// Whether `RetryRequested` may follow (always true today).
-        can_retry: bool,
-    },
-    /// The user cancelled.
-    Cancelled,
-}
-
-/// What the runner must do, in the order given.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EngineCommand {
-    /// Record the order's new status (before emitting anything about it).
-    PersistOrder {
-        /// The action applied.
-        action: OrderAction,
-        /// The resulting status.
-        status: OrderStatus,
-    },
-    /// Record a stage's new status.
-    PersistStage {
-        /// The stage.
-        stage: String,
-        /// The action applied (`skip` is how a skip is announced).
-        action: StageAction,
-        /// The resulting status.
-        status: StageStatus,
-        /// Its attempt number (1-based; 0 before its first start).
-        attempt: u32,
-    },
-    /// Run a stage's agent (lease a terminal, spawn, stream).
-    StartStage {
-        /// The stage.
-        stage: String,
-        /// Attempt number, 1-based; the same when a session is continued after input or a crash.
-        attempt: u32,
-        /// Which session.
-        session: Session,
-        /// Why it runs again, for the prompt's attempt context.
-        retry_reason: Option<String>,
-        /// Answers the session has not seen yet.
-        answers: Vec<String>,
-        /// Its time limit.
-        timeout: Duration,
-    },
-    /// Send `BackoffElapsed { stage }` after `delay`.
-    ScheduleBackoff {
-        /// The stage.
-        stage: String,
-        /// The delay.
-        delay: Duration,
-    },
-    /// Tell the user the order waits for input (no lease is held).
-    AwaitInput {
-        /// Why.
-        reason: AwaitReason,
-    },
-    /// Kill these stages' agents (process groups), release their leases, then report each
-    /// with `StageFinished { outcome: Cancelled }`.
-    CancelRunning {
-        /// The stages.
-        stages: Vec<String>,
-    },
-    /// The run is over.
-    FinishOrder {
-        /// How.
-        outcome: OrderOutcome,
-    },
-    /// Something was ignored on purpose (e.g. a skip of an unknown stage): log it.
-    Warn {
-        /// What.
-        message: String,
-    },
-}
-
-/// Options of one run.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct RunOptions {
-    /// Pause once the recorded cost reaches this, in USD.
-    pub max_cost_usd: Option<f64>,
-}
-
-/// One stage's persisted state, for [`OrderRun::restore`] (and [`OrderRun::snapshot`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageSnapshot {
-    /// The stage id.
-    pub id: String,
-    /// Its status.
-    pub status: StageStatus,
-    /// Its attempt number.
-    pub attempt: u32,
-    /// Retries used in this order attempt.
-    pub retries_used: u32,
-    /// Its open questions, when awaiting input.
-    pub questions: Vec<String>,
-}
-
-/// An order's persisted state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderSnapshot {
-    /// The order's status.
-    pub status: OrderStatus,
-    /// Stage states; a plan stage missing here is `pending`.
-    pub stages: Vec<StageSnapshot>,
-    /// Recorded cost so far, USD.
-    pub cost_usd: f64,
-}
 
 #[derive(Debug, Clone)]
 struct StageState {
@@ -365,6 +115,7 @@ pub struct OrderRun {
     waiting: Option<Waiting>,
     failure: Option<(usize, String)>,
     cancelling: bool,
+    followup: bool,
 }
 
 impl OrderRun {
@@ -381,6 +132,50 @@ impl OrderRun {
             waiting: None,
             failure: None,
             cancelling: false,
+            followup: false,
+        }
+    }
+
+    /// A follow-up of a completed order (in status `followup`) as a run of `plan`, a plan of one
+    /// stage: [`EngineEvent::Start`] applies `run-followup`, and the stage starts in `session`
+    /// (the session of the previous follow-up or of the recipe stage it is based on). It then
+    /// runs like any stage: signals, the budget (from the order's cost `cost_usd` so far),
+    /// cancel; completing, failing or being cancelled brings the order back to `followup`, and
+    /// `await_user` makes it `followup-awaiting-input`. `earlier` follow-ups ran before, so this
+    /// one's attempt number is `earlier + 1`.
+    pub fn followup(
+        plan: Plan,
+        options: RunOptions,
+        cost_usd: f64,
+        session: Session,
+        earlier: u32,
+    ) -> Self {
+        let mut run = Self::new(plan, options);
+        run.status = OrderStatus::Followup;
+        run.followup = true;
+        run.cost = cost_usd;
+        for stage in &mut run.stages {
+            stage.next_session = Some(session.clone());
+            stage.attempt = earlier;
+        }
+        run
+    }
+
+    /// The status the order has while this run's agents work.
+    fn running_status(&self) -> OrderStatus {
+        if self.followup {
+            OrderStatus::FollowupRunning
+        } else {
+            OrderStatus::Running
+        }
+    }
+
+    /// The status the order has while this run waits for input.
+    fn awaiting_status(&self) -> OrderStatus {
+        if self.followup {
+            OrderStatus::FollowupAwaitingInput
+        } else {
+            OrderStatus::AwaitingInput
         }
     }
 
@@ -396,6 +191,7 @@ impl OrderRun {
     ) -> Result<Self, EngineError> {
         let mut run = Self::new(plan, options);
         run.status = snapshot.status;
+        run.followup = snapshot.status.in_followup();
         run.cost = snapshot.cost_usd;
         for s in snapshot.stages {
             let i = run
@@ -409,7 +205,7 @@ impl OrderRun {
             st.questions = s.questions;
             st.acked = true;
         }
-        if run.status == OrderStatus::AwaitingInput {
+        if run.status == run.awaiting_status() {
             run.waiting = Some(
                 match run
                     .stages
@@ -421,7 +217,7 @@ impl OrderRun {
                 },
             );
         }
-        if run.status == OrderStatus::Running {
+        if run.status == run.running_status() {
             let stopped = (0..run.stages.len()).find(|&i| {
                 run.stages[i].status == StageStatus::Failed
                     && run.plan.stage(i).on_failure != OnFailure::Continue
@@ -545,7 +341,12 @@ impl OrderRun {
     ) -> Result<(), EngineError> {
         match event {
             EngineEvent::Start => {
-                self.order_to(OrderAction::Start, cmds)?;
+                let action = if self.followup {
+                    OrderAction::RunFollowup
+                } else {
+                    OrderAction::Start
+                };
+                self.order_to(action, cmds)?;
                 self.advance(cmds)
             }
             EngineEvent::StageStarted { stage } => {
@@ -562,7 +363,7 @@ impl OrderRun {
             }
             EngineEvent::StageFinished { stage, outcome } => {
                 let i = self.index(&stage)?;
-                if self.status != OrderStatus::Running {
+                if self.status != self.running_status() {
                     return Err(self.unexpected(
                         "stage-finished",
                         format!("stage `{stage}` cannot finish now"),
@@ -573,7 +374,7 @@ impl OrderRun {
             }
             EngineEvent::BackoffElapsed { stage } => {
                 let i = self.index(&stage)?;
-                if !self.stages[i].in_backoff || self.status != OrderStatus::Running {
+                if !self.stages[i].in_backoff || self.status != self.running_status() {
                     return Err(self.unexpected(
                         "backoff-elapsed",
                         format!("stage `{stage}` waits for no backoff"),
@@ -583,8 +384,8 @@ impl OrderRun {
                 self.advance(cmds)
             }
             EngineEvent::InputReceived { answer } => {
-                let waiting = match (&self.waiting, self.status) {
-                    (Some(w), OrderStatus::AwaitingInput) => w.clone(),
+                let waiting = match &self.waiting {
+                    Some(w) if self.status == self.awaiting_status() => w.clone(),
                     _ => return Err(self.unexpected("input-received", "no question is open")),
                 };
                 self.order_to(OrderAction::InputReceived, cmds)?;
@@ -671,7 +472,7 @@ impl OrderRun {
 
     /// Starts what can start, or ends / pauses the order when nothing runs.
     fn advance(&mut self, cmds: &mut Vec<EngineCommand>) -> Result<(), EngineError> {
-        if self.status != OrderStatus::Running {
+        if self.status != self.running_status() {
             return Ok(());
         }
         let idle = self.running().is_empty();
@@ -892,7 +693,11 @@ impl OrderRun {
     fn cancel(&mut self, cmds: &mut Vec<EngineCommand>) -> Result<(), EngineError> {
         if !matches!(
             self.status,
-            OrderStatus::Created | OrderStatus::Running | OrderStatus::AwaitingInput
+            OrderStatus::Created
+                | OrderStatus::Running
+                | OrderStatus::AwaitingInput
+                | OrderStatus::FollowupRunning
+                | OrderStatus::FollowupAwaitingInput
         ) || self.cancelling
         {
             // Let the table name the refusal (or refuse a second cancel).
@@ -980,7 +785,7 @@ impl OrderRun {
 
     fn resume(&mut self, cmds: &mut Vec<EngineCommand>) -> Result<(), EngineError> {
         match self.status {
-            OrderStatus::Running => {
+            status if status == self.running_status() => {
                 self.order_to(OrderAction::ResumeAfterCrash, cmds)?;
                 for i in self.running() {
                     self.stage_to(i, StageAction::ResumeAfterCrash, cmds)?;
@@ -989,7 +794,7 @@ impl OrderRun {
                 }
                 self.advance(cmds)
             }
-            OrderStatus::AwaitingInput => {
+            status if status == self.awaiting_status() => {
                 let reason = match self.waiting {
                     Some(Waiting::Stage(i)) => AwaitReason::Questions {
                         stage: self.id(i),

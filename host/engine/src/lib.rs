@@ -2,7 +2,7 @@
 //!
 //! The pure core of codecafe's execution engine: no I/O, no clock, no randomness. Everything
 //! here is a function of its inputs, so it is tested exhaustively and shared by every front end
-//! (the CLI today, a local API later).
+//! (the CLI and the local API, through the service library).
 //!
 //! - [`order`]: the order lifecycle (`created → running → (awaiting-input ↔ running) →
 //!   completed | failed | cancelled`, `completed → followup → completed`, `failed → running`)

@@ -7,6 +7,7 @@
 //!                   ▼   │
 //!              awaiting-input          running|awaiting-input ─fail─▶ failed ─retry─▶ running
 //!                                created|running|awaiting-input ─cancel─▶ cancelled ─retry─▶ running
+//!   followup-running ─await-input─▶ followup-awaiting-input ─input-received─▶ followup-running
 //! ```
 //!
 //! The table [`ORDER_TRANSITIONS`] is the whole truth; the picture is a summary. Choices worth
@@ -16,9 +17,9 @@
 //!   conversation on the finished order; each follow-up prompt runs as `followup-running` and
 //!   comes back to `followup` whether it completes, fails or is cancelled (its outcome is
 //!   recorded on its stage run and in the events), because the order's own result is not undone
-//!   by a follow-up. `finish-followup` closes it again (`followup → completed`). A follow-up does
-//!   not enter `awaiting-input`: a question from the agent is answered by the next follow-up
-//!   prompt.
+//!   by a follow-up. A follow-up that asks the user (or reaches the budget) waits in
+//!   `followup-awaiting-input` until `input-received` continues it (or it is cancelled or
+//!   fails, back to `followup`). `finish-followup` closes it again (`followup → completed`).
 //! - **Retry** is allowed from `failed` and from `cancelled` (a user who cancelled by mistake can
 //!   continue); it increments the order's attempt.
 //! - **Crash resume**: when codecafe itself died while an agent ran, the order is still
@@ -47,6 +48,8 @@ named_enum! {
         Followup = "followup",
         /// A follow-up prompt is running.
         FollowupRunning = "followup-running",
+        /// A follow-up asked the user something (or the budget was reached); no agent runs.
+        FollowupAwaitingInput = "followup-awaiting-input",
     }
 }
 
@@ -105,6 +108,15 @@ pub const ORDER_TRANSITIONS: &[(OrderStatus, OrderAction, OrderStatus)] = {
         (S::FollowupRunning, A::Fail, S::Followup),
         (S::FollowupRunning, A::Cancel, S::Followup),
         (S::FollowupRunning, A::ResumeAfterCrash, S::FollowupRunning),
+        (S::FollowupRunning, A::AwaitInput, S::FollowupAwaitingInput),
+        (
+            S::FollowupAwaitingInput,
+            A::InputReceived,
+            S::FollowupRunning,
+        ),
+        (S::FollowupAwaitingInput, A::Fail, S::Followup),
+        (S::FollowupAwaitingInput, A::Cancel, S::Followup),
+        (S::FollowupAwaitingInput, A::FinishFollowup, S::Completed),
     ]
 };
 
@@ -144,8 +156,27 @@ impl OrderStatus {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 
-    /// The order waits for a person (`awaiting-input`, `followup`) and holds no agent.
+    /// The order waits for a person (`awaiting-input`, `followup`,
+    /// `followup-awaiting-input`) and holds no agent.
     pub const fn is_waiting(self) -> bool {
-        matches!(self, Self::AwaitingInput | Self::Followup)
+        matches!(
+            self,
+            Self::AwaitingInput | Self::Followup | Self::FollowupAwaitingInput
+        )
+    }
+
+    /// The order waits for an answer to its questions or its budget (`awaiting-input`,
+    /// `followup-awaiting-input`): `order input` continues it.
+    pub const fn awaits_input(self) -> bool {
+        matches!(self, Self::AwaitingInput | Self::FollowupAwaitingInput)
+    }
+
+    /// The order is in a follow-up (`followup`, `followup-running`,
+    /// `followup-awaiting-input`).
+    pub const fn in_followup(self) -> bool {
+        matches!(
+            self,
+            Self::Followup | Self::FollowupRunning | Self::FollowupAwaitingInput
+        )
     }
 }

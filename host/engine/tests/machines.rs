@@ -201,6 +201,11 @@ mod order {
         followup_running_fail: FollowupRunning + Fail => Followup,
         followup_running_cancel: FollowupRunning + Cancel => Followup,
         followup_running_resume_after_crash: FollowupRunning + ResumeAfterCrash => FollowupRunning,
+        followup_running_await_input: FollowupRunning + AwaitInput => FollowupAwaitingInput,
+        followup_awaiting_input_input_received: FollowupAwaitingInput + InputReceived => FollowupRunning,
+        followup_awaiting_input_fail: FollowupAwaitingInput + Fail => Followup,
+        followup_awaiting_input_cancel: FollowupAwaitingInput + Cancel => Followup,
+        followup_awaiting_input_finish_followup: FollowupAwaitingInput + FinishFollowup => Completed,
         }
         forbidden {
         created_await_input: Created + AwaitInput,
@@ -266,12 +271,18 @@ mod order {
         followup_enter_followup: Followup + EnterFollowup,
         followup_resume_after_crash: Followup + ResumeAfterCrash,
         followup_running_start: FollowupRunning + Start,
-        followup_running_await_input: FollowupRunning + AwaitInput,
         followup_running_input_received: FollowupRunning + InputReceived,
         followup_running_retry: FollowupRunning + Retry,
         followup_running_enter_followup: FollowupRunning + EnterFollowup,
         followup_running_run_followup: FollowupRunning + RunFollowup,
         followup_running_finish_followup: FollowupRunning + FinishFollowup,
+        followup_awaiting_input_start: FollowupAwaitingInput + Start,
+        followup_awaiting_input_await_input: FollowupAwaitingInput + AwaitInput,
+        followup_awaiting_input_complete: FollowupAwaitingInput + Complete,
+        followup_awaiting_input_retry: FollowupAwaitingInput + Retry,
+        followup_awaiting_input_enter_followup: FollowupAwaitingInput + EnterFollowup,
+        followup_awaiting_input_run_followup: FollowupAwaitingInput + RunFollowup,
+        followup_awaiting_input_resume_after_crash: FollowupAwaitingInput + ResumeAfterCrash,
         }
     }
 
@@ -333,6 +344,26 @@ mod order {
                 ],
                 Completed,
             ),
+            (
+                "a follow-up asks, is answered, asks again, fails, is cancelled, is finished",
+                &[
+                    Start,
+                    Complete,
+                    EnterFollowup,
+                    RunFollowup,
+                    AwaitInput,
+                    InputReceived,
+                    AwaitInput,
+                    Fail,
+                    RunFollowup,
+                    AwaitInput,
+                    Cancel,
+                    RunFollowup,
+                    AwaitInput,
+                    FinishFollowup,
+                ],
+                Completed,
+            ),
         ];
         for (name, actions, end) in scenarios {
             assert_eq!(walk(Created, actions, &mut taken), *end, "{name}");
@@ -353,7 +384,20 @@ mod order {
             .collect();
         assert_eq!(terminal, [&Completed, &Failed, &Cancelled]);
         let waiting: Vec<_> = OrderStatus::ALL.iter().filter(|s| s.is_waiting()).collect();
-        assert_eq!(waiting, [&AwaitingInput, &Followup]);
+        assert_eq!(waiting, [&AwaitingInput, &Followup, &FollowupAwaitingInput]);
+        let answerable: Vec<_> = OrderStatus::ALL
+            .iter()
+            .filter(|s| s.awaits_input())
+            .collect();
+        assert_eq!(answerable, [&AwaitingInput, &FollowupAwaitingInput]);
+        let followup: Vec<_> = OrderStatus::ALL
+            .iter()
+            .filter(|s| s.in_followup())
+            .collect();
+        assert_eq!(
+            followup,
+            [&Followup, &FollowupRunning, &FollowupAwaitingInput]
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Tests of the order-run driver: scripted runs of every path, and random event orders.
 
+use std::time::Duration;
+
 use super::*;
 use crate::plan::{MAX_RETRIES, StageDef};
 
@@ -914,4 +916,130 @@ fn stage_started_acknowledges_a_start_once() {
         run.handle(EngineEvent::StageStarted { stage: "b".into() })
             .is_err()
     );
+}
+
+// ----- follow-ups -----
+
+fn followup_run(cost: f64, limit: Option<f64>) -> OrderRun {
+    OrderRun::followup(
+        plan(&[("followup", &[])]),
+        RunOptions {
+            max_cost_usd: limit,
+        },
+        cost,
+        Session::Continue { of: "code".into() },
+        2,
+    )
+}
+
+#[test]
+fn a_followup_runs_one_stage_in_the_given_session_and_returns_to_followup() {
+    let mut run = followup_run(0.0, None);
+    let cmds = go(&mut run, EngineEvent::Start);
+    assert!(cmds.contains(&EngineCommand::PersistOrder {
+        action: OrderAction::RunFollowup,
+        status: OrderStatus::FollowupRunning,
+    }));
+    match start_of(&cmds, "followup") {
+        EngineCommand::StartStage {
+            attempt, session, ..
+        } => {
+            assert_eq!(*attempt, 3, "two follow-ups ran before");
+            assert_eq!(*session, Session::Continue { of: "code".into() });
+        }
+        other => panic!("{other:?}"),
+    }
+    go(
+        &mut run,
+        EngineEvent::StageStarted {
+            stage: "followup".into(),
+        },
+    );
+    let cmds = go(&mut run, ok("followup"));
+    assert_eq!(
+        finish(&cmds),
+        Some(&OrderOutcome::Completed {
+            failed_stages: vec![]
+        })
+    );
+    assert_eq!(run.status(), OrderStatus::Followup);
+}
+
+#[test]
+fn a_followup_that_asks_awaits_input_and_continues_its_own_session() {
+    let mut run = followup_run(0.0, None);
+    go(&mut run, EngineEvent::Start);
+    go(
+        &mut run,
+        EngineEvent::StageStarted {
+            stage: "followup".into(),
+        },
+    );
+    let cmds = go(
+        &mut run,
+        signals(
+            "followup",
+            vec![Signal::AwaitUser {
+                questions: vec!["Which file?".into()],
+            }],
+        ),
+    );
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, EngineCommand::AwaitInput { .. }))
+    );
+    assert_eq!(run.status(), OrderStatus::FollowupAwaitingInput);
+    // Restored in another process from the store, then answered.
+    let mut run = OrderRun::restore(
+        plan(&[("followup", &[])]),
+        RunOptions::default(),
+        run.snapshot(),
+    )
+    .expect("restore");
+    let cmds = go(
+        &mut run,
+        EngineEvent::InputReceived {
+            answer: "a.txt".into(),
+        },
+    );
+    match start_of(&cmds, "followup") {
+        EngineCommand::StartStage {
+            session, answers, ..
+        } => {
+            assert_eq!(
+                *session,
+                Session::Continue {
+                    of: "followup".into()
+                }
+            );
+            assert_eq!(answers, &vec!["a.txt".to_owned()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.status(), OrderStatus::FollowupRunning);
+    go(
+        &mut run,
+        EngineEvent::StageStarted {
+            stage: "followup".into(),
+        },
+    );
+    go(&mut run, ok("followup"));
+    assert_eq!(run.status(), OrderStatus::Followup);
+}
+
+#[test]
+fn a_followup_over_budget_starts_no_agent() {
+    let mut run = followup_run(0.5, Some(0.2));
+    let cmds = go(&mut run, EngineEvent::Start);
+    assert!(starts(&cmds).is_empty(), "{cmds:?}");
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        EngineCommand::AwaitInput {
+            reason: AwaitReason::Budget { .. }
+        }
+    )));
+    assert_eq!(run.status(), OrderStatus::FollowupAwaitingInput);
+    let cmds = go(&mut run, EngineEvent::CancelRequested);
+    assert_eq!(finish(&cmds), Some(&OrderOutcome::Cancelled));
+    assert_eq!(run.status(), OrderStatus::Followup);
 }
