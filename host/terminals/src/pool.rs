@@ -180,6 +180,20 @@ impl TerminalPool {
         Ok(())
     }
 
+    /// Changes the global cap. Lowering it takes no lease away; new grants wait until the
+    /// count is under it.
+    pub fn set_global_cap(&self, global_cap: usize) -> Result<()> {
+        if global_cap == 0 {
+            return Err(TerminalError::ZeroLimit {
+                scope: "the whole pool".to_owned(),
+            });
+        }
+        let mut state = self.inner.lock();
+        state.global_cap = global_cap;
+        state.dispatch();
+        Ok(())
+    }
+
     /// Removes `provider`'s limit; only the global cap applies to it afterwards.
     pub fn clear_limit(&self, provider: &str) {
         let mut state = self.inner.lock();

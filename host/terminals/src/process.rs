@@ -6,8 +6,12 @@
 //! `base_env` the caller passes to [`spawn`] (use [`inherited_env`] with [`DEFAULT_ENV_ALLOW`] to
 //! copy `PATH`, `HOME`, locale and the like from codecafe's own environment) plus the spec's own
 //! `env`, which wins on a clash. A pseudo-terminal also gets `TERM=xterm-256color` unless one of
-//! those sets `TERM`, and portable-pty always sets `SHELL` (from those or the user database). The
-//! program is looked up on that `PATH`.
+//! those sets `TERM`. The program is looked up on that `PATH`.
+//!
+//! **Never outliving codecafe.** On Linux every agent is started with a parent-death signal
+//! (`PR_SET_PDEATHSIG`, SIGKILL): when the thread that started it ends — codecafe killed with
+//! `kill -9` included — the kernel kills the agent at once. What the agent started itself lives in
+//! its process group, which `order cancel` / `order resume` kill from the recorded group id.
 //!
 //! **Input in a pseudo-terminal.** "Closing" it types end-of-file (`^D`, twice after a partial
 //! line) instead of hanging up, as a person at the terminal would.
@@ -20,7 +24,8 @@
 //! and dropping the process still work in that state.
 //!
 //! **Process groups.** On pipes the child is started with `process_group(0)`; in a
-//! pseudo-terminal it is a session leader. Either way its pid is its group id, and
+//! pseudo-terminal (opened here with `openpt`, the agent its session leader with the terminal as
+//! its controlling terminal) it is a session leader. Either way its pid is its group id, and
 //! [`AgentProcess::terminate`] and `Drop` signal the whole group, so grandchildren die with it.
 //! The group is signalled even after the leader exited (to catch what it left behind); the
 //! kernel does not hand out a pid that is still some group's id, so this reaches only that group
@@ -29,6 +34,7 @@
 //! the end of output, to know the agent is done.
 
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,8 +44,7 @@ use std::time::{Duration, Instant};
 use std::{fmt, thread};
 
 use codecafe_sdk::{CommandSpec, Io, Stdin, Stream};
-use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
-use rustix::process::{Pid, Signal, WaitOptions};
+use rustix::process::{Pid, Signal};
 
 use crate::error::{Result, TerminalError};
 
@@ -166,8 +171,8 @@ struct Input {
     failed: Arc<Mutex<Option<std::io::Error>>>,
 }
 
-/// Where a pseudo-terminal's writer is kept after input is "closed": dropping portable-pty's
-/// writer would type an extra newline, so end-of-file is typed by hand and the writer parked.
+/// Where a pseudo-terminal's writer is kept after input is "closed": closing the master would
+/// hang up the terminal, so end-of-file is typed by hand and the writer parked.
 type Parked = Arc<Mutex<Option<Box<dyn Write + Send>>>>;
 
 /// The control characters that make a terminal reader see end of file: `^D` ends a partial line
@@ -253,14 +258,11 @@ fn start_reader(
         })
 }
 
-enum Child {
-    Pipes(std::process::Child),
-    Pty {
-        pid: Pid,
-        // Kept for the life of the process: the terminal stays open while the agent runs.
-        _master: Box<dyn MasterPty + Send>,
-        _child: Box<dyn portable_pty::Child + Send + Sync>,
-    },
+/// The agent process, with the pseudo-terminal's master side when it runs in one (kept for the
+/// life of the process: the terminal stays open while the agent runs).
+struct Child {
+    process: std::process::Child,
+    _master: Option<OwnedFd>,
 }
 
 /// A running (or finished) agent process in its own process group.
@@ -297,7 +299,7 @@ pub fn spawn(
     cwd: &Path,
     base_env: &[(String, String)],
 ) -> Result<AgentProcess> {
-    // portable-pty would silently fall back to $HOME; never run an agent somewhere else.
+    // Never run an agent somewhere else than asked.
     if !cwd.is_dir() {
         return Err(spawn_error(
             spec,
@@ -341,6 +343,7 @@ fn spawn_pipes(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    die_with_parent(&mut command, false);
     let mut child = command.spawn().map_err(|err| spawn_error(spec, cwd, err))?;
     let pgid = Pid::from_child(&child);
     let pid = child.id();
@@ -352,7 +355,10 @@ fn spawn_pipes(
         program: spec.program.clone(),
         pid,
         pgid,
-        child: Child::Pipes(child),
+        child: Child {
+            process: child,
+            _master: None,
+        },
         status: None,
         output,
         input: None,
@@ -384,22 +390,13 @@ fn spawn_pty(
     cwd: &Path,
     base_env: &[(String, String)],
 ) -> Result<AgentProcess> {
-    let pty_error = |message: String| TerminalError::Pty {
+    let pty_error = |what: &str, err: std::io::Error| TerminalError::Pty {
         program: spec.program.clone(),
-        message,
+        message: format!("{what}: {err}"),
     };
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: PTY_ROWS,
-            cols: PTY_COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .map_err(|err| pty_error(format!("cannot open one: {err:#}")))?;
-    let mut command = CommandBuilder::new(&spec.program);
-    command.args(&spec.args);
-    command.cwd(cwd);
-    command.env_clear();
+    let (master, slave) = open_pty().map_err(|err| pty_error("cannot open one", err))?;
+    let mut command = Command::new(&spec.program);
+    command.args(&spec.args).current_dir(cwd).env_clear();
     let mut has_term = false;
     for (key, value) in base_env.iter().chain(&spec.env) {
         has_term |= key == "TERM";
@@ -408,34 +405,36 @@ fn spawn_pty(
     if !has_term {
         command.env("TERM", "xterm-256color");
     }
-    let child = pair
-        .slave
-        .spawn_command(command)
-        .map_err(|err| spawn_error(spec, cwd, std::io::Error::other(format!("{err:#}"))))?;
+    let stdio = || {
+        slave
+            .try_clone()
+            .map(Stdio::from)
+            .map_err(|err| pty_error("cannot share it", err))
+    };
+    command.stdin(stdio()?).stdout(stdio()?).stderr(stdio()?);
+    die_with_parent(&mut command, true);
+    let child = command.spawn().map_err(|err| spawn_error(spec, cwd, err))?;
     // Only the agent may hold the slave side, so reads end when it (and its group) is gone.
-    drop(pair.slave);
-    let raw_pid = child.process_id().unwrap_or(0);
-    let pid = i32::try_from(raw_pid)
-        .ok()
-        .and_then(Pid::from_raw)
-        .ok_or_else(|| pty_error("the agent started but has no pid".to_owned()))?;
-    let reader = pair
-        .master
-        .try_clone_reader()
-        .map_err(|err| pty_error(format!("cannot read it: {err:#}")));
-    let writer = pair
-        .master
-        .take_writer()
-        .map_err(|err| pty_error(format!("cannot write to it: {err:#}")));
+    drop(slave);
+    drop(command);
+    let raw_pid = child.id();
+    let pid = Pid::from_child(&child);
+    let reader = master
+        .try_clone()
+        .map(|fd| Box::new(std::fs::File::from(fd)) as Box<dyn Read + Send>)
+        .map_err(|err| pty_error("cannot read it", err));
+    let writer = master
+        .try_clone()
+        .map(|fd| Box::new(std::fs::File::from(fd)) as Box<dyn Write + Send>)
+        .map_err(|err| pty_error("cannot write to it", err));
     let (tx, output) = mpsc::sync_channel(OUTPUT_QUEUE_CHUNKS);
     let mut process = AgentProcess {
         program: spec.program.clone(),
         pid: raw_pid,
         pgid: pid,
-        child: Child::Pty {
-            pid,
-            _master: pair.master,
-            _child: child,
+        child: Child {
+            process: child,
+            _master: Some(master),
         },
         status: None,
         output,
@@ -459,6 +458,65 @@ fn spawn_pty(
         Stdin::KeepOpen(bytes) => Some(start_input(writer, bytes.clone(), Some(parked))?),
     };
     Ok(process)
+}
+
+/// A new pseudo-terminal of [`PTY_ROWS`] × [`PTY_COLS`]: its master and slave sides, both
+/// close-on-exec (the child gets the slave as its standard streams).
+fn open_pty() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::pty::OpenptFlags;
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    rustix::pty::grantpt(&master)?;
+    rustix::pty::unlockpt(&master)?;
+    let name = rustix::pty::ptsname(&master, Vec::new())?;
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    rustix::termios::tcsetwinsize(
+        &master,
+        rustix::termios::Winsize {
+            ws_row: PTY_ROWS,
+            ws_col: PTY_COLS,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
+    )?;
+    Ok((master, slave))
+}
+
+/// Makes the child die with the thread that starts it (Linux: `PR_SET_PDEATHSIG` SIGKILL; a
+/// parent already gone when it is set makes the child give up instead). With `session`, the
+/// child also becomes the leader of a new session whose controlling terminal is its standard
+/// input (a pseudo-terminal's slave side).
+fn die_with_parent(command: &mut Command, session: bool) {
+    let parent = rustix::process::getpid();
+    let setup = move || -> std::io::Result<()> {
+        if session {
+            rustix::process::setsid()?;
+            rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())?;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::other(
+                    "codecafe ended while the agent started",
+                ));
+            }
+        }
+        let _ = parent;
+        Ok(())
+    };
+    // SAFETY: the closure runs in the child between fork and exec; it only makes system calls
+    // that are async-signal-safe (setsid, ioctl, prctl, getppid) through rustix, allocates
+    // nothing and touches no lock.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(setup);
+    }
 }
 
 impl AgentProcess {
@@ -565,24 +623,16 @@ impl AgentProcess {
             what: format!("waiting for `{}`", self.program),
             source,
         };
-        let status = match &mut self.child {
-            Child::Pipes(child) => child.try_wait().map_err(io_error)?.map(|status| {
-                match (status.code(), status.signal()) {
-                    (Some(code), _) => ExitStatus::Code(code),
-                    (None, Some(signal)) => ExitStatus::Signal(signal),
-                    (None, None) => ExitStatus::Code(-1),
-                }
-            }),
-            Child::Pty { pid, .. } => rustix::process::waitpid(Some(*pid), WaitOptions::NOHANG)
-                .map_err(|err| io_error(err.into()))?
-                .map(
-                    |(_, status)| match (status.exit_status(), status.terminating_signal()) {
-                        (Some(code), _) => ExitStatus::Code(code),
-                        (None, Some(signal)) => ExitStatus::Signal(signal),
-                        (None, None) => ExitStatus::Code(-1),
-                    },
-                ),
-        };
+        let status = self
+            .child
+            .process
+            .try_wait()
+            .map_err(io_error)?
+            .map(|status| match (status.code(), status.signal()) {
+                (Some(code), _) => ExitStatus::Code(code),
+                (None, Some(signal)) => ExitStatus::Signal(signal),
+                (None, None) => ExitStatus::Code(-1),
+            });
         self.status = status;
         Ok(status)
     }

@@ -282,8 +282,7 @@ fn the_environment_is_only_what_the_caller_gives() {
         names.sort_unstable();
         let expected: &[&str] = match io {
             Io::Pipes => &["FROM_SPEC", "PATH", "SHARED"],
-            // portable-pty always sets SHELL.
-            Io::Pty => &["FROM_SPEC", "PATH", "SHARED", "SHELL", "TERM"],
+            Io::Pty => &["FROM_SPEC", "PATH", "SHARED", "TERM"],
         };
         assert_eq!(names, expected, "{text}");
         assert!(text.contains("SHARED=spec-wins\n"), "{text}");
@@ -354,5 +353,29 @@ fn a_missing_working_directory_is_an_error_not_a_fallback() {
         .expect_err("missing cwd");
         assert!(matches!(err, TerminalError::Spawn { .. }), "{err:?}");
         assert!(err.to_string().contains("/no/such/worktree"));
+    }
+}
+
+#[test]
+fn an_agent_dies_with_the_thread_that_started_it() {
+    for io in [Io::Pipes, Io::Pty] {
+        // The agent is leaked on purpose (no Drop kills it): only the parent-death signal can
+        // end it once the thread that spawned it is gone — as when codecafe is `kill -9`ed.
+        let pid = std::thread::spawn(move || {
+            let process = sh("sleep 300", io, Stdin::Closed);
+            let pid = i32::try_from(process.pid()).expect("pid");
+            std::mem::forget(process);
+            pid
+        })
+        .join()
+        .expect("spawning thread");
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !alive(pid),
+            "{io:?}: the agent {pid} outlived its thread by a second"
+        );
     }
 }
