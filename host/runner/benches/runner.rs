@@ -30,9 +30,8 @@ use codecafe_catalog::role::RoleCatalog;
 use codecafe_catalog::skill::SkillCatalog;
 use codecafe_plugin_host::registry::Registry;
 use codecafe_plugin_host::{HostConfig, PluginHost};
-use codecafe_runner::{Catalogs, RunOutcome, Runner, RunnerConfig};
+use codecafe_runner::{Catalogs, RunOutcome, Runner, RunnerConfig, Slots};
 use codecafe_store::{NewOrder, Store};
-use codecafe_terminals::TerminalPool;
 
 const TARGET_GAP: Duration = Duration::from_millis(5);
 /// `/proc/<pid>/stat` reports CPU times in USER_HZ, which is 100 on Linux.
@@ -117,11 +116,21 @@ impl Cafe {
         }
     }
 
+    /// Machine-wide slots on this cafe's database with the cap `pool.max` set to `cap` (the
+    /// setting users change with `codecafe config set pool.max <n>`).
+    fn slots(&self, cap: usize) -> Slots {
+        let store = Store::open(&self.db).expect("store");
+        store
+            .set_setting("pool.max", &serde_json::json!(cap))
+            .expect("cap");
+        Slots::new(store, codecafe_runner::liveness::this_process()).expect("slots")
+    }
+
     /// Runs one new order; `on_event` sees each event's kind and stage as it is emitted.
     fn run(
         &self,
         store: &Store,
-        pool: &TerminalPool,
+        slots: &Slots,
         prompt: &str,
         on_event: &mut dyn FnMut(&str, Option<&str>),
     ) -> RunOutcome {
@@ -131,7 +140,7 @@ impl Cafe {
         let runner = Runner::new(
             store,
             &self.registry,
-            pool,
+            slots,
             &self.catalogs,
             self.repo.clone(),
             String::new(),
@@ -142,10 +151,7 @@ impl Cafe {
         );
         runner
             .run(order.id, None, &mut |event| {
-                on_event(
-                    &event.kind,
-                    event.payload.get("stage").and_then(|s| s.as_str()),
-                );
+                on_event(event.kind(), event.body.stage());
             })
             .expect("run")
     }
@@ -189,7 +195,7 @@ fn per_stage_overhead(stages: usize, orders: usize) {
     }
     let cafe = Cafe::new(&recipe);
     let store = Store::open(&cafe.db).expect("store");
-    let pool = TerminalPool::new(4).expect("pool");
+    let slots = cafe.slots(4);
 
     // Baselines: bare spawn → running (the agent's stamp) and bare spawn + wait.
     let baseline_file = stamps_dir.path().join("baseline.txt");
@@ -224,7 +230,7 @@ fn per_stage_overhead(stages: usize, orders: usize) {
         let _ = std::fs::remove_file(&stamps);
         let mut starts: Vec<i128> = Vec::new();
         let mut finished = None;
-        let outcome = cafe.run(&store, &pool, "instant", &mut |kind, _stage| match kind {
+        let outcome = cafe.run(&store, &slots, "instant", &mut |kind, _stage| match kind {
             "stage:started" => starts.push(wall_nanos()),
             "order:completed" => finished = Some(wall_nanos()),
             _ => {}
@@ -343,7 +349,7 @@ fn concurrent_orders(count: usize) {
     let cafe = Cafe::new(&format!(
         "name: one\nworkflow:\n  stages: [work]\nwork:\n  provider: command\n  command: {argv}\n"
     ));
-    let pool = TerminalPool::new(count).expect("pool");
+    let slots = cafe.slots(count);
 
     let done = AtomicBool::new(false);
     let peak_children_kb = AtomicU64::new(0);
@@ -363,12 +369,12 @@ fn concurrent_orders(count: usize) {
         let handles: Vec<_> = (0..count)
             .map(|n| {
                 let cafe = &cafe;
-                let pool = &pool;
+                let slots = &slots;
                 std::thread::Builder::new()
                     .stack_size(1 << 20)
                     .spawn_scoped(scope, move || {
                         let store = Store::open(&cafe.db).expect("store");
-                        cafe.run(&store, pool, &format!("order {n}"), &mut |_, _| {})
+                        cafe.run(&store, slots, &format!("order {n}"), &mut |_, _| {})
                     })
                     .expect("thread")
             })
@@ -383,13 +389,17 @@ fn concurrent_orders(count: usize) {
     let wall = start.elapsed();
     let (cpu_self_1, cpu_children_1) = cpu_times();
     let ok = outcomes.iter().filter(|o| completed(o)).count();
-    let stats = pool.stats();
+    let store = Store::open(&cafe.db).expect("store");
+    let (leases, waiting) = (
+        store.slots().expect("slots").len(),
+        store.slot_queue_len().expect("queue"),
+    );
     println!(
         "\n2. {count} concurrent one-stage orders (fake agent: 4 lines around a 200 ms sleep)"
     );
     println!(
-        "   completed: {ok}/{count}; pool afterwards: {} in use, {} waiting, {} granted",
-        stats.in_use, stats.waiting, stats.granted_total
+        "   completed: {ok}/{count}; slots afterwards: {leases} in use, {waiting} waiting (cap \
+         `pool.max` raised to {count} in the store's settings)"
     );
     println!("   wall time: {:.0} ms", ms(wall));
     println!(
@@ -405,5 +415,5 @@ fn concurrent_orders(count: usize) {
         peak_children_kb.load(Ordering::Relaxed) as f64 / 1024.0
     );
     assert_eq!(ok, count, "every order completes: {outcomes:?}");
-    assert_eq!((stats.in_use, stats.waiting), (0, 0));
+    assert_eq!((leases, waiting), (0, 0));
 }

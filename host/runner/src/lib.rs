@@ -1,24 +1,40 @@
 //! # codecafe-runner
 //!
-//! Runs orders: loads and checks the recipe, plans it with the engine, renders each stage's
-//! prompt, leases a terminal, starts the agent through its provider plugin, streams and
+//! Runs orders: checks, resolves and plans the recipe, renders each stage's prompt, takes a
+//! machine-wide terminal slot, starts the agent through its provider plugin, streams and
 //! normalizes its output, reads the stage's signals with a signal parser plugin, and feeds the
 //! result back to the engine — persisting every change and event in the store **before** it is
-//! emitted to the caller.
+//! emitted to the caller. Follow-ups run through the same loop as a recipe's stages.
 //!
+//! - [`runner`]: [`Runner`] — run, continue (input, retry, resume), follow up; claims and the
+//!   cafe's queue.
+//! - [`run_loop`] (private): the loop that interprets the engine's commands.
+//! - [`prepare`]: [`Prepared`], a recipe resolved and planned with its roles and skills;
+//!   [`DryRun`].
 //! - [`prompt`]: a stage's prompt (role template + stage `prompt` + signal-format block).
-//! - [`runner`]: [`Runner`], which executes one order in the foreground, and [`runner::DryRun`].
+//! - [`slots`]: [`Slots`], terminal slots that hold across every codecafe process.
+//! - [`control`]: [`CancelToken`], how a caller cancels or stops a run.
+//! - [`liveness`]: runner ids and whether their process lives.
 //! - [`groups`]: the process groups of running agents, recorded for other processes.
-//! - [`events`]: the event kinds and the [`RunOutcome`].
-//! - [`error`]: the [`RunnerError`] type.
+//! - [`outcome`]: [`RunOutcome`]; [`error`]: [`RunnerError`].
 
+pub mod control;
 pub mod error;
-pub mod events;
 pub mod groups;
+pub mod liveness;
+pub mod outcome;
+pub mod prepare;
 pub mod prompt;
+mod run_loop;
 pub mod runner;
+pub mod slots;
 mod stage;
 
+pub use control::{CancelToken, StopReason};
 pub use error::RunnerError;
-pub use events::RunOutcome;
-pub use runner::{Catalogs, Continuation, DryRun, INTERRUPT_POLL, Prepared, Runner, RunnerConfig};
+pub use outcome::RunOutcome;
+pub use prepare::{Catalogs, DryRun, DryRunStage, FOLLOWUP_STAGE, FollowupSpec, Prepared};
+pub use runner::{
+    Continuation, INTERRUPT_POLL, Runner, RunnerConfig, STALE_AFTER, finish_followup,
+};
+pub use slots::{Slot, Slots};

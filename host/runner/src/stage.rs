@@ -13,7 +13,10 @@ use codecafe_plugin_host::LoadedPlugin;
 use codecafe_sdk::{
     AgentEvent, Invocation, LineFramer, NextAction, OutputBatch, StageContext, Stream,
 };
-use codecafe_terminals::{AgentProcess, Output, TerminalPool};
+use codecafe_terminals::{AgentProcess, Output};
+use uuid::Uuid;
+
+use crate::slots::Slots;
 
 /// Longest line kept from an agent's output.
 const MAX_LINE: usize = 4 << 20;
@@ -26,7 +29,8 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// Everything a worker needs for one attempt.
 pub(crate) struct StageJob<'p> {
-    pub pool: &'p TerminalPool,
+    pub slots: &'p Slots,
+    pub order: Uuid,
     pub stage: String,
     pub provider: LoadedPlugin,
     pub parser: LoadedPlugin,
@@ -94,12 +98,16 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
         return cancelled();
     }
     let cancel = || job.cancel.load(Ordering::Relaxed);
-    let lease = match job
-        .pool
-        .lease_cancellable(job.provider.id(), job.lease_timeout, &cancel)
-    {
+    let lease = match job.slots.acquire(
+        job.provider.id(),
+        job.order,
+        &job.stage,
+        job.lease_timeout,
+        &cancel,
+    ) {
         Ok(lease) => lease,
-        Err(err) => return failed(format!("no terminal for `{}`: {err}", job.provider.id())),
+        Err(_) if cancel() => return cancelled(),
+        Err(err) => return failed(err.to_string()),
     };
     let mut process = match codecafe_terminals::spawn(&spec, &job.cwd, &job.base_env) {
         Ok(process) => process,

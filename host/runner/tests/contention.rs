@@ -1,10 +1,11 @@
-//! Pool contention at the runner level: more orders than terminal slots, run concurrently from
-//! threads against one [`TerminalPool`] (global cap 2, and a per-provider cap). No more than two
-//! agents ever run at once, every order finishes (completed, failed or cancelled), and no slot is
-//! leaked afterwards — also when one agent fails and another is cancelled midway.
+//! Slot contention at the runner level: more orders than terminal slots, run concurrently from
+//! threads of two "processes" — two [`Slots`] with different runner ids on one database, as two
+//! codecafe processes have — under the machine-wide cap in the store's settings (`pool.max` 2,
+//! and a per-provider cap). No more than two agents ever run at once, every order finishes
+//! (completed, failed or cancelled), and no slot is leaked afterwards — also when one agent fails
+//! and another is cancelled midway.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use codecafe_catalog::OrchDir;
@@ -14,9 +15,9 @@ use codecafe_catalog::role::RoleCatalog;
 use codecafe_catalog::skill::SkillCatalog;
 use codecafe_plugin_host::registry::Registry;
 use codecafe_plugin_host::{HostConfig, PluginHost};
-use codecafe_runner::{Catalogs, RunOutcome, Runner, RunnerConfig};
+use codecafe_runner::{CancelToken, Catalogs, RunOutcome, Runner, RunnerConfig, Slots};
 use codecafe_store::{NewOrder, OrderStatus, Store};
-use codecafe_terminals::TerminalPool;
+use serde_json::json;
 
 /// Orders run at once.
 const ORDERS: usize = 6;
@@ -73,7 +74,7 @@ fn run_one(
     repo: &Path,
     registry: &Registry,
     catalogs: &Catalogs,
-    pool: &TerminalPool,
+    slots: &Slots,
     n: usize,
 ) -> (RunOutcome, OrderStatus) {
     let store = Store::open(db).expect("store");
@@ -85,11 +86,11 @@ fn run_one(
     let order = store
         .create_order(&NewOrder::new("cafe", "test").prompt(prompt))
         .expect("order");
-    let flag = AtomicBool::new(false);
+    let token = CancelToken::new();
     let runner = Runner::new(
         &store,
         registry,
-        pool,
+        slots,
         catalogs,
         repo.to_path_buf(),
         String::new(),
@@ -98,12 +99,12 @@ fn run_one(
             ..RunnerConfig::default()
         },
     )
-    .with_interrupt(&flag);
+    .with_control(token.clone());
     let outcome = runner
         .run(order.id, None, &mut |event| {
             // The held agent is cancelled once it has printed its first line.
-            if n == 2 && event.kind == "order:output" {
-                flag.store(true, Ordering::Relaxed);
+            if n == 2 && event.kind() == "order:output" {
+                token.cancel();
             }
         })
         .expect("run");
@@ -127,16 +128,24 @@ fn more_orders_than_slots_never_overlap_beyond_the_cap_and_leak_nothing() {
     let registry = Registry::discover(&host, codecafe_builtins::sources());
     let catalogs = catalogs(&repo);
     let db = dir.path().join("db.sqlite");
-    drop(Store::open(&db).expect("store"));
-    let pool = TerminalPool::new(CAP).expect("pool");
-    pool.set_limit("command", CAP).expect("limit");
+    let store = Store::open(&db).expect("store");
+    store
+        .set_setting("pool.max", &json!(CAP))
+        .expect("machine-wide cap");
+    store
+        .set_setting("pool.provider.command", &json!(CAP))
+        .expect("provider cap");
+    let processes = [
+        Slots::new(Store::open(&db).expect("store"), "process-a").expect("slots"),
+        Slots::new(Store::open(&db).expect("store"), "process-b").expect("slots"),
+    ];
 
     let results: Vec<(RunOutcome, OrderStatus)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..ORDERS)
             .map(|n| {
-                let (db, repo, registry, catalogs, pool) =
-                    (&db, &repo, &registry, &catalogs, &pool);
-                scope.spawn(move || run_one(db, repo, registry, catalogs, pool, n))
+                let (db, repo, registry, catalogs, slots) =
+                    (&db, &repo, &registry, &catalogs, &processes[n % 2]);
+                scope.spawn(move || run_one(db, repo, registry, catalogs, slots, n))
             })
             .collect();
         handles
@@ -181,11 +190,6 @@ fn more_orders_than_slots_never_overlap_beyond_the_cap_and_leak_nothing() {
         (1..=CAP).contains(&peak),
         "{peak} agents ran at once:\n{log}"
     );
-    let stats = pool.stats();
-    assert_eq!(stats.in_use, 0, "{stats:?}");
-    assert_eq!(stats.waiting, 0, "{stats:?}");
-    assert_eq!(stats.granted_total, ORDERS as u64, "{stats:?}");
-    assert_eq!(stats.timed_out, 0, "{stats:?}");
-    let command = stats.providers.get("command").expect("command provider");
-    assert_eq!((command.in_use, command.waiting), (0, 0), "{stats:?}");
+    assert!(store.slots().expect("slots").is_empty(), "a slot leaked");
+    assert_eq!(store.slot_queue_len().expect("queue"), 0, "a ticket leaked");
 }

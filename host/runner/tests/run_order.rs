@@ -12,10 +12,14 @@ use codecafe_catalog::role::RoleCatalog;
 use codecafe_catalog::skill::SkillCatalog;
 use codecafe_plugin_host::registry::Registry;
 use codecafe_plugin_host::{HostConfig, PluginHost};
-use codecafe_runner::{Catalogs, RunOutcome, Runner, RunnerConfig};
+use codecafe_runner::{CancelToken, Catalogs, RunOutcome, Runner, RunnerConfig, Slots};
 use codecafe_store::{Event, NewOrder, OrderStatus, StageStatus, Store};
-use codecafe_terminals::TerminalPool;
 use serde_json::Value;
+
+/// The event's payload as JSON (what `--json` prints under `payload`).
+fn payload(event: &Event) -> Value {
+    serde_json::to_value(event).expect("json")["payload"].clone()
+}
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -24,7 +28,7 @@ struct Setup {
     registry: Registry,
     _host: PluginHost,
     catalogs: Catalogs,
-    pool: TerminalPool,
+    slots: Slots,
 }
 
 fn setup(recipe: &str) -> Setup {
@@ -46,6 +50,11 @@ fn setup(recipe: &str) -> Setup {
         profiles: Profiles::default(),
     };
     let store = Store::open(dir.path().join("db.sqlite")).expect("store");
+    let slots = Slots::new(
+        Store::open(dir.path().join("db.sqlite")).expect("store"),
+        codecafe_runner::liveness::this_process(),
+    )
+    .expect("slots");
     Setup {
         _dir: dir,
         repo,
@@ -53,7 +62,7 @@ fn setup(recipe: &str) -> Setup {
         registry,
         _host: host,
         catalogs,
-        pool: TerminalPool::new(4).expect("pool"),
+        slots,
     }
 }
 
@@ -74,7 +83,7 @@ impl Setup {
         let runner = Runner::new(
             &self.store,
             &self.registry,
-            &self.pool,
+            &self.slots,
             &self.catalogs,
             self.repo.clone(),
             "Keep it small.".to_owned(),
@@ -95,10 +104,10 @@ impl Setup {
             .events_since(id, 0, 10_000)
             .expect("events")
             .into_iter()
-            .filter(|e| e.kind != "order:output")
-            .map(|e| match e.payload.get("stage").and_then(Value::as_str) {
-                Some(stage) => format!("{} {stage}", e.kind),
-                None => e.kind,
+            .filter(|e| e.kind() != "order:output")
+            .map(|e| match e.body.stage() {
+                Some(stage) => format!("{} {stage}", e.kind()),
+                None => e.kind().to_owned(),
             })
             .collect()
     }
@@ -147,11 +156,14 @@ fn two_sequential_stages_complete_and_everything_is_persisted_in_order() {
     );
     let stored = s.store.events_since(id, 0, 10_000).expect("events");
     assert_eq!(stored, emitted, "every event emitted after being stored");
-    let output: Vec<&Event> = stored.iter().filter(|e| e.kind == "order:output").collect();
+    let output: Vec<&Event> = stored
+        .iter()
+        .filter(|e| e.kind() == "order:output")
+        .collect();
     assert!(
         output
             .iter()
-            .any(|e| e.payload["event"]["text"] == "first says hi"),
+            .any(|e| payload(e)["event"]["text"] == "first says hi"),
         "{output:?}"
     );
     assert_eq!(
@@ -182,9 +194,9 @@ fn two_sequential_stages_complete_and_everything_is_persisted_in_order() {
     assert_eq!(order.runner, None, "the claim is released");
     let completed = stored
         .iter()
-        .find(|e| e.kind == "stage:completed")
+        .find(|e| e.kind() == "stage:completed")
         .expect("completed");
-    assert!(completed.payload["durationMs"].is_u64(), "{completed:?}");
+    assert!(payload(completed)["durationMs"].is_u64(), "{completed:?}");
 }
 
 #[test]
@@ -229,8 +241,8 @@ fn a_retried_stage_runs_twice_then_fails_the_order() {
     );
     let events = s.store.events_since(id, 0, 10_000).expect("events");
     let failed = events.last().expect("last event");
-    assert_eq!(failed.kind, "order:failed");
-    assert_eq!(failed.payload["canRetry"], true);
+    assert_eq!(failed.kind(), "order:failed");
+    assert_eq!(payload(failed)["canRetry"], true);
     assert_eq!(
         s.kinds(id),
         [
@@ -306,11 +318,15 @@ fn await_user_ends_the_run_awaiting_input_with_the_questions() {
     let order = s.store.order(id).expect("order");
     assert_eq!(order.status, OrderStatus::AwaitingInput);
     let last = emitted.last().expect("event");
-    assert_eq!(last.kind, "order:awaiting-input");
-    assert_eq!(last.payload["questions"], serde_json::json!(questions));
+    assert_eq!(last.kind(), "order:awaiting-input");
+    assert_eq!(payload(last)["questions"], serde_json::json!(questions));
     let runs = s.store.stage_runs(id).expect("runs");
     assert_eq!(runs[0].status, StageStatus::AwaitingInput);
-    assert_eq!(s.pool.stats().in_use, 0, "no lease is held while waiting");
+    assert_eq!(
+        s.store.slots().expect("slots").len(),
+        0,
+        "no lease is held while waiting"
+    );
 }
 
 fn fake_agent_command(script: &str) -> String {
@@ -355,12 +371,12 @@ fn a_stage_past_its_timeout_is_killed_and_fails() {
     assert!(
         emitted
             .iter()
-            .any(|e| e.kind == "order:output" && e.payload["event"]["text"] == "working")
+            .any(|e| e.kind() == "order:output" && payload(e)["event"]["text"] == "working")
     );
     assert!(
         !emitted
             .iter()
-            .any(|e| e.payload["event"]["text"] == "never")
+            .any(|e| payload(e)["event"]["text"] == "never")
     );
     let runs = s.store.stage_runs(id).expect("runs");
     assert_eq!(runs[0].status, StageStatus::Failed);
@@ -370,7 +386,7 @@ fn a_stage_past_its_timeout_is_killed_and_fails() {
             .as_deref()
             .is_some_and(|e| e.contains("timed out"))
     );
-    assert_eq!(s.pool.stats().in_use, 0);
+    assert_eq!(s.store.slots().expect("slots").len(), 0);
 }
 
 #[test]
@@ -401,7 +417,7 @@ fn parallel_stages_run_at_the_same_time() {
     assert_eq!(kinds.last().map(String::as_str), Some("order:completed"));
     assert!(s.repo.join("join.txt").exists());
     let started = s.store.events_since(id, 0, 10_000).expect("events");
-    let groups = &started[0].payload["groups"];
+    let groups = &payload(&started[0])["groups"];
     assert_eq!(groups, &serde_json::json!([["left", "right"], ["join"]]));
 }
 
@@ -424,7 +440,7 @@ fn dry_run_renders_every_prompt_and_starts_nothing() {
     let runner = Runner::new(
         &s.store,
         &s.registry,
-        &s.pool,
+        &s.slots,
         &s.catalogs,
         s.repo.clone(),
         String::new(),
@@ -432,7 +448,7 @@ fn dry_run_renders_every_prompt_and_starts_nothing() {
     );
     let vars = BTreeMap::from([("db".to_owned(), Value::from("postgres"))]);
     let prepared = runner.prepare("test", "the prompt", vars).expect("prepare");
-    let dry = runner.dry_run(&prepared).expect("dry run");
+    let dry = prepared.dry_run().expect("dry run");
     assert_eq!(
         dry.groups,
         [vec!["first".to_owned()], vec!["second".to_owned()]]
@@ -446,7 +462,7 @@ fn dry_run_renders_every_prompt_and_starts_nothing() {
     assert!(!s.repo.join("one.txt").exists());
     let err = runner
         .prepare("test", "p", BTreeMap::new())
-        .and_then(|p| runner.dry_run(&p))
+        .and_then(|p| p.dry_run())
         .expect_err("missing var");
     assert!(err.to_string().contains("vars.db"), "{err}");
     assert!(
@@ -524,10 +540,10 @@ fn session_usage_and_cost_are_recorded_and_inherit_resumes_the_session() {
     assert!(!lines[1].contains("--fork-session"), "{args}");
     let completed: Vec<&Event> = emitted
         .iter()
-        .filter(|e| e.kind == "stage:completed")
+        .filter(|e| e.kind() == "stage:completed")
         .collect();
-    assert_eq!(completed[0].payload["costUsd"], 0.25);
-    assert_eq!(completed[0].payload["usage"]["input-tokens"], 100);
+    assert_eq!(payload(completed[0])["costUsd"], 0.25);
+    assert_eq!(payload(completed[0])["usage"]["inputTokens"], 100);
 }
 
 #[test]
@@ -551,7 +567,7 @@ fn the_budget_pauses_the_order_before_the_next_stage() {
         s.store.order(id).expect("order").status,
         OrderStatus::AwaitingInput
     );
-    assert_eq!(emitted.last().expect("event").payload["reason"], "budget");
+    assert_eq!(payload(emitted.last().expect("event"))["reason"], "budget");
     let args = std::fs::read_to_string(log).expect("args");
     assert_eq!(
         args.lines().count(),
@@ -628,7 +644,7 @@ fn the_role_template_renders_with_order_vars_and_house_rules() {
     let runner = Runner::new(
         &s.store,
         &s.registry,
-        &s.pool,
+        &s.slots,
         &s.catalogs,
         s.repo.clone(),
         String::new(),
@@ -669,25 +685,25 @@ fn an_interrupt_kills_the_agents_group_and_cancels_the_order() {
         .store
         .create_order(&NewOrder::new("cafe", "test").prompt("p"))
         .expect("order");
-    let flag = std::sync::atomic::AtomicBool::new(false);
+    let token = CancelToken::new();
     let runner = Runner::new(
         &s.store,
         &s.registry,
-        &s.pool,
+        &s.slots,
         &s.catalogs,
         s.repo.clone(),
         String::new(),
         RunnerConfig::default(),
     )
-    .with_interrupt(&flag);
+    .with_control(token.clone());
     let started = Instant::now();
     let mut kinds = Vec::new();
     let outcome = runner
         .run(order.id, None, &mut |event| {
-            if event.kind == "order:output" {
-                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            if event.kind() == "order:output" {
+                token.cancel();
             } else {
-                kinds.push(event.kind.clone());
+                kinds.push(event.kind().to_owned());
             }
         })
         .expect("run");
@@ -712,7 +728,7 @@ fn an_interrupt_kills_the_agents_group_and_cancels_the_order() {
         OrderStatus::Cancelled
     );
     assert!(!s.repo.join("next.txt").exists());
-    assert_eq!(s.pool.stats().in_use, 0);
+    assert_eq!(s.store.slots().expect("slots").len(), 0);
     let pid: i32 = std::fs::read_to_string(&pid_file)
         .expect("pid file")
         .trim()
