@@ -172,7 +172,9 @@ pub struct HostConfig {
     pub limits: Limits,
 }
 
-/// The wasmtime engine, the sandbox linker and the compile cache, shared by all plugins.
+/// The wasmtime engine, the sandbox linker and the compile cache, shared by all plugins. Cheap
+/// to clone: clones share them.
+#[derive(Clone)]
 pub struct PluginHost {
     inner: Arc<HostInner>,
 }
