@@ -1,0 +1,287 @@
+//! Running orders in the calling thread: a new order (`run`), a created one (`execute`), a
+//! continued one (`input`, `retry`, `resume`), a follow-up — and dry runs, which start nothing.
+//!
+//! Each call sets up a runner for the order's cafe (its plugins, recipes, roles, skills, the
+//! user's profiles, the cafe's `maxParallelOrders`), runs until the order completes, fails,
+//! waits for input, is cancelled or stopped, and passes every event to `emit` after it was
+//! stored. `token` cancels or stops the run; it is a child of the service's shutdown token.
+
+use codecafe_catalog::cafe::Cafe;
+use codecafe_catalog::profile::Profiles;
+use codecafe_catalog::recipe::RecipeCatalog;
+use codecafe_catalog::role::RoleCatalog;
+use codecafe_catalog::skill::SkillCatalog;
+use codecafe_engine::driver::RetryFrom;
+use codecafe_plugin_host::registry::Registry;
+use codecafe_runner::{
+    CancelToken, Catalogs, Continuation, DryRun, Prepared, RunOutcome, Runner, RunnerConfig,
+};
+use codecafe_store::{Event, Order, OrderStatus, Store};
+use serde_json::Value;
+
+use crate::control::holder_alive;
+use crate::error::{Result, ServiceError};
+use crate::orders::{self, Created, NewOrderRequest};
+use crate::service::Service;
+
+/// What a runner needs, loaded for one cafe.
+struct Setup {
+    registry: Registry,
+    catalogs: Catalogs,
+    store: Store,
+}
+
+impl Setup {
+    fn load(service: &Service, cafe: &Cafe) -> Result<Self> {
+        let orch = cafe.orch();
+        Ok(Self {
+            registry: service.plugins(Some(&cafe.path))?,
+            catalogs: Catalogs {
+                recipes: RecipeCatalog::load(&orch)?,
+                roles: RoleCatalog::load(&orch)?,
+                skills: SkillCatalog::load(&orch)?,
+                profiles: Profiles::load(&Profiles::path(&service.paths().data))?,
+            },
+            store: service.store()?,
+        })
+    }
+}
+
+/// Runs `body` with a runner for `cafe`, cancelled or stopped by `token` (and by the service's
+/// shutdown).
+fn with_runner<T>(
+    service: &Service,
+    cafe: &Cafe,
+    token: &CancelToken,
+    body: impl FnOnce(&Runner<'_>) -> Result<T>,
+) -> Result<T> {
+    let setup = Setup::load(service, cafe)?;
+    let slots = service.slots()?;
+    let config = RunnerConfig {
+        group_dir: Some(service.paths().agent_groups()),
+        max_parallel_orders: Some(cafe.settings.max_parallel_orders),
+        ..RunnerConfig::default()
+    };
+    let runner = Runner::new(
+        &setup.store,
+        &setup.registry,
+        slots,
+        &setup.catalogs,
+        cafe.path.clone(),
+        cafe.settings.house_rules.clone(),
+        config,
+    )
+    .with_control(linked(service, token));
+    body(&runner)
+}
+
+/// `token`, also stopped when the service shuts down.
+fn linked(service: &Service, token: &CancelToken) -> CancelToken {
+    token.clone().with_parent(service.shutdown_token().clone())
+}
+
+fn vars(request: &NewOrderRequest) -> Result<std::collections::BTreeMap<String, Value>> {
+    Ok(orders::parse_vars(&request.vars)?
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect())
+}
+
+/// What `run --dry-run` shows for `request`: the plan and every rendered prompt. Creates and
+/// starts nothing.
+pub fn dry_run(service: &Service, request: &NewOrderRequest) -> Result<DryRun> {
+    let cafe = service.registered_cafe(&request.scope)?;
+    let recipe = orders::recipe_id(request, &cafe);
+    let vars = vars(request)?;
+    with_runner(service, &cafe, &CancelToken::new(), |runner| {
+        Ok(runner.prepare(&recipe, &request.prompt, vars)?.dry_run()?)
+    })
+}
+
+/// What `order run --dry-run` shows for order `id` (with `prompt` instead of its own).
+pub fn dry_run_order(service: &Service, id: &str, prompt: Option<&str>) -> Result<DryRun> {
+    let order = orders::find(service, id)?;
+    let cafe = service.order_cafe(&order)?;
+    with_runner(service, &cafe, &CancelToken::new(), |runner| {
+        let prepared = runner.prepare(
+            &order.recipe_id,
+            prompt.unwrap_or(&order.prompt),
+            order.vars.clone(),
+        )?;
+        Ok(prepared.dry_run()?)
+    })
+}
+
+/// Checks that `request` can run — its recipe validates with the installed plugins and every
+/// prompt renders — before anything is created.
+fn check_runnable(service: &Service, cafe: &Cafe, request: &NewOrderRequest) -> Result<Prepared> {
+    let recipe = orders::recipe_id(request, cafe);
+    let vars = vars(request)?;
+    with_runner(service, cafe, &CancelToken::new(), |runner| {
+        let prepared = runner.prepare(&recipe, &request.prompt, vars)?;
+        prepared.dry_run()?;
+        Ok(prepared)
+    })
+}
+
+/// Creates an order for `request` and runs it. Nothing is created when its recipe does not
+/// validate or a prompt does not render. `created` hears of the order before it starts.
+pub fn run(
+    service: &Service,
+    request: &NewOrderRequest,
+    token: &CancelToken,
+    created: &mut dyn FnMut(&Created),
+    emit: &mut dyn FnMut(&Event),
+) -> Result<(Created, RunOutcome)> {
+    let cafe = service.registered_cafe(&request.scope)?;
+    check_runnable(service, &cafe, request)?;
+    let new = orders::create(service, request)?;
+    created(&new);
+    let outcome = with_runner(service, &new.cafe, token, |runner| {
+        Ok(runner.run(new.order.id, None, emit)?)
+    })?;
+    Ok((new, outcome))
+}
+
+/// Runs the created order `id` (`prompt` replaces its own).
+pub fn execute(
+    service: &Service,
+    id: &str,
+    prompt: Option<&str>,
+    token: &CancelToken,
+    emit: &mut dyn FnMut(&Event),
+) -> Result<RunOutcome> {
+    let order = orders::find(service, id)?;
+    let cafe = service.order_cafe(&order)?;
+    with_runner(service, &cafe, token, |runner| {
+        Ok(runner.run(order.id, prompt, emit)?)
+    })
+}
+
+fn wrong(order: &Order, hint: &str) -> ServiceError {
+    ServiceError::WrongStatus {
+        order: order.short_id(),
+        status: order.status,
+        hint: hint.to_owned(),
+    }
+}
+
+fn continue_order(
+    service: &Service,
+    order: &Order,
+    continuation: Continuation,
+    token: &CancelToken,
+    emit: &mut dyn FnMut(&Event),
+) -> Result<RunOutcome> {
+    let cafe = service.order_cafe(order)?;
+    with_runner(service, &cafe, token, |runner| {
+        Ok(runner.continue_order(order.id, continuation, emit)?)
+    })
+}
+
+/// Answers order `id`'s open questions (of a stage or a follow-up, or its budget) and continues
+/// it: the asking stage continues its own agent session.
+pub fn input(
+    service: &Service,
+    id: &str,
+    answer: &str,
+    token: &CancelToken,
+    emit: &mut dyn FnMut(&Event),
+) -> Result<RunOutcome> {
+    let order = orders::find(service, id)?;
+    if !order.status.awaits_input() {
+        return Err(wrong(
+            &order,
+            "not awaiting input: `order input` answers an order whose stage asked a question \
+             or that reached its budget",
+        ));
+    }
+    continue_order(
+        service,
+        &order,
+        Continuation::Input(answer.to_owned()),
+        token,
+        emit,
+    )
+}
+
+/// Runs the failed or cancelled order `id` again: from its failed stages, a chosen stage or
+/// the beginning; `fresh` starts new agent sessions.
+pub fn retry(
+    service: &Service,
+    id: &str,
+    from: RetryFrom,
+    fresh: bool,
+    token: &CancelToken,
+    emit: &mut dyn FnMut(&Event),
+) -> Result<RunOutcome> {
+    let order = orders::find(service, id)?;
+    if !matches!(order.status, OrderStatus::Failed | OrderStatus::Cancelled) {
+        return Err(wrong(
+            &order,
+            "only failed or cancelled orders can be retried",
+        ));
+    }
+    continue_order(
+        service,
+        &order,
+        Continuation::Retry { from, fresh },
+        token,
+        emit,
+    )
+}
+
+/// Continues order `id` (running, or running a follow-up) whose codecafe process died or was
+/// stopped: the agents it left are killed, running stages restart in their own sessions,
+/// completed ones are not run again.
+pub fn resume(
+    service: &Service,
+    id: &str,
+    token: &CancelToken,
+    emit: &mut dyn FnMut(&Event),
+) -> Result<RunOutcome> {
+    let order = orders::find(service, id)?;
+    if !matches!(
+        order.status,
+        OrderStatus::Running | OrderStatus::FollowupRunning
+    ) {
+        return Err(wrong(
+            &order,
+            "only a running order whose codecafe died or was stopped can be resumed",
+        ));
+    }
+    if holder_alive(&order) {
+        return Err(ServiceError::StillRunning {
+            order: order.short_id(),
+            runner: order.runner.clone().unwrap_or_default(),
+        });
+    }
+    continue_order(service, &order, Continuation::Resume, token, emit)
+}
+
+/// Runs one follow-up `request` on the completed order `id`, through the same stage pipeline
+/// as its recipe: the provider, model, role and options of `stage` (default: the recipe's last
+/// stage), continuing its agent session where the provider can.
+pub fn followup(
+    service: &Service,
+    id: &str,
+    request: &str,
+    stage: Option<&str>,
+    token: &CancelToken,
+    emit: &mut dyn FnMut(&Event),
+) -> Result<RunOutcome> {
+    let order = orders::find(service, id)?;
+    let cafe = service.order_cafe(&order)?;
+    with_runner(service, &cafe, token, |runner| {
+        Ok(runner.followup(order.id, request, stage, emit)?)
+    })
+}
+
+/// Closes the follow-up of order `id`: it is `completed` again.
+pub fn finish_followup(service: &Service, id: &str) -> Result<Order> {
+    let order = orders::find(service, id)?;
+    Ok(codecafe_runner::finish_followup(
+        &service.store()?,
+        order.id,
+    )?)
+}
