@@ -3,13 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use clap::Subcommand;
-use codecafe_catalog::CatalogError;
-use codecafe_catalog::cafe::{self, Cafe, NewCafe};
+use codecafe_service::catalog_types::cafe::Cafe;
+use codecafe_service::{Service, cafes};
 
-use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{emit, table};
 
 /// Cafe subcommands.
 #[derive(Debug, Subcommand)]
@@ -61,139 +60,96 @@ pub enum CafeCommand {
 }
 
 /// `codecafe init [path]`: register the repository (if it is not yet) and create `.orch/`.
-pub fn init(ctx: &Context, path: Option<&Path>, name: Option<String>) -> Result<ExitCode> {
+pub fn init(service: &Service, path: Option<&Path>, name: Option<String>) -> Result<ExitCode> {
     let path = match path {
         Some(path) => path.to_owned(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    let cafes = ctx.cafes();
-    let cafe = match cafes.create(&path, &new_cafe(ctx, name)) {
-        Ok(cafe) => {
-            println!(
-                "registered cafe {} ({}) at {}",
-                cafe.name,
-                cafe.short_id(),
-                cafe.path.display()
-            );
-            cafe
-        }
-        Err(CatalogError::AlreadyExists { .. }) => {
-            let cafe = cafes.find(&path.display().to_string())?;
-            println!(
-                "{} is already the cafe {} ({})",
-                cafe.path.display(),
-                cafe.name,
-                cafe.short_id()
-            );
-            cafes.touch(&cafe.id)?
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let created = cafe::init_orch(&cafe.orch())?;
-    for path in &created {
-        println!("created {}", path.display());
+    let report = cafes::init(service, &path, name)?;
+    let cafe = &report.cafe;
+    if report.registered {
+        println!("registered cafe {} at {}", label(cafe), cafe.path.display());
+    } else {
+        println!(
+            "{} is already the cafe {}",
+            cafe.path.display(),
+            label(cafe)
+        );
     }
-    if created.is_empty() {
-        println!("{} was already set up", cafe.orch().root().display());
+    for created in &report.created {
+        println!("created {}", created.display());
+    }
+    if report.created.is_empty() {
+        println!("{} was already set up", report.orch.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn new_cafe(ctx: &Context, name: Option<String>) -> NewCafe {
-    NewCafe {
-        name,
-        worktrees_home: ctx.paths.data.join("worktrees"),
-    }
-}
-
 /// Runs one cafe subcommand.
-pub fn run(command: CafeCommand, ctx: &Context) -> Result<ExitCode> {
-    let cafes = ctx.cafes();
+pub fn run(command: CafeCommand, service: &Service) -> Result<ExitCode> {
     match command {
         CafeCommand::Add { path, name } => {
-            let cafe = cafes.create(&path, &new_cafe(ctx, name))?;
+            let cafe = cafes::add(service, &path, name)?;
             println!(
-                "registered cafe {} ({}) at {}",
-                cafe.name,
-                cafe.short_id(),
+                "registered cafe {} at {}",
+                label(&cafe),
                 cafe.path.display()
             );
         }
         CafeCommand::List { json } => {
-            let registry = cafes.read()?;
-            if json {
-                print_json(&registry.cafes)?;
-            } else if registry.cafes.is_empty() {
-                println!("no cafes yet; register a repository with `codecafe init`");
-            } else {
-                let mut rows = vec![[
-                    String::new(),
-                    "ID".to_owned(),
-                    "NAME".to_owned(),
-                    "BRANCH".to_owned(),
-                    "PATH".to_owned(),
-                ]];
-                for cafe in &registry.cafes {
-                    let current = registry.last_accessed_id.as_deref() == Some(cafe.id.as_str());
-                    rows.push([
-                        if current {
-                            "*".to_owned()
-                        } else {
-                            String::new()
-                        },
+            let list = cafes::list(service)?;
+            return emit(json, &list.cafes, |all| {
+                if all.is_empty() {
+                    println!("no cafes yet; register a repository with `codecafe init`");
+                    return;
+                }
+                let rows = all.iter().map(|cafe| {
+                    let current = if list.is_current(cafe) { "*" } else { "" };
+                    let path = cafe.path.display().to_string();
+                    [
+                        current.to_owned(),
                         cafe.short_id().to_owned(),
                         cafe.name.clone(),
-                        branch_label(cafe),
-                        cafe.path.display().to_string(),
-                    ]);
-                }
-                print_table(&rows);
-            }
+                        branch(cafe),
+                        path,
+                    ]
+                });
+                table(["", "ID", "NAME", "BRANCH", "PATH"], rows);
+            });
         }
         CafeCommand::Show { cafe, json } => {
-            let cafe = cafes.find(&cafe)?;
-            if json {
-                print_json(&cafe)?;
-            } else {
-                print_cafe(&cafe);
-            }
+            return emit(json, &cafes::show(service, &cafe)?, print_cafe);
         }
         CafeCommand::Update {
             cafe,
             name,
             settings,
         } => {
-            let mut pairs = Vec::new();
-            for setting in &settings {
-                let Some((key, value)) = setting.split_once('=') else {
-                    bail!("--set {setting}: write it as KEY=VALUE");
-                };
-                pairs.push((key.to_owned(), value.to_owned()));
-            }
-            if name.is_none() && pairs.is_empty() {
-                bail!("nothing to change: give --name or --set KEY=VALUE");
-            }
-            let cafe = cafes.update(&cafe, name.as_deref(), &pairs)?;
-            println!("updated cafe {} ({})", cafe.name, cafe.short_id());
+            let settings = cafes::parse_settings(&settings)?;
+            let cafe = cafes::update(service, &cafe, name.as_deref(), &settings)?;
+            println!("updated cafe {}", label(&cafe));
         }
         CafeCommand::Rm { cafe } => {
-            let cafe = cafes.remove(&cafe)?;
+            let cafe = cafes::remove(service, &cafe)?;
             println!(
-                "unregistered cafe {} ({}); {} was not touched",
-                cafe.name,
-                cafe.short_id(),
+                "unregistered cafe {}; {} was not touched",
+                label(&cafe),
                 cafe.path.display()
             );
         }
         CafeCommand::Use { cafe } => {
-            let cafe = cafes.touch(&cafe)?;
-            println!("using cafe {} ({})", cafe.name, cafe.short_id());
+            println!("using cafe {}", label(&cafes::use_cafe(service, &cafe)?));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn branch_label(cafe: &Cafe) -> String {
+/// `name (short id)`.
+fn label(cafe: &Cafe) -> String {
+    format!("{} ({})", cafe.name, cafe.short_id())
+}
+
+fn branch(cafe: &Cafe) -> String {
     match (&cafe.current_branch, &cafe.detached_head) {
         (Some(branch), _) => branch.clone(),
         (None, Some(commit)) => format!("(detached at {})", commit.get(..7).unwrap_or(commit)),
@@ -203,10 +159,15 @@ fn branch_label(cafe: &Cafe) -> String {
 
 fn print_cafe(cafe: &Cafe) {
     let s = &cafe.settings;
+    let house_rules = if s.house_rules.is_empty() {
+        "(none)"
+    } else {
+        &s.house_rules
+    };
     println!("id:                {}", cafe.id);
     println!("name:              {}", cafe.name);
     println!("path:              {}", cafe.path.display());
-    println!("branch:            {}", branch_label(cafe));
+    println!("branch:            {}", branch(cafe));
     println!("created:           {}", cafe.created_at);
     println!("updated:           {}", cafe.updated_at);
     println!("settings:");
@@ -215,13 +176,6 @@ fn print_cafe(cafe: &Cafe) {
     println!("  branchPrefix:      {}", s.branch_prefix);
     println!("  defaultRecipe:     {}", s.default_recipe);
     println!("  maxParallelOrders: {}", s.max_parallel_orders);
-    println!(
-        "  houseRules:        {}",
-        if s.house_rules.is_empty() {
-            "(none)"
-        } else {
-            &s.house_rules
-        }
-    );
+    println!("  houseRules:        {house_rules}");
     println!("  language:          {}", s.language);
 }

@@ -1,17 +1,20 @@
-//! `codecafe`: the command-line front end. Parses arguments, calls the library crates, prints.
+//! `codecafe`: the command-line front end. Each subcommand parses its arguments, makes one call
+//! to the service library (`codecafe-service`) and prints the result.
 //!
-//! Exit codes: 0 success (for `run` / `order run`: the order completed); 1 an error (the message
-//! says what to do) or a failed order; 2 bad usage (from clap); 3 the order awaits input (`run`,
-//! `order run`); 4 the order was cancelled.
+//! Exit codes: 0 success (for `run` / `order run|input|retry|resume`: the order completed;
+//! `order followup`: the follow-up completed); 1 an error (the message says what to do) or a
+//! failed order; 2 bad usage (from clap); 3 the order awaits input; 4 the order was cancelled;
+//! 128 + the signal when SIGTERM (143) or SIGHUP (129) stopped a run: its agents were stopped
+//! and `order resume` continues it.
 
 mod cafe_cmd;
-mod context;
+mod config_cmd;
 mod control_cmd;
 mod demo_cmd;
 mod order_cmd;
 mod output;
-mod paths;
 mod plugin_cmd;
+mod printer;
 mod profile_cmd;
 mod progress;
 mod recipe_cmd;
@@ -22,6 +25,7 @@ mod skill_cmd;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use codecafe_service::{CancelToken, Service};
 
 /// Run AI coding agents through multi-stage recipes, each job on its own git worktree.
 #[derive(Debug, Parser)]
@@ -54,8 +58,11 @@ enum Command {
     /// Orders: a recipe run on its own branch and worktree.
     #[command(subcommand)]
     Order(order_cmd::OrderCommand),
-    /// The orders that are running or waiting for input.
+    /// The orders that run, wait or are queued, and the agents running on this machine.
     Status(control_cmd::StatusArgs),
+    /// Machine-wide settings: `pool.max`, `pool.provider.<id>` (agents running at once).
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
     /// Registered repositories (cafes) and their settings.
     #[command(subcommand)]
     Cafe(cafe_cmd::CafeCommand),
@@ -80,41 +87,59 @@ enum Command {
     Assign(profile_cmd::AssignArgs),
 }
 
+impl Command {
+    /// Whether this invocation starts agents (then signals cancel or stop them cleanly).
+    fn runs_agents(&self) -> bool {
+        use order_cmd::OrderCommand as O;
+        match self {
+            Self::Run(args) => args.runs_agents(),
+            Self::Demo(_) => true,
+            Self::Order(O::Followup(args)) => args.runs_agents(),
+            Self::Order(O::Run(args)) => args.runs_agents(),
+            Self::Order(O::Input(_) | O::Retry(_) | O::Resume(_) | O::Logs(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
-    let runs_agents = match &cli.command {
-        Command::Run(args) => args.runs_agents(),
-        Command::Demo(_) => true,
-        Command::Order(order_cmd::OrderCommand::Followup(args)) => args.runs_agents(),
-        Command::Order(order_cmd::OrderCommand::Run(args)) => args.runs_agents(),
-        Command::Order(
-            order_cmd::OrderCommand::Input(_)
-            | order_cmd::OrderCommand::Retry(_)
-            | order_cmd::OrderCommand::Resume(_),
-        ) => true,
-        _ => false,
-    };
-    if runs_agents {
+    let token = CancelToken::new();
+    if cli.command.runs_agents() {
         ignore_sigpipe();
-        cancel_on_ctrl_c();
+        if let Err(err) = cancel_on_signals(&token) {
+            eprintln!("warning: cannot handle Ctrl-C and SIGTERM ({err}); they will kill codecafe");
+        }
     }
     init_logging(cli.verbose);
-    let result = context::Context::new().and_then(|ctx| match cli.command {
-        Command::Plugin(command) => plugin_cmd::run(command, &ctx),
-        Command::Recipe(args) => recipe_cmd::run(args, &ctx),
-        Command::Skill(args) => skill_cmd::run(args, &ctx),
-        Command::Role(args) => role_cmd::run(args, &ctx),
-        Command::Profile(command) => profile_cmd::run(command, &ctx),
-        Command::Assign(args) => profile_cmd::assign(args, &ctx),
-        Command::Init { path, name } => cafe_cmd::init(&ctx, path.as_deref(), name),
-        Command::Cafe(command) => cafe_cmd::run(command, &ctx),
-        Command::Order(command) => order_cmd::run(command, &ctx),
-        Command::Run(args) => run_cmd::run(&ctx, &args),
-        Command::Demo(args) => demo_cmd::run(&ctx, &args),
-        Command::Status(args) => {
-            order_cmd::open_store(&ctx).and_then(|store| control_cmd::status(&store, &args))
+    let result = Service::open()
+        .map_err(anyhow::Error::from)
+        .and_then(|service| dispatch(cli.command, &service, &token));
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
+    }
+}
+
+fn dispatch(command: Command, service: &Service, token: &CancelToken) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Plugin(command) => plugin_cmd::run(command, service),
+        Command::Recipe(args) => recipe_cmd::run(args, service),
+        Command::Skill(args) => skill_cmd::run(args, service),
+        Command::Role(args) => role_cmd::run(args, service),
+        Command::Profile(command) => profile_cmd::run(command, service),
+        Command::Assign(args) => profile_cmd::assign(args, service),
+        Command::Init { path, name } => cafe_cmd::init(service, path.as_deref(), name),
+        Command::Cafe(command) => cafe_cmd::run(command, service),
+        Command::Order(command) => order_cmd::run(command, service, token),
+        Command::Run(args) => run_cmd::run(service, &args, token),
+        Command::Demo(args) => demo_cmd::run(service, &args, token),
+        Command::Status(args) => control_cmd::status(service, &args),
+        Command::Config(command) => config_cmd::run(command, service),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -124,14 +149,21 @@ fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
-    });
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
     }
+}
+
+/// Ctrl-C cancels the foreground order cleanly (agents' process groups killed, slots returned,
+/// the order recorded cancelled; exit 4). SIGTERM and SIGHUP stop it: the agents are killed the
+/// same way, the order stays resumable (`order resume`), and codecafe exits 128 + the signal.
+/// The handlers only set the token's atomics (async-signal-safe).
+fn cancel_on_signals(token: &CancelToken) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    signal_hook::flag::register(SIGINT, token.cancel_flag())?;
+    for signal in [SIGTERM, SIGHUP] {
+        let code = usize::try_from(signal).unwrap_or(15);
+        signal_hook::flag::register_usize(signal, token.stop_flag(), code)?;
+    }
+    Ok(())
 }
 
 /// Lets `codecafe … | head` end quietly, as command-line tools do, instead of panicking on the
@@ -154,25 +186,6 @@ fn ignore_sigpipe() {
     #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
-}
-
-/// Ctrl-C during a foreground run cancels the order cleanly (agents' process groups killed,
-/// leases returned, the order recorded cancelled; exit code 4) instead of killing codecafe and
-/// leaving the agents running in their own process groups.
-fn cancel_on_ctrl_c() {
-    extern "C" fn on_sigint(_: libc::c_int) {
-        // Only an atomic store: async-signal-safe.
-        run_cmd::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    // SAFETY: called from `main` before any thread is started; the handler only stores to an
-    // atomic, which is async-signal-safe.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
     }
 }
 

@@ -1,20 +1,17 @@
 //! `codecafe order …`: create orders on their own branch and worktree, look at them, diff and
-//! merge their work, and delete them without ever losing work.
+//! merge their work, delete them without ever losing work; and the subcommands that run or
+//! control them (in `run_cmd` and `control_cmd`).
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use codecafe_catalog::cafe::Cafe;
-use codecafe_catalog::recipe::RecipeCatalog;
-use codecafe_store::{NewOrder, Order, OrderFilter, OrderStatus, Store};
-use codecafe_worktree::{
-    BranchFate, CreateSpec, DiffFormat, DiffTarget, MergeKind, MergeSpec, RemoveSpec,
-};
-use serde_json::json;
+use codecafe_service::orders::{self, ListRequest, NewOrderRequest, RemovalReport};
+use codecafe_service::{CancelToken, OrderStatus, Scope, Service};
 
-use crate::context::Context;
+use crate::control_cmd;
 use crate::output::{print_json, print_table};
+use crate::run_cmd;
 
 /// Order subcommands.
 #[derive(Debug, Subcommand)]
@@ -22,23 +19,7 @@ pub enum OrderCommand {
     /// Create an order: a new branch `<prefix>/<short-id>` from the base branch and a worktree.
     New(NewArgs),
     /// List orders (of the current cafe, or of all with `--all`).
-    List {
-        /// Only this cafe's orders (id, name or path).
-        #[arg(long)]
-        cafe: Option<String>,
-        /// Orders of every cafe.
-        #[arg(long, conflicts_with = "cafe")]
-        all: bool,
-        /// Only orders in this status (repeatable).
-        #[arg(long)]
-        status: Vec<OrderStatus>,
-        /// At most this many, newest first.
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListArgs),
     /// Show an order: status, stages, worktree, branch, timestamps.
     Show {
         /// Order id or unique prefix.
@@ -70,19 +51,19 @@ pub enum OrderCommand {
         delete: bool,
     },
     /// Run a created order in the foreground (see `codecafe run` for the exit codes).
-    Run(crate::run_cmd::OrderRunArgs),
-    /// The order's stored events, oldest first; `--follow` waits for more until it ends.
-    Logs(crate::run_cmd::LogsArgs),
+    Run(run_cmd::OrderRunArgs),
+    /// The order's stored events, oldest first; `--follow` waits for more until it settles.
+    Logs(run_cmd::LogsArgs),
     /// Answer an order awaiting input and continue it in the foreground.
-    Input(crate::control_cmd::InputArgs),
+    Input(control_cmd::InputArgs),
     /// Cancel an order: ask the process running it, or record it cancelled.
-    Cancel(crate::control_cmd::CancelArgs),
+    Cancel(control_cmd::CancelArgs),
     /// Run a failed or cancelled order again in the foreground.
-    Retry(crate::control_cmd::RetryArgs),
-    /// Continue a running order whose codecafe process died.
-    Resume(crate::control_cmd::ResumeArgs),
+    Retry(control_cmd::RetryArgs),
+    /// Continue a running order whose codecafe process died or was stopped.
+    Resume(control_cmd::ResumeArgs),
     /// Follow up on a completed order: run one more prompt in its worktree, or `--finish`.
-    Followup(crate::run_cmd::FollowupArgs),
+    Followup(run_cmd::FollowupArgs),
     /// Delete orders: worktree, then state. Refuses to lose work unless `--force`.
     Rm {
         /// Order ids or unique prefixes.
@@ -102,114 +83,107 @@ pub enum OrderCommand {
 pub struct NewArgs {
     /// The cafe (id, name or path); default: the one containing the current directory.
     #[arg(long)]
-    pub(crate) cafe: Option<String>,
+    cafe: Option<String>,
     /// The recipe to run (default: the cafe's default recipe).
     #[arg(long)]
-    pub(crate) recipe: Option<String>,
+    recipe: Option<String>,
     /// What the order should do.
     #[arg(long)]
-    pub(crate) prompt: Option<String>,
+    prompt: Option<String>,
     /// A template variable, KEY=VALUE (repeatable).
     #[arg(long = "var", value_name = "KEY=VALUE")]
-    pub(crate) vars: Vec<String>,
+    vars: Vec<String>,
     /// Start from this branch instead of the cafe's base branch.
     #[arg(long)]
-    pub(crate) base: Option<String>,
+    base: Option<String>,
     /// Branch prefix instead of the cafe's.
     #[arg(long)]
-    pub(crate) prefix: Option<String>,
+    prefix: Option<String>,
     /// Run in the repository's own checkout: no branch, no worktree.
     #[arg(long)]
-    pub(crate) no_worktree: bool,
+    no_worktree: bool,
     /// Stop spending when the order's recorded cost reaches this many US dollars.
     #[arg(long)]
-    pub(crate) max_cost: Option<f64>,
+    max_cost: Option<f64>,
     /// Print the order as JSON.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
 }
 
-/// The runtime database.
-pub fn open_store(ctx: &Context) -> Result<Store> {
-    let path = ctx.paths.data.join("codecafe.db");
-    Store::open(&path).with_context(|| format!("cannot open the order database {}", path.display()))
+/// Arguments of `order list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this cafe's orders (id, name or path).
+    #[arg(long)]
+    cafe: Option<String>,
+    /// Orders of every cafe.
+    #[arg(long, conflicts_with = "cafe")]
+    all: bool,
+    /// Only orders in this status (repeatable).
+    #[arg(long)]
+    status: Vec<OrderStatus>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs one order subcommand.
-pub fn run(command: OrderCommand, ctx: &Context) -> Result<ExitCode> {
-    let store = open_store(ctx)?;
+pub fn run(command: OrderCommand, service: &Service, token: &CancelToken) -> Result<ExitCode> {
     match command {
-        OrderCommand::New(args) => new(ctx, &store, &args),
-        OrderCommand::List {
-            cafe,
-            all,
-            status,
-            limit,
-            json,
-        } => list(ctx, &store, cafe.as_deref(), all, &status, limit, json),
-        OrderCommand::Show { id, json } => show(ctx, &store, &id, json),
-        OrderCommand::Diff { id, stat } => diff(ctx, &store, &id, stat),
+        OrderCommand::New(args) => new(service, &args),
+        OrderCommand::List(args) => list(service, &args),
+        OrderCommand::Show { id, json } => show(service, &id, json),
+        OrderCommand::Diff { id, stat } => {
+            print!("{}", orders::diff(service, &id, stat)?.text);
+            Ok(ExitCode::SUCCESS)
+        }
         OrderCommand::Merge {
             id,
             into,
             squash,
             delete,
-        } => merge(ctx, &store, &id, into, squash, delete),
-        OrderCommand::Run(args) => crate::run_cmd::order_run(ctx, &store, &args),
-        OrderCommand::Logs(args) => crate::run_cmd::logs(&store, &args),
-        OrderCommand::Input(args) => crate::control_cmd::input(ctx, &store, &args),
-        OrderCommand::Cancel(args) => crate::control_cmd::cancel(ctx, &store, &args),
-        OrderCommand::Retry(args) => crate::control_cmd::retry(ctx, &store, &args),
-        OrderCommand::Resume(args) => crate::control_cmd::resume(ctx, &store, &args),
-        OrderCommand::Followup(args) => crate::run_cmd::followup(ctx, &store, &args),
+        } => merge(service, &id, into, squash, delete),
+        OrderCommand::Run(args) => run_cmd::order_run(service, &args, token),
+        OrderCommand::Logs(args) => run_cmd::logs(service, &args, token),
+        OrderCommand::Input(args) => control_cmd::input(service, &args, token),
+        OrderCommand::Cancel(args) => control_cmd::cancel(service, &args),
+        OrderCommand::Retry(args) => control_cmd::retry(service, &args, token),
+        OrderCommand::Resume(args) => control_cmd::resume(service, &args, token),
+        OrderCommand::Followup(args) => run_cmd::followup(service, &args, token),
         OrderCommand::Rm {
             ids,
             force,
             delete_branch,
-        } => rm(ctx, &store, &ids, force, delete_branch),
+        } => rm(service, &ids, force, delete_branch),
     }
 }
 
-pub(crate) fn registered_cafe(ctx: &Context, cafe: Option<&str>) -> Result<Cafe> {
-    ctx.cafe(cafe)?.context(
-        "orders belong to a registered cafe: run `codecafe init` in the repository, or pass --cafe",
-    )
-}
-
-/// The cafe an order belongs to.
-pub(crate) fn order_cafe(ctx: &Context, order: &Order) -> Result<Cafe> {
-    ctx.cafes().find(&order.cafe_id).with_context(|| {
-        format!(
-            "order {} belongs to cafe {}, which is no longer registered; register its repository \
-             again with `codecafe cafe add <path>`",
-            order.short_id(),
-            order.cafe_id
-        )
-    })
-}
-
-pub(crate) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>> {
-    vars.iter()
-        .map(|var| match var.split_once('=') {
-            Some((key, value)) if !key.trim().is_empty() => {
-                Ok((key.trim().to_owned(), value.to_owned()))
-            }
-            _ => bail!("--var {var}: write it as KEY=VALUE"),
-        })
-        .collect()
-}
-
-fn new(ctx: &Context, store: &Store, args: &NewArgs) -> Result<ExitCode> {
-    let created = create(ctx, store, args)?;
+fn new(service: &Service, args: &NewArgs) -> Result<ExitCode> {
+    let created = orders::create(
+        service,
+        &NewOrderRequest {
+            scope: Scope::here(args.cafe.as_deref())?,
+            recipe: args.recipe.clone(),
+            prompt: args.prompt.clone().unwrap_or_default(),
+            vars: args.vars.clone(),
+            base: args.base.clone(),
+            prefix: args.prefix.clone(),
+            no_worktree: args.no_worktree,
+            max_cost: args.max_cost,
+        },
+    )?;
+    for warning in &created.warnings {
+        eprintln!("warning: {warning}");
+    }
     if args.json {
         print_json(&created.order)?;
     } else {
-        println!(
-            "created order {} ({})",
-            created.order.short_id(),
-            created.order.recipe_id
-        );
-        if let Some(branch) = &created.order.branch {
+        let order = &created.order;
+        println!("created order {} ({})", order.short_id(), order.recipe_id);
+        if let Some(branch) = &order.branch {
             println!("  branch:   {branch} (from {})", created.base_branch);
         }
         println!("  worktree: {}", created.path.display());
@@ -217,125 +191,28 @@ fn new(ctx: &Context, store: &Store, args: &NewArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// An order just created, with where it runs.
-pub(crate) struct Created {
-    /// The stored order.
-    pub(crate) order: Order,
-    /// The cafe it belongs to.
-    pub(crate) cafe: Cafe,
-    /// Its worktree (or the repository itself when it runs in place).
-    pub(crate) path: std::path::PathBuf,
-    /// The branch it started from.
-    pub(crate) base_branch: String,
-}
-
-/// Creates an order as `order new` does: branch, worktree, stored order, `order:created`.
-pub(crate) fn create(ctx: &Context, store: &Store, args: &NewArgs) -> Result<Created> {
-    let cafe = registered_cafe(ctx, args.cafe.as_deref())?;
-    let recipe_id = args
-        .recipe
-        .clone()
-        .unwrap_or_else(|| cafe.settings.default_recipe.clone());
-    RecipeCatalog::load(&cafe.orch())?.find(&recipe_id)?;
-    let mut order =
-        NewOrder::new(&cafe.id, &recipe_id).prompt(args.prompt.clone().unwrap_or_default());
-    for (key, value) in parse_vars(&args.vars)? {
-        order = order.var(key, value);
-    }
-    order.max_cost_usd = args.max_cost;
-    let short_id: String = order.id.to_string().chars().take(8).collect();
-    let workspace = codecafe_worktree::create(
-        &cafe.path,
-        &CreateSpec {
-            short_id,
-            branch_prefix: args
-                .prefix
-                .clone()
-                .unwrap_or_else(|| cafe.settings.branch_prefix.clone()),
-            base_branch: args
-                .base
-                .clone()
-                .unwrap_or_else(|| cafe.settings.base_branch.clone()),
-            worktree_root: cafe.settings.worktree_root.clone(),
-            no_worktree: args.no_worktree,
+fn list(service: &Service, args: &ListArgs) -> Result<ExitCode> {
+    let page = orders::list(
+        service,
+        &ListRequest {
+            scope: (!args.all)
+                .then(|| Scope::here(args.cafe.as_deref()))
+                .transpose()?,
+            statuses: args.status.clone(),
+            limit: Some(args.limit),
+            offset: 0,
         },
     )?;
-    for warning in &workspace.warnings {
-        eprintln!("warning: {warning}");
+    if args.json {
+        return print_json(&page.orders).map(|()| ExitCode::SUCCESS);
     }
-    order.branch = workspace.branch.clone();
-    order.base_branch = Some(workspace.base_branch.clone());
-    order.worktree_path = (!workspace.in_place).then(|| workspace.path.clone());
-    let created = match store.create_order(&order) {
-        Ok(created) => created,
-        Err(err) => {
-            // The new branch holds no work yet: take it and the worktree away again.
-            if !workspace.in_place {
-                let _ = codecafe_worktree::remove(
-                    &cafe.path,
-                    &RemoveSpec {
-                        worktree: workspace.path.clone(),
-                        branch: workspace.branch.clone(),
-                        base: workspace.base_branch.clone(),
-                        force: true,
-                        delete_branch: true,
-                    },
-                );
-            }
-            return Err(err.into());
-        }
-    };
-    store.append_event(
-        created.id,
-        "order:created",
-        &json!({
-            "cafeId": created.cafe_id,
-            "recipeId": created.recipe_id,
-            "branch": created.branch,
-            "worktree": created.worktree_path,
-        }),
-    )?;
-    Ok(Created {
-        order: created,
-        cafe,
-        path: workspace.path,
-        base_branch: workspace.base_branch,
-    })
-}
-
-fn list(
-    ctx: &Context,
-    store: &Store,
-    cafe: Option<&str>,
-    all: bool,
-    statuses: &[OrderStatus],
-    limit: usize,
-    as_json: bool,
-) -> Result<ExitCode> {
-    let mut filter = OrderFilter::all().limit(limit);
-    if !all && let Some(cafe) = ctx.cafe(cafe)? {
-        filter = filter.cafe(cafe.id);
-    }
-    for status in statuses {
-        filter = filter.status(*status);
-    }
-    let orders = store.list_orders(&filter)?;
-    if as_json {
-        return print_json(&orders).map(|()| ExitCode::SUCCESS);
-    }
-    if orders.is_empty() {
+    if page.orders.is_empty() {
         println!("no orders; create one with `codecafe order new --recipe <id>`");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = vec![[
-        "ID".to_owned(),
-        "STATUS".to_owned(),
-        "RECIPE".to_owned(),
-        "BRANCH".to_owned(),
-        "CREATED".to_owned(),
-        "PROMPT".to_owned(),
-    ]];
-    for order in &orders {
+    let mut rows =
+        vec![["ID", "STATUS", "RECIPE", "BRANCH", "CREATED", "PROMPT"].map(str::to_owned)];
+    for order in &page.orders {
         rows.push([
             order.short_id(),
             order.status.to_string(),
@@ -345,37 +222,28 @@ fn list(
                 .clone()
                 .unwrap_or_else(|| "(in place)".to_owned()),
             order.created_at.strftime("%Y-%m-%d %H:%M").to_string(),
-            first_line(&order.prompt, 48),
+            orders::first_line(&order.prompt, 48),
         ]);
     }
     print_table(&rows);
     Ok(ExitCode::SUCCESS)
 }
 
-fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max - 1).collect::<String>())
-    } else {
-        line.to_owned()
+fn show(service: &Service, id: &str, json: bool) -> Result<ExitCode> {
+    let details = orders::get(service, id)?;
+    if json {
+        return print_json(&details).map(|()| ExitCode::SUCCESS);
     }
-}
-
-fn show(_ctx: &Context, store: &Store, id: &str, as_json: bool) -> Result<ExitCode> {
-    let order = store.find_order(id)?;
-    let stages = store.stage_runs(order.id)?;
-    if as_json {
-        return print_json(&json!({ "order": order, "stages": stages }))
-            .map(|()| ExitCode::SUCCESS);
-    }
+    let order = &details.order;
+    let none = |value: Option<&str>, default: &str| value.unwrap_or(default).to_owned();
     println!("order:     {}", order.id);
     println!("status:    {}", order.status);
     println!("recipe:    {}", order.recipe_id);
     println!("cafe:      {}", order.cafe_id);
-    println!("branch:    {}", order.branch.as_deref().unwrap_or("(none)"));
+    println!("branch:    {}", none(order.branch.as_deref(), "(none)"));
     println!(
         "base:      {}",
-        order.base_branch.as_deref().unwrap_or("(none)")
+        none(order.base_branch.as_deref(), "(none)")
     );
     println!(
         "worktree:  {}",
@@ -403,11 +271,11 @@ fn show(_ctx: &Context, store: &Store, id: &str, as_json: bool) -> Result<ExitCo
     for (key, value) in &order.vars {
         println!("var:       {key}={value}");
     }
-    if stages.is_empty() {
+    if details.stages.is_empty() {
         println!("stages:    (none run yet)");
     } else {
         println!("stages:");
-        for stage in &stages {
+        for stage in &details.stages {
             println!(
                 "  {:<12} attempt {}  {:<14} {}",
                 stage.stage_id,
@@ -420,157 +288,71 @@ fn show(_ctx: &Context, store: &Store, id: &str, as_json: bool) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-fn diff(ctx: &Context, store: &Store, id: &str, stat: bool) -> Result<ExitCode> {
-    let order = store.find_order(id)?;
-    let cafe = order_cafe(ctx, &order)?;
-    let base = order
-        .base_branch
-        .clone()
-        .unwrap_or_else(|| cafe.settings.base_branch.clone());
-    let target = match (&order.worktree_path, &order.branch) {
-        (Some(path), _) if path.exists() => DiffTarget::Worktree(path.clone()),
-        (_, Some(branch)) => DiffTarget::Branch(branch.clone()),
-        (None, None) => DiffTarget::Worktree(cafe.path.clone()),
-        (Some(path), None) => bail!("the order's worktree {} is gone", path.display()),
-    };
-    let format = if stat {
-        DiffFormat::Stat
-    } else {
-        DiffFormat::Patch
-    };
-    let report = codecafe_worktree::diff(&cafe.path, &target, &base, format)?;
-    print!("{report}");
-    Ok(ExitCode::SUCCESS)
+fn short(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
 }
 
 fn merge(
-    ctx: &Context,
-    store: &Store,
+    service: &Service,
     id: &str,
     into: Option<String>,
     squash: bool,
     delete: bool,
 ) -> Result<ExitCode> {
-    let order = store.find_order(id)?;
-    let cafe = order_cafe(ctx, &order)?;
-    let Some(branch) = order
-        .branch
-        .clone()
-        .filter(|_| order.worktree_path.is_some())
-    else {
-        bail!(
-            "order {} ran in place, on the repository's own checkout: its changes are already \
-             there, there is nothing to merge",
-            order.short_id()
-        );
-    };
-    if order.status.is_active() {
-        bail!(
-            "order {} is {}; wait for it to finish or cancel it before merging",
-            order.short_id(),
-            order.status
-        );
-    }
-    let base = order
-        .base_branch
-        .clone()
-        .unwrap_or_else(|| cafe.settings.base_branch.clone());
-    let into = into.unwrap_or_else(|| base.clone());
-    let subject = first_line(&order.prompt, 60);
-    let message = if subject.is_empty() {
-        format!(
-            "Merge codecafe order {} ({})",
-            order.short_id(),
-            order.recipe_id
-        )
-    } else {
-        format!(
-            "{subject}\n\ncodecafe order {} ({})",
-            order.short_id(),
-            order.recipe_id
-        )
-    };
-    let outcome = codecafe_worktree::merge(
-        &cafe.path,
-        &MergeSpec {
-            branch: branch.clone(),
-            into: into.clone(),
-            squash,
-            message: Some(message),
-        },
-    )?;
-    for warning in &outcome.warnings {
+    let report = orders::merge(service, id, into, squash, delete)?;
+    for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    let what = match outcome.kind {
-        MergeKind::UpToDate => "already up to date",
-        MergeKind::FastForward => "fast-forwarded",
-        MergeKind::MergeCommit => "merged with a merge commit",
-        MergeKind::Squash => "squashed into one commit",
+    let what = match report.kind {
+        "up-to-date" => "already up to date",
+        "fast-forward" => "fast-forwarded",
+        "merge-commit" => "merged with a merge commit",
+        _ => "squashed into one commit",
     };
     println!(
-        "{branch} → {into}: {what} ({} → {})",
-        short(&outcome.old_tip),
-        short(&outcome.new_tip)
+        "{} → {}: {what} ({} → {})",
+        report.branch,
+        report.into,
+        short(&report.old_tip),
+        short(&report.new_tip)
     );
-    store.append_event(
-        order.id,
-        "order:merged",
-        &json!({ "branch": branch, "into": into, "kind": format!("{:?}", outcome.kind), "commit": outcome.new_tip }),
-    )?;
-    if delete && let Some(worktree) = &order.worktree_path {
-        // Never forced: uncommitted work in the worktree must survive; `remove` sees that a
-        // squash-merged branch's changes are already in `into`.
-        let removal = codecafe_worktree::remove(
-            &cafe.path,
-            &RemoveSpec {
-                worktree: worktree.clone(),
-                branch: Some(branch),
-                base: into,
-                force: false,
-                delete_branch: true,
-            },
-        )?;
-        report_removal(&removal);
+    if let Some(removal) = &report.removal {
+        print_removal(removal);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn short(commit: &str) -> &str {
-    commit.get(..8).unwrap_or(commit)
-}
-
-fn report_removal(removal: &codecafe_worktree::Removal) {
+fn print_removal(removal: &RemovalReport) {
     for warning in &removal.warnings {
         eprintln!("warning: {warning}");
     }
-    if let Some(path) = &removal.removed_path {
+    if let Some(path) = &removal.removed_worktree {
         println!("  removed worktree {}", path.display());
     }
-    match &removal.branch {
-        BranchFate::None => {}
-        BranchFate::Kept(name) => println!("  kept branch {name}"),
-        BranchFate::Deleted { name, tip } => println!(
+    if let Some(name) = &removal.kept_branch {
+        println!("  kept branch {name}");
+    }
+    if let Some((name, tip)) = &removal.deleted_branch {
+        println!(
             "  deleted branch {name} (it was at {}; `git branch {name} {tip}` restores it)",
             short(tip)
-        ),
+        );
     }
 }
 
-fn rm(
-    ctx: &Context,
-    store: &Store,
-    ids: &[String],
-    force: bool,
-    delete_branch: bool,
-) -> Result<ExitCode> {
+fn rm(service: &Service, ids: &[String], force: bool, delete_branch: bool) -> Result<ExitCode> {
     let mut failures = 0;
     for id in ids {
-        match remove_order(ctx, store, id, force, delete_branch) {
-            Ok(order) => println!("deleted order {}", order.short_id()),
+        match orders::delete(service, id, force, delete_branch) {
+            Ok(deletion) => {
+                if let Some(removal) = &deletion.removal {
+                    print_removal(removal);
+                }
+                println!("deleted order {}", deletion.order.short_id());
+            }
             Err(err) => {
                 failures += 1;
-                eprintln!("error: order {id}: {err:#}");
+                eprintln!("error: order {id}: {:#}", anyhow::Error::from(err));
             }
         }
     }
@@ -582,41 +364,4 @@ fn rm(
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Cancel if it runs, then the worktree, then the state: each step only if the one before
-/// succeeded, so a refusal leaves the order as it was.
-fn remove_order(
-    ctx: &Context,
-    store: &Store,
-    id: &str,
-    force: bool,
-    delete_branch: bool,
-) -> Result<Order> {
-    let mut order = store.find_order(id)?;
-    if order.status.is_active() || order.status == OrderStatus::AwaitingInput {
-        // The same path as `order cancel`: the agents' process groups are gone before the
-        // worktree is touched.
-        crate::control_cmd::cancel_order(ctx, store, &order.id.to_string())?;
-        order = store.order(order.id)?;
-    }
-    if let Some(worktree) = order.worktree_path.clone() {
-        let cafe = order_cafe(ctx, &order)?;
-        let base = order
-            .base_branch
-            .clone()
-            .unwrap_or_else(|| cafe.settings.base_branch.clone());
-        let removal = codecafe_worktree::remove(
-            &cafe.path,
-            &RemoveSpec {
-                worktree,
-                branch: order.branch.clone(),
-                base,
-                force,
-                delete_branch,
-            },
-        )?;
-        report_removal(&removal);
-    }
-    Ok(store.delete_order(order.id)?)
 }

@@ -4,6 +4,7 @@
 //! <https://no-color.org>.
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -36,6 +37,45 @@ pub fn dim(text: &str) -> String {
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Prints `value` as JSON when `json`, else with `human`; success.
+pub fn emit<T: Serialize + ?Sized>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&T),
+) -> Result<ExitCode> {
+    if json {
+        print_json(value)?;
+    } else {
+        human(value);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Success when `ok`, else failure (exit 1).
+pub fn exit_code(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `text`, or `-` when it is empty.
+pub fn or_dash(text: String) -> String {
+    if text.is_empty() {
+        "-".to_owned()
+    } else {
+        text
+    }
+}
+
+/// Prints `rows` as aligned columns under `header` (bold on a terminal).
+pub fn table<const N: usize>(header: [&str; N], rows: impl IntoIterator<Item = [String; N]>) {
+    let mut all = vec![header.map(str::to_owned)];
+    all.extend(rows);
+    print_table(&all);
 }
 
 /// Prints rows as aligned columns; the first row is the header (bold on a terminal).

@@ -1,15 +1,14 @@
 //! `codecafe assign` and `codecafe profile …`: which provider plays each role.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use codecafe_catalog::profile::{Assignment, DEFAULT_PROFILE, Profile, Profiles, Removal};
-use serde_json::json;
+use codecafe_service::catalog::{self, AssignRequest, ProfileRow};
+use codecafe_service::catalog_types::profile::{Assignment, DEFAULT_PROFILE};
+use codecafe_service::{Scope, Service};
 
-use crate::context::Context;
-use crate::output::{print_json, print_table};
+use crate::output::{emit, table};
 
 /// `codecafe assign <role> <provider>`.
 #[derive(Debug, Args)]
@@ -63,58 +62,20 @@ pub enum ProfileCommand {
     },
 }
 
-fn profiles_path(ctx: &Context) -> std::path::PathBuf {
-    Profiles::path(&ctx.paths.data)
-}
-
-/// Reads `KEY=JSON` (a value that is not JSON is a string).
-fn parse_option(text: &str) -> Result<(String, serde_json::Value)> {
-    let Some((key, value)) = text.split_once('=') else {
-        bail!("--option {text}: write KEY=VALUE, e.g. `--option max_turns=20`");
-    };
-    let key = key.trim();
-    if key.is_empty() {
-        bail!("--option {text}: the key is empty; write KEY=VALUE");
-    }
-    let value =
-        serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
-    Ok((key.to_owned(), value))
-}
-
 /// Runs `codecafe assign`.
-pub fn assign(args: AssignArgs, ctx: &Context) -> Result<ExitCode> {
-    let installed = ctx.known_plugins(args.cafe.as_deref())?.providers;
-    if !installed.contains(&args.provider) {
-        bail!(
-            "no provider plugin `{}` is installed; the providers are {} (`codecafe plugin list`)",
-            args.provider,
-            installed.join(", ")
-        );
-    }
-    let mut options = BTreeMap::new();
-    for option in &args.options {
-        let (key, value) = parse_option(option)?;
-        if options.insert(key.clone(), value).is_some() {
-            bail!("--option {key} is given twice");
-        }
-    }
-    let path = profiles_path(ctx);
-    let profile = match args.profile {
-        Some(profile) => profile,
-        None => Profiles::load(&path)?.active().0.to_owned(),
-    };
-    let assignment = Assignment {
+pub fn assign(args: AssignArgs, service: &Service) -> Result<ExitCode> {
+    let scope = Scope::here(args.cafe.as_deref())?;
+    let request = AssignRequest {
+        options: catalog::parse_options(&args.options)?,
+        role: args.role,
         provider: args.provider,
         model: args.model,
-        options,
+        profile: args.profile,
     };
-    let previous = Profiles::assign(&path, &profile, &args.role, assignment.clone())?;
-    println!(
-        "profile {profile}: {} → {}",
-        args.role,
-        describe(&assignment)
-    );
-    if let Some(previous) = previous.filter(|p| *p != assignment) {
+    let assigned = catalog::assign(service, &scope, request)?;
+    let now = describe(&assigned.assignment);
+    println!("profile {}: {} → {now}", assigned.profile, assigned.role);
+    if let Some(previous) = assigned.previous.filter(|p| *p != assigned.assignment) {
         println!("(was {})", describe(&previous));
     }
     Ok(ExitCode::SUCCESS)
@@ -132,123 +93,78 @@ fn describe(assignment: &Assignment) -> String {
 }
 
 /// Runs one profile subcommand.
-pub fn run(command: ProfileCommand, ctx: &Context) -> Result<ExitCode> {
-    let path = profiles_path(ctx);
+pub fn run(command: ProfileCommand, service: &Service) -> Result<ExitCode> {
     match command {
         ProfileCommand::List { json } => {
-            let profiles = Profiles::load(&path)?;
-            let active = profiles.active().0.to_owned();
-            if json {
-                let rows: Vec<serde_json::Value> = profiles
-                    .profiles
-                    .iter()
-                    .map(|(name, profile)| profile_json(name, profile, name == &active))
-                    .collect();
-                print_json(&rows)?;
-            } else {
-                let mut table = vec![["".to_owned(), "PROFILE".to_owned(), "ROLES".to_owned()]];
-                for (name, profile) in &profiles.profiles {
+            emit(json, catalog::profiles(service)?.as_slice(), |profiles| {
+                let rows = profiles.iter().map(|profile| {
                     let roles: Vec<String> = profile
                         .roles
                         .iter()
                         .map(|(role, a)| format!("{role} → {}", a.provider))
                         .collect();
-                    table.push([
-                        if *name == active { "*" } else { "" }.to_owned(),
-                        name.clone(),
-                        if roles.is_empty() {
-                            "(built-in defaults)".to_owned()
-                        } else {
-                            roles.join(", ")
-                        },
-                    ]);
-                }
-                print_table(&table);
-            }
+                    let roles = if roles.is_empty() {
+                        "(built-in defaults)".to_owned()
+                    } else {
+                        roles.join(", ")
+                    };
+                    [
+                        if profile.active { "*" } else { "" }.to_owned(),
+                        profile.name.clone(),
+                        roles,
+                    ]
+                });
+                table(["", "PROFILE", "ROLES"], rows);
+            })
         }
         ProfileCommand::Show { profile, json } => {
-            let profiles = Profiles::load(&path)?.with_active(&profile)?;
-            let (name, contents) = profiles.active();
-            let empty = Profile::default();
-            let contents = contents.unwrap_or(&empty);
-            let active = Profiles::load(&path)?.active().0 == name;
-            if json {
-                print_json(&profile_json(name, contents, active))?;
-            } else {
-                println!("profile {name}{}", if active { " (active)" } else { "" });
-                if contents.roles.is_empty() {
-                    println!(
-                        "no assignments: roles use the built-in defaults; `codecafe assign <role> \
-                         <provider> --profile {name}` adds one"
-                    );
-                } else {
-                    let mut table = vec![[
-                        "ROLE".to_owned(),
-                        "PROVIDER".to_owned(),
-                        "MODEL".to_owned(),
-                        "OPTIONS".to_owned(),
-                    ]];
-                    for (role, assignment) in &contents.roles {
-                        table.push([
-                            role.clone(),
-                            assignment.provider.clone(),
-                            assignment.model.clone().unwrap_or_else(|| "-".to_owned()),
-                            assignment
-                                .options
-                                .iter()
-                                .map(|(k, v)| format!("{k}={v}"))
-                                .collect::<Vec<_>>()
-                                .join(" "),
-                        ]);
-                    }
-                    print_table(&table);
-                }
-            }
+            emit(json, &catalog::profile(service, &profile)?, print_profile)
         }
         ProfileCommand::Use { profile } => {
-            Profiles::use_profile(&path, &profile)?;
+            catalog::use_profile(service, &profile)?;
             println!("profile {profile} is active");
+            Ok(ExitCode::SUCCESS)
         }
-        ProfileCommand::Rm { profile } => match Profiles::remove(&path, &profile)? {
-            Removal::Emptied => {
-                println!("profile {DEFAULT_PROFILE} emptied (it always exists)")
+        ProfileCommand::Rm { profile } => {
+            let removed = catalog::remove_profile(service, &profile)?;
+            if removed.emptied {
+                println!("profile {DEFAULT_PROFILE} emptied (it always exists)");
+            } else if removed.default_active {
+                println!("removed profile {profile}; profile {DEFAULT_PROFILE} is active now");
+            } else {
+                println!("removed profile {profile}");
             }
-            Removal::Removed { was_active: true } => {
-                println!("removed profile {profile}; profile {DEFAULT_PROFILE} is active now")
-            }
-            Removal::Removed { was_active: false } => println!("removed profile {profile}"),
-        },
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-fn profile_json(name: &str, profile: &Profile, active: bool) -> serde_json::Value {
-    json!({
-        "name": name,
-        "active": active,
-        "roles": profile.roles,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_are_json_or_text() {
-        assert_eq!(
-            parse_option("max_turns=20").expect("parses"),
-            ("max_turns".to_owned(), json!(20))
+fn print_profile(profile: &ProfileRow) {
+    let name = &profile.name;
+    println!(
+        "profile {name}{}",
+        if profile.active { " (active)" } else { "" }
+    );
+    if profile.roles.is_empty() {
+        println!(
+            "no assignments: roles use the built-in defaults; `codecafe assign <role> <provider> \
+             --profile {name}` adds one"
         );
-        assert_eq!(
-            parse_option("sandbox=workspace-write").expect("parses"),
-            ("sandbox".to_owned(), json!("workspace-write"))
-        );
-        assert_eq!(
-            parse_option(r#"add_dirs=["/a","/b"]"#).expect("parses"),
-            ("add_dirs".to_owned(), json!(["/a", "/b"]))
-        );
-        assert!(parse_option("novalue").is_err());
-        assert!(parse_option("=1").is_err());
+        return;
     }
+    let rows = profile.roles.iter().map(|(role, assignment)| {
+        let options: Vec<String> = assignment
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let model = assignment.model.clone().unwrap_or_else(|| "-".to_owned());
+        [
+            role.clone(),
+            assignment.provider.clone(),
+            model,
+            options.join(" "),
+        ]
+    });
+    table(["ROLE", "PROVIDER", "MODEL", "OPTIONS"], rows);
 }

@@ -3,17 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use codecafe_catalog::role::{
-    ENGINE_VARIABLES, RenderContext, Role, RoleCatalog, RoleOrigin, SkillVar,
-};
-use codecafe_catalog::skill::SkillCatalog;
-use codecafe_catalog::{CatalogError, Problem};
-use serde_json::{Value, json};
+use codecafe_service::catalog::{self, FilesChecked, RenderRequest, RoleRow};
+use codecafe_service::catalog_types::role::{ENGINE_VARIABLES, Role, RoleOrigin};
+use codecafe_service::{Scope, Service};
 
-use crate::context::Context;
-use crate::output::{bold, dim, print_json, print_table};
+use crate::output::{bold, dim, emit, table};
 
 /// `codecafe role` and the cafe it works on.
 #[derive(Debug, Args)]
@@ -72,145 +68,98 @@ pub struct ShowArgs {
 }
 
 /// Runs one role subcommand.
-pub fn run(args: RoleArgs, ctx: &Context) -> Result<ExitCode> {
-    let cafe = args.cafe.as_deref();
+pub fn run(args: RoleArgs, service: &Service) -> Result<ExitCode> {
+    let scope = Scope::here(args.cafe.as_deref())?;
     match args.command {
-        RoleCommand::List { json } => list(ctx, cafe, json),
-        RoleCommand::Show(show_args) => show(ctx, cafe, &show_args),
-        RoleCommand::Validate { files } => validate(ctx, cafe, &files),
+        RoleCommand::List { json } => emit(
+            json,
+            catalog::roles(service, &scope)?.as_slice(),
+            print_list,
+        ),
+        RoleCommand::Show(args) if args.render => {
+            let request = RenderRequest {
+                vars: catalog::parse_vars(&args.vars)?,
+                stage: args.stage,
+                prompt: args.prompt,
+                skills: args.skills,
+            };
+            let rendered = catalog::render_role(service, &scope, &args.id, &request)?;
+            emit(args.json, &rendered, |rendered| {
+                print!("{}", rendered.prompt);
+                if !rendered.prompt.ends_with('\n') {
+                    println!();
+                }
+            })
+        }
+        RoleCommand::Show(args) => emit(
+            args.json,
+            &catalog::role(service, &scope, &args.id)?,
+            print_role,
+        ),
+        RoleCommand::Validate { files } => {
+            match catalog::validate_roles(service, &scope, &files)? {
+                FilesChecked::Catalog { total, of_cafe } => {
+                    println!("ok: {total} roles ({of_cafe} of the cafe)")
+                }
+                FilesChecked::Files { count } => println!("ok: {count} role file(s)"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-fn catalog(ctx: &Context, cafe: Option<&str>) -> Result<RoleCatalog> {
-    Ok(RoleCatalog::load(&ctx.orch(cafe)?)?)
-}
-
-fn origin(role: &Role) -> String {
-    match (role.origin, role.overrides_built_in) {
+fn origin(origin: RoleOrigin, overrides_built_in: bool) -> String {
+    match (origin, overrides_built_in) {
         (RoleOrigin::User, true) => "user (overrides built-in)".to_owned(),
         (origin, _) => origin.label().to_owned(),
     }
 }
 
-fn list(ctx: &Context, cafe: Option<&str>, json: bool) -> Result<ExitCode> {
-    let catalog = catalog(ctx, cafe)?;
-    if json {
-        let roles: Vec<Value> = catalog.roles().map(summary_json).collect();
-        print_json(&roles)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut rows = vec![[
-        "ID".to_owned(),
-        "ORIGIN".to_owned(),
-        "NAME".to_owned(),
-        "VARIABLES".to_owned(),
-    ]];
-    for role in catalog.roles() {
-        rows.push([
+fn print_list(roles: &[RoleRow]) {
+    let rows = roles.iter().map(|role| {
+        let variables = role
+            .variables
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        [
             role.id.clone(),
-            origin(role),
+            origin(role.origin, role.overrides_built_in),
             role.name.clone(),
-            role.variables
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-        ]);
-    }
-    print_table(&rows);
-    Ok(ExitCode::SUCCESS)
+            variables,
+        ]
+    });
+    table(["ID", "ORIGIN", "NAME", "VARIABLES"], rows);
 }
 
-/// A role without its template.
-fn summary_json(role: &Role) -> Value {
-    json!({
-        "id": role.id,
-        "name": role.name,
-        "description": role.description,
-        "origin": role.origin,
-        "path": role.path,
-        "overridesBuiltIn": role.overrides_built_in,
-        "variables": role.variables,
-    })
-}
-
-fn show(ctx: &Context, cafe: Option<&str>, args: &ShowArgs) -> Result<ExitCode> {
-    let orch = ctx.orch(cafe)?;
-    let catalog = RoleCatalog::load(&orch)?;
-    let role = catalog.require(&args.id)?;
-    if args.render {
-        let mut context = RenderContext::sample();
-        context.stage = args.stage.clone().unwrap_or_else(|| "sample".to_owned());
-        if let Some(prompt) = &args.prompt {
-            context.prompt = prompt.clone();
-        }
-        for var in &args.vars {
-            let Some((key, value)) = var.split_once('=') else {
-                bail!("--var `{var}`: write KEY=VALUE");
-            };
-            context
-                .vars
-                .insert(key.trim().to_owned(), Value::String(value.to_owned()));
-        }
-        if !args.skills.is_empty() {
-            let skills = SkillCatalog::load(&orch)?;
-            for id in &args.skills {
-                context.skills.push(SkillVar::from(skills.require(id)?));
-            }
-        }
-        let prompt = role.render_with(&context)?;
-        if args.json {
-            print_json(&json!({ "id": role.id, "context": context, "prompt": prompt }))?;
-        } else {
-            print!("{prompt}");
-            if !prompt.ends_with('\n') {
-                println!();
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if args.json {
-        print_json(role)?;
-        return Ok(ExitCode::SUCCESS);
-    }
+fn print_role(role: &Role) {
     println!("{}  {}", bold(&role.id), role.name);
     if !role.description.is_empty() {
         println!("{}", role.description);
     }
     println!();
-    println!("origin:  {} ({})", origin(role), role.path.display());
     println!(
-        "engine variables: {}",
-        ENGINE_VARIABLES
-            .iter()
-            .map(|(name, _)| *name)
-            .collect::<Vec<_>>()
-            .join(", ")
+        "origin:  {} ({})",
+        origin(role.origin, role.overrides_built_in),
+        role.path.display()
     );
+    let engine: Vec<&str> = ENGINE_VARIABLES.iter().map(|(name, _)| *name).collect();
+    println!("engine variables: {}", engine.join(", "));
     if role.variables.is_empty() {
         println!("variables: none declared");
     } else {
         println!();
-        let mut rows = vec![[
-            "VARIABLE".to_owned(),
-            "TYPE".to_owned(),
-            "DEFAULT".to_owned(),
-            "DESCRIPTION".to_owned(),
-        ]];
-        for (name, variable) in &role.variables {
+        let rows = role.variables.iter().map(|(name, variable)| {
             let default = match (&variable.default, variable.required) {
                 (Some(value), _) => value.to_string(),
                 (None, true) => "(required)".to_owned(),
                 (None, false) => "none".to_owned(),
             };
-            rows.push([
-                name.clone(),
-                variable.var_type.as_str().to_owned(),
-                default,
-                variable.description.clone(),
-            ]);
-        }
-        print_table(&rows);
+            let kind = variable.var_type.as_str().to_owned();
+            [name.clone(), kind, default, variable.description.clone()]
+        });
+        table(["VARIABLE", "TYPE", "DEFAULT", "DESCRIPTION"], rows);
     }
     println!();
     println!(
@@ -218,30 +167,4 @@ fn show(ctx: &Context, cafe: Option<&str>, args: &ShowArgs) -> Result<ExitCode> 
         dim(&format!("template (from line {}):", role.body_line()))
     );
     println!("{}", role.template.trim_end());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn validate(ctx: &Context, cafe: Option<&str>, files: &[PathBuf]) -> Result<ExitCode> {
-    if files.is_empty() {
-        let catalog = catalog(ctx, cafe)?;
-        let user = catalog
-            .roles()
-            .filter(|r| r.origin == RoleOrigin::User)
-            .count();
-        println!("ok: {} roles ({} of the cafe)", catalog.ids().len(), user);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut problems: Vec<Problem> = Vec::new();
-    for file in files {
-        match Role::read(file) {
-            Ok(_) => {}
-            Err(CatalogError::Invalid { problems: found }) => problems.extend(found),
-            Err(other) => return Err(other.into()),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(CatalogError::Invalid { problems }.into());
-    }
-    println!("ok: {} role file(s)", files.len());
-    Ok(ExitCode::SUCCESS)
 }

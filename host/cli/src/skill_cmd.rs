@@ -10,13 +10,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use codecafe_catalog::skill::{
-    Category, NewSkill, Skill, SkillCatalog, SkillContext, SkillUpdate, builtin_skills,
+use codecafe_service::catalog::{self, FilesChecked, SkillSaved, SkillShow};
+use codecafe_service::catalog_types::skill::{
+    Category, NewSkill, Skill, SkillContext, SkillUpdate,
 };
-use codecafe_catalog::{CatalogError, OrchDir, Problem};
+use codecafe_service::{Scope, Service};
 
-use crate::context::Context;
-use crate::output::{bold, dim, print_json, print_table};
+use crate::output::{bold, dim, emit, table};
 
 /// `codecafe skill` and the cafe it works on.
 #[derive(Debug, Args)]
@@ -139,22 +139,96 @@ pub struct UpdateArgs {
 }
 
 /// Runs one skill subcommand.
-pub fn run(args: SkillArgs, ctx: &Context) -> Result<ExitCode> {
-    let cafe = args.cafe.as_deref();
+pub fn run(args: SkillArgs, service: &Service) -> Result<ExitCode> {
+    let scope = Scope::here(args.cafe.as_deref())?;
     match args.command {
-        SkillCommand::List { category, json } => list(ctx, cafe, category, json),
-        SkillCommand::Show { id, json } => show(ctx, cafe, &id, json),
-        SkillCommand::New(new_args) => new(ctx, cafe, new_args),
-        SkillCommand::Update(update_args) => update(ctx, cafe, update_args),
-        SkillCommand::Rm { id } => remove(ctx, cafe, &id),
-        SkillCommand::Dup { id, new_id, name } => duplicate(ctx, cafe, &id, &new_id, name),
-        SkillCommand::Validate { files } => validate(ctx, cafe, &files),
+        SkillCommand::List { category, json } => emit(
+            json,
+            catalog::skills(service, &scope, category)?.as_slice(),
+            print_list,
+        ),
+        SkillCommand::Show { id, json } => {
+            emit(json, &catalog::skill(service, &scope, &id)?, print_skill)
+        }
+        SkillCommand::New(args) => {
+            // Refuse a taken id before asking for the instructions in an editor.
+            catalog::check_new_skill(service, &scope, &args.id)?;
+            let instructions = match instructions_from(&args.source)? {
+                Some(text) => text,
+                None => edit_in_editor("", &args.id)?,
+            };
+            let new = NewSkill {
+                id: args.id,
+                name: args.name,
+                description: args.description,
+                category: args.category,
+                skill_command: args.command,
+                context: args.context,
+                instructions,
+            };
+            saved("created", &catalog::create_skill(service, &scope, new)?)
+        }
+        SkillCommand::Update(args) => {
+            let instructions = if args.edit {
+                // Refuses a built-in or a missing skill before opening an editor.
+                let current = catalog::editable_skill(service, &scope, &args.id)?.instructions;
+                let edited = edit_in_editor(&current, &args.id)?;
+                (edited != current).then_some(edited)
+            } else {
+                instructions_from(&args.source)?
+            };
+            let change = SkillUpdate {
+                name: args.name,
+                description: args.description,
+                category: args.category,
+                skill_command: args.command,
+                context: args.context,
+                instructions,
+            };
+            if args.edit && change.is_empty() {
+                println!("the instructions did not change; nothing to save");
+                return Ok(ExitCode::SUCCESS);
+            }
+            saved(
+                "updated",
+                &catalog::update_skill(service, &scope, &args.id, change)?,
+            )
+        }
+        SkillCommand::Rm { id } => {
+            let file = catalog::remove_skill(service, &scope, &id)?;
+            println!("removed skill `{id}` ({})", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        SkillCommand::Dup { id, new_id, name } => {
+            let copy = catalog::duplicate_skill(service, &scope, &id, &new_id, name)?;
+            let (new_id, file) = (&copy.skill.id, copy.file.display());
+            println!(
+                "copied skill `{id}` to `{new_id}` in {file}; change it with `codecafe skill update {new_id}`"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SkillCommand::Validate { files } => {
+            match catalog::validate_skills(service, &scope, &files)? {
+                FilesChecked::Catalog { total, of_cafe } => {
+                    println!(
+                        "ok: {total} skills ({} built-in, {of_cafe} of the cafe)",
+                        total - of_cafe
+                    )
+                }
+                FilesChecked::Files { count } => println!("ok: {count} skill file(s)"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-/// The skills of the cafe: the built-ins alone when there is no cafe to read from.
-fn catalog(ctx: &Context, cafe: Option<&str>) -> Result<SkillCatalog> {
-    Ok(SkillCatalog::load(&ctx.orch(cafe)?)?)
+fn saved(verb: &str, saved: &SkillSaved) -> Result<ExitCode> {
+    println!(
+        "{verb} skill `{}` in {}",
+        saved.skill.id,
+        saved.file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn origin(skill: &Skill) -> &'static str {
@@ -165,51 +239,25 @@ fn origin(skill: &Skill) -> &'static str {
     }
 }
 
-fn list(
-    ctx: &Context,
-    cafe: Option<&str>,
-    category: Option<Category>,
-    json: bool,
-) -> Result<ExitCode> {
-    let catalog = catalog(ctx, cafe)?;
-    let skills: Vec<&Skill> = catalog
-        .skills()
-        .filter(|skill| category.is_none_or(|c| skill.category == c))
-        .collect();
-    if json {
-        print_json(&skills)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut rows = vec![[
-        "ID".to_owned(),
-        "CATEGORY".to_owned(),
-        "CONTEXT".to_owned(),
-        "ORIGIN".to_owned(),
-        "NAME".to_owned(),
-    ]];
-    for skill in &skills {
-        rows.push([
+fn print_list(skills: &[Skill]) {
+    let rows = skills.iter().map(|skill| {
+        let (category, context) = (skill.category.to_string(), skill.context.to_string());
+        [
             skill.id.clone(),
-            skill.category.to_string(),
-            skill.context.to_string(),
+            category,
+            context,
             origin(skill).to_owned(),
             skill.name.clone(),
-        ]);
-    }
-    print_table(&rows);
+        ]
+    });
+    table(["ID", "CATEGORY", "CONTEXT", "ORIGIN", "NAME"], rows);
     if skills.is_empty() {
         println!("{}", dim("no skills in this category"));
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-fn show(ctx: &Context, cafe: Option<&str>, id: &str, json: bool) -> Result<ExitCode> {
-    let catalog = catalog(ctx, cafe)?;
-    let skill = catalog.require(id)?;
-    if json {
-        print_json(skill)?;
-        return Ok(ExitCode::SUCCESS);
-    }
+fn print_skill(shown: &SkillShow) {
+    let skill = &shown.skill;
     println!("{}  {}", bold(&skill.id), skill.name);
     if !skill.description.is_empty() {
         println!("{}", skill.description);
@@ -218,149 +266,18 @@ fn show(ctx: &Context, cafe: Option<&str>, id: &str, json: bool) -> Result<ExitC
     println!("category:  {}", skill.category);
     println!("command:   {}", skill.skill_command);
     println!("context:   {}", skill.context);
-    if skill.is_built_in {
-        println!(
-            "origin:    built-in (read-only; `codecafe skill dup {id} <new-id>` makes an editable copy)"
-        );
-    } else {
-        println!("origin:    {}", catalog.path_of(id).display());
+    match &shown.file {
+        Some(file) => println!("origin:    {}", file.display()),
+        None => println!(
+            "origin:    built-in (read-only; `codecafe skill dup {} <new-id>` makes an editable copy)",
+            skill.id
+        ),
     }
     println!("created:   {}", skill.created_at);
     println!("updated:   {}", skill.updated_at);
     println!();
     println!("{}", dim("instructions:"));
     println!("{}", skill.instructions.trim_end());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn new(ctx: &Context, cafe: Option<&str>, args: NewArgs) -> Result<ExitCode> {
-    let orch = ctx.orch(cafe)?;
-    let mut catalog = SkillCatalog::load(&orch)?;
-    // Refuse a taken id before asking for the instructions in an editor.
-    catalog.check_available(&args.id)?;
-    let instructions = match instructions_from(&args.source)? {
-        Some(text) => text,
-        None => edit_in_editor("", &args.id)?,
-    };
-    let skill = catalog.create(NewSkill {
-        id: args.id,
-        name: args.name,
-        description: args.description,
-        category: args.category,
-        skill_command: args.command,
-        context: args.context,
-        instructions,
-    })?;
-    println!(
-        "created skill `{}` in {}",
-        skill.id,
-        relative(&orch, &orch.skill_file(&skill.id)).display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn update(ctx: &Context, cafe: Option<&str>, args: UpdateArgs) -> Result<ExitCode> {
-    let orch = ctx.orch(cafe)?;
-    let mut catalog = SkillCatalog::load(&orch)?;
-    let instructions = if args.edit {
-        // Refuse a built-in or a missing skill before opening an editor.
-        catalog.check_editable(&args.id)?;
-        let current = catalog.require(&args.id)?.instructions.clone();
-        let edited = edit_in_editor(&current, &args.id)?;
-        (edited != current).then_some(edited)
-    } else {
-        instructions_from(&args.source)?
-    };
-    let change = SkillUpdate {
-        name: args.name,
-        description: args.description,
-        category: args.category,
-        skill_command: args.command,
-        context: args.context,
-        instructions,
-    };
-    if args.edit && change.is_empty() {
-        println!("the instructions did not change; nothing to save");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let skill = catalog.update(&args.id, change)?;
-    println!(
-        "updated skill `{}` in {}",
-        skill.id,
-        relative(&orch, &orch.skill_file(&skill.id)).display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn remove(ctx: &Context, cafe: Option<&str>, id: &str) -> Result<ExitCode> {
-    let orch = ctx.orch(cafe)?;
-    let path = orch.skill_file(id);
-    if codecafe_catalog::skill::is_builtin(id) || !path.is_file() {
-        // Let the catalog explain: built-in, or not found.
-        SkillCatalog::load(&orch)?.remove(id)?;
-    } else {
-        // A broken file can still be removed: do not load (and validate) the whole catalog.
-        let _lock = codecafe_catalog::storage::FileLock::acquire(&orch.skills())?;
-        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
-    }
-    println!(
-        "removed skill `{id}` ({})",
-        relative(&orch, &path).display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn duplicate(
-    ctx: &Context,
-    cafe: Option<&str>,
-    id: &str,
-    new_id: &str,
-    name: Option<String>,
-) -> Result<ExitCode> {
-    let orch = ctx.orch(cafe)?;
-    let mut catalog = SkillCatalog::load(&orch)?;
-    let skill = catalog.duplicate(id, new_id, name)?;
-    println!(
-        "copied skill `{id}` to `{}` in {}; change it with `codecafe skill update {}`",
-        skill.id,
-        relative(&orch, &orch.skill_file(&skill.id)).display(),
-        skill.id
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn validate(ctx: &Context, cafe: Option<&str>, files: &[PathBuf]) -> Result<ExitCode> {
-    if files.is_empty() {
-        let catalog = catalog(ctx, cafe)?;
-        let user = catalog.skills().filter(|s| !s.is_built_in).count();
-        println!(
-            "ok: {} skills ({} built-in, {user} of the cafe)",
-            catalog.ids().len(),
-            catalog.ids().len() - user
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let builtins = builtin_skills()?;
-    let mut problems: Vec<Problem> = Vec::new();
-    for file in files {
-        match Skill::read(file) {
-            Ok(skill) if builtins.iter().any(|b| b.id == skill.id) => problems.push(
-                Problem::in_file(
-                    file,
-                    format!("`{}` is the id of a built-in skill", skill.id),
-                )
-                .hint("choose another id (and file name); built-in skills cannot be replaced"),
-            ),
-            Ok(_) => {}
-            Err(CatalogError::Invalid { problems: found }) => problems.extend(found),
-            Err(other) => return Err(other.into()),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(CatalogError::Invalid { problems }.into());
-    }
-    println!("ok: {} skill file(s)", files.len());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The instructions given with `--instructions` or `--instructions-file`, if any.
@@ -371,15 +288,15 @@ fn instructions_from(args: &InstructionArgs) -> Result<Option<String>> {
     let Some(file) = &args.instructions_file else {
         return Ok(None);
     };
+    let mut text = String::new();
     if file == Path::new("-") {
-        let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .context("cannot read the instructions from stdin")?;
-        return Ok(Some(text.trim_end().to_owned()));
+    } else {
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the instructions from {}", file.display()))?;
     }
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read the instructions from {}", file.display()))?;
     Ok(Some(text.trim_end().to_owned()))
 }
 
@@ -412,10 +329,9 @@ fn edit_in_editor(initial: &str, id: &str) -> Result<String> {
     };
     std::fs::write(&file, initial)
         .with_context(|| format!("cannot write the temporary file {}", file.display()))?;
+    // Through `sh` so that an editor configured with arguments (`code --wait`) works.
     let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
+        .args(["-c", &format!("{editor} \"$1\""), "sh"])
         .arg(&file)
         .status();
     let text = std::fs::read_to_string(&file);
@@ -429,12 +345,4 @@ fn edit_in_editor(initial: &str, id: &str) -> Result<String> {
         bail!("the instructions are empty; nothing was saved");
     }
     Ok(text.trim_end().to_owned())
-}
-
-/// `path` relative to the repository holding `orch`, for shorter messages.
-fn relative(orch: &OrchDir, path: &Path) -> PathBuf {
-    orch.root()
-        .parent()
-        .and_then(|repo| path.strip_prefix(repo).ok())
-        .map_or_else(|| path.to_owned(), Path::to_path_buf)
 }
