@@ -281,7 +281,7 @@ fn resume_after_codecafe_was_killed_runs_only_what_did_not_finish() {
     let recipe = format!(
         "name: three\nworkflow:\n  stages: [one, two, three]\n\
          one:\n  provider: command\n  command: \"echo run >> {d}/one; echo first\"\n\
-         two:\n  provider: command\n  command: \"echo run >> {d}/two; echo second; while [ ! -f {d}/go ]; do sleep 0.1; done; echo through\"\n\
+         two:\n  provider: command\n  command: \"echo $$ > {d}/two.pid; echo run >> {d}/two; echo second; while [ ! -f {d}/go ]; do sleep 0.1; done; echo through\"\n\
          three:\n  provider: command\n  command: \"echo run >> {d}/three; echo third\"\n"
     );
     let env = Env::new(&[("three", recipe)]);
@@ -290,17 +290,29 @@ fn resume_after_codecafe_was_killed_runs_only_what_did_not_finish() {
     read_until(&mut lines, |e| {
         e["kind"] == "order:output" && e["payload"]["stage"] == "two"
     });
+    let agent: i32 = std::fs::read_to_string(work.path().join("two.pid"))
+        .expect("the stage-two agent's pid")
+        .trim()
+        .parse()
+        .expect("pid");
     child.kill().expect("kill -9");
     child.wait().expect("reap");
-    // The orphaned stage-two agent ends on its own.
-    std::fs::write(work.path().join("go"), "").expect("go");
+    // The agent dies with codecafe (its parent-death signal), within a second.
+    let killed = Instant::now();
+    while !dead(&agent.to_string()) && killed.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        dead(&agent.to_string()),
+        "the agent outlived codecafe's kill -9"
+    );
     let id = env.id();
     assert_eq!(env.order()["status"], "running");
     let status = env.cli.json(&env.repo, &["status", "--json"]);
     assert_eq!(status["orders"][0]["runnerAlive"], false, "{status}");
-    // The orphaned stage-two agent is still recorded as running: it holds a lease.
-    assert_eq!(status["agents"]["running"], 1, "{status}");
-    assert_eq!(status["agents"]["byProvider"]["command"], 1, "{status}");
+    // A dead process holds no slot.
+    assert_eq!(status["agents"]["running"], 0, "{status}");
+    std::fs::write(work.path().join("go"), "").expect("go");
 
     let out = env.cli.run(&env.repo, &["order", "resume", &id, "--json"]);
     assert_eq!(
@@ -393,4 +405,110 @@ fn cancel_after_codecafe_was_killed_kills_the_agents_it_left() {
     env.cli.ok(&env.repo, &["order", "cancel", &id]);
     assert_eq!(env.order()["status"], "cancelled");
     wait_for("the grandchild to die", || dead(&grandchild));
+}
+
+#[test]
+fn sigterm_stops_the_run_kills_its_agents_and_leaves_the_order_resumable() {
+    let SlowRun {
+        env,
+        mut child,
+        lines,
+        grandchild,
+        id,
+        _dir,
+    } = slow_run();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let rest: Vec<Value> = lines
+        .map(|l| serde_json::from_str(&l.expect("line")).expect("json"))
+        .collect();
+    let exit = child.wait().expect("wait");
+    assert_eq!(exit.code(), Some(143), "128 + SIGTERM: {rest:?}");
+    let last = rest.last().expect("an event after the signal");
+    assert_eq!(last["kind"], "order:interrupted", "{rest:?}");
+    wait_for("the grandchild to die", || dead(&grandchild));
+    let order = env.order();
+    assert_eq!(order["status"], "running", "{order}");
+    assert_eq!(order["runner"], Value::Null, "the claim was released");
+    let stage = env.cli.json(&env.repo, &["order", "show", &id, "--json"]);
+    assert_eq!(stage["stages"][0]["status"], "running", "{stage}");
+
+    // Resumable: `order resume` runs the stage again, in another process.
+    let (mut resumed, mut lines) = env.spawn(&["order", "resume", &id, "--json"]);
+    read_until(&mut lines, |e| e["kind"] == "order:output");
+    env.cli.ok(&env.repo, &["order", "cancel", &id]);
+    assert_eq!(resumed.wait().expect("wait").code(), Some(4));
+    assert_eq!(env.order()["status"], "cancelled");
+}
+
+#[test]
+fn a_cafe_runs_at_most_max_parallel_orders_and_the_next_queues_visibly() {
+    let work = tempfile::tempdir().expect("dir");
+    let d = work.path().display().to_string();
+    let recipe = format!(
+        "name: wait\nworkflow:\n  stages: [wait]\n\
+         wait:\n  provider: command\n  command: \"echo started; while [ ! -f {d}/go ]; do sleep 0.05; done; echo through\"\n"
+    );
+    let env = Env::new(&[("wait", recipe)]);
+    env.cli.ok(
+        &env.repo,
+        &[
+            "cafe",
+            "update",
+            &env.repo.display().to_string(),
+            "--set",
+            "maxParallelOrders=1",
+        ],
+    );
+    let (mut first, mut first_lines) = env.spawn(&[
+        "run",
+        "--recipe",
+        "wait",
+        "--no-worktree",
+        "--json",
+        "first",
+    ]);
+    read_until(&mut first_lines, |e| e["kind"] == "order:output");
+    let (mut second, mut second_lines) = env.spawn(&[
+        "run",
+        "--recipe",
+        "wait",
+        "--no-worktree",
+        "--json",
+        "second",
+    ]);
+    let queued = read_until(&mut second_lines, |e| e["kind"] == "order:queued");
+    let queued = queued.last().expect("queued");
+    assert_eq!(queued["payload"]["running"], 1, "{queued}");
+    assert_eq!(queued["payload"]["max"], 1, "{queued}");
+    let status = env.cli.json(&env.repo, &["status", "--json"]);
+    let rows = status["orders"].as_array().expect("orders");
+    assert!(
+        rows.iter()
+            .any(|r| r["queued"] == true && r["status"] == "created"),
+        "{status}"
+    );
+    assert!(rows.iter().any(|r| r["status"] == "running"), "{status}");
+    let human = env.cli.ok(&env.repo, &["status"]);
+    assert!(human.contains("queued"), "{human}");
+
+    // The first order ends; the second leaves the queue and runs.
+    std::fs::write(work.path().join("go"), "").expect("go");
+    assert_eq!(first.wait().expect("first").code(), Some(0));
+    let rest: Vec<Value> = second_lines
+        .map(|l| serde_json::from_str(&l.expect("line")).expect("json"))
+        .collect();
+    assert_eq!(second.wait().expect("second").code(), Some(0), "{rest:?}");
+    assert!(
+        rest.iter().any(|e| e["kind"] == "order:started"),
+        "{rest:?}"
+    );
+    assert_eq!(
+        rest.last().expect("event")["kind"],
+        "order:completed",
+        "{rest:?}"
+    );
 }

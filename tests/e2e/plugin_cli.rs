@@ -194,7 +194,7 @@ fn add_override_and_remove() {
 
     let list = env.json(&["plugin", "list", "--json"]);
     assert_eq!(row(&list, "command", "built-in")["active"], false);
-    assert_eq!(row(&list, "command", "built-in")["overridden-by"], "user");
+    assert_eq!(row(&list, "command", "built-in")["overriddenBy"], "user");
     assert_eq!(row(&list, "command", "user")["active"], true);
     assert_eq!(row(&list, "command", "user")["overrides"], "built-in");
     let table = text(&env.run(&["plugin", "list"]).stdout);

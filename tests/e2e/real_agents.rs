@@ -361,42 +361,38 @@ fn claude_then_codex_write_files_and_run_commands_in_the_worktree() {
     // Claude reports the sum of its three turns (and a cost); codex the sum of its three turns,
     // its input without the cached part.
     let claude_usage = usage("analyze");
-    assert_eq!(claude_usage["input-tokens"], 3 + 5 + 4, "{claude_usage}");
+    assert_eq!(claude_usage["inputTokens"], 3 + 5 + 4, "{claude_usage}");
+    assert_eq!(claude_usage["outputTokens"], 96 + 74 + 41, "{claude_usage}");
     assert_eq!(
-        claude_usage["output-tokens"],
-        96 + 74 + 41,
-        "{claude_usage}"
-    );
-    assert_eq!(
-        claude_usage["cached-input-tokens"],
+        claude_usage["cachedInputTokens"],
         17300 + 19200 + 19360,
         "{claude_usage}"
     );
     assert_eq!(
-        claude_usage["cache-write-tokens"],
+        claude_usage["cacheWriteTokens"],
         1900 + 160 + 90,
         "{claude_usage}"
     );
     assert!(
-        claude_usage["cost-usd"].as_f64().is_some_and(|c| c > 0.0),
+        claude_usage["costUsd"].as_f64().is_some_and(|c| c > 0.0),
         "{claude_usage}"
     );
     let codex_usage = usage("review");
     assert_eq!(
-        codex_usage["input-tokens"],
+        codex_usage["inputTokens"],
         1500 + 300 + 200,
         "{codex_usage}"
     );
-    assert_eq!(codex_usage["output-tokens"], 90 + 70 + 40, "{codex_usage}");
+    assert_eq!(codex_usage["outputTokens"], 90 + 70 + 40, "{codex_usage}");
     assert_eq!(
-        codex_usage["cached-input-tokens"],
+        codex_usage["cachedInputTokens"],
         11264 + 12800 + 13056,
         "{codex_usage}"
     );
     let completed = events(&all, "order:completed", None)[0]["payload"]["costUsd"].as_f64();
     assert_eq!(
         completed,
-        claude_usage["cost-usd"].as_f64(),
+        claude_usage["costUsd"].as_f64(),
         "the order's cost is claude's"
     );
 

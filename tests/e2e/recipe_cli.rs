@@ -211,7 +211,7 @@ fn list_show_new_validate_rm() {
         serde_json::json!({"value": "codex", "source": "stage"})
     );
     assert_eq!(review["after"], serde_json::json!(["code"]));
-    assert_eq!(review["on_failure"], "stop");
+    assert_eq!(review["onFailure"], "stop");
     assert_eq!(review["signals"]["value"], "signals-default");
     assert_eq!(
         stage(&moon, "code")["context"],
@@ -315,7 +315,7 @@ fn new_from_a_file_is_checked_first() {
         serde_json::json!(["front", "back"])
     );
     assert_eq!(stage(&mine, "test")["retries"], 2);
-    assert_eq!(stage(&mine, "test")["retry_backoff"], "30s");
+    assert_eq!(stage(&mine, "test")["retryBackoff"], "30s");
     assert_eq!(
         stage(&mine, "test")["options"]["command"],
         serde_json::json!({"value": "cargo test --workspace", "source": "stage"})
@@ -345,14 +345,14 @@ fn a_user_recipe_overrides_the_builtin_until_removed() {
     let list = env.json(&["recipe", "list", "--json"]);
     let moon = row(&list, "moon");
     assert_eq!(moon["origin"], "user");
-    assert_eq!(moon["overrides_builtin"], true);
+    assert_eq!(moon["overridesBuiltin"], true);
     assert!(
         env.ok(&["recipe", "list"])
             .contains("overrides the built-in")
     );
     let shown = env.json(&["recipe", "show", "moon", "--json"]);
     assert_eq!(stage(&shown, "review")["provider"]["value"], "claude-code");
-    assert_eq!(shown["overrides_builtin"], true);
+    assert_eq!(shown["overridesBuiltin"], true);
 
     let removed = env.ok(&["recipe", "rm", "moon"]);
     assert!(

@@ -78,12 +78,15 @@ impl Codecafe {
         command
     }
 
-    /// Runs `codecafe args` in `cwd`, whatever its exit status.
+    /// Runs `codecafe args` in `cwd`, whatever its exit status. Whatever JSON it prints is
+    /// checked for one key casing ([`crate::casing::assert_one_casing`]).
     ///
     /// # Panics
-    /// If the binary cannot be started.
+    /// If the binary cannot be started, or it printed a JSON key that is not camelCase.
     pub fn run(&self, cwd: &Path, args: &[&str]) -> Output {
-        self.command(cwd, args).output().expect("codecafe runs")
+        let output = self.command(cwd, args).output().expect("codecafe runs");
+        crate::casing::assert_one_casing(args, &text(&output.stdout));
+        output
     }
 
     /// Runs `codecafe args` in `cwd`, which must succeed; returns its stdout.

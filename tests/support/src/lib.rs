@@ -8,6 +8,7 @@
 //! shared compile cache, exit status checks) and set up repositories with [`git`] and
 //! [`init_repo`].
 
+pub mod casing;
 mod cli;
 mod git;
 
