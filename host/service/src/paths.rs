@@ -12,8 +12,11 @@ use crate::error::{Result, ServiceError};
 pub struct Paths {
     /// User data: registries, the order database, installed plugins.
     pub data: PathBuf,
-    /// Disposable data: compiled plugins.
+    /// Disposable data.
     pub cache: PathBuf,
+    /// Compiled plugin code: `<cache>/compiled`, or `CODECAFE_CACHE_DIR` (tests share one
+    /// cache so each does not compile the built-ins again).
+    pub compiled: PathBuf,
 }
 
 impl Paths {
@@ -24,17 +27,26 @@ impl Paths {
         }
         let dirs = directories::ProjectDirs::from("dev", "codecafe", "codecafe")
             .ok_or(ServiceError::NoHome)?;
-        Ok(Self {
-            data: dirs.data_dir().to_owned(),
-            cache: dirs.cache_dir().to_owned(),
-        })
+        Ok(Self::with(
+            dirs.data_dir().to_owned(),
+            dirs.cache_dir().to_owned(),
+        ))
     }
 
     /// Everything under `home` (`<home>/cache` for the cache).
     pub fn under(home: PathBuf) -> Self {
+        Self::with(home.clone(), home.join("cache"))
+    }
+
+    fn with(data: PathBuf, cache: PathBuf) -> Self {
+        let compiled = match std::env::var_os("CODECAFE_CACHE_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => cache.join("compiled"),
+        };
         Self {
-            cache: home.join("cache"),
-            data: home,
+            data,
+            cache,
+            compiled,
         }
     }
 
@@ -56,15 +68,6 @@ impl Paths {
     /// Where cafes' worktrees go by default.
     pub fn worktrees(&self) -> PathBuf {
         self.data.join("worktrees")
-    }
-
-    /// Compiled plugin code; `CODECAFE_CACHE_DIR` overrides it (tests share one cache so
-    /// each does not compile the built-ins again).
-    pub fn compile_cache(&self) -> PathBuf {
-        match std::env::var_os("CODECAFE_CACHE_DIR").filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => self.cache.join("compiled"),
-        }
     }
 }
 

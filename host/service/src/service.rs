@@ -118,7 +118,7 @@ impl Service {
             return Ok(host.clone());
         }
         let made = PluginHost::new(HostConfig {
-            cache_dir: Some(self.paths.compile_cache()),
+            cache_dir: Some(self.paths.compiled.clone()),
             ..HostConfig::default()
         })?;
         *host = Some(made.clone());
