@@ -167,6 +167,12 @@ fn order_cancel_stops_a_running_followup_and_the_order_stays_in_followup() {
         kinds.push(event["kind"].as_str().unwrap_or("").to_owned());
         if working && !cancelled {
             cancelled = true;
+            // `status` shows the running follow-up and its agent.
+            let status = env.cli.json(&env.repo, &["status", "--json"]);
+            let row = &status["orders"][0];
+            assert_eq!(row["status"], "followup-running", "{status}");
+            assert_eq!(row["stages"][0], "followup", "{status}");
+            assert_eq!(row["agents"], 1, "{status}");
             let err = env.cli.fails(&env.repo, &["order", "resume", &id]);
             assert!(err.contains("order cancel"), "{err}");
             let out = env.cli.ok(&env.repo, &["order", "cancel", &id]);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use codecafe_fake_model::{Api, FakeModel, RecordedRequest, Script, Served};
+use codecafe_fake_model::{Api, FakeModel, RecordedRequest, Script, Served, ServerOptions};
 use codecafe_test_support::{Codecafe, git, init_repo_with, workspace_root};
 use serde_json::Value;
 
@@ -95,6 +95,14 @@ const AGENT_ENV: &[&str] = &[
 ];
 
 /// The two-stage recipe, pointing codex at the fake server on `port`.
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
 fn recipe(port: u16) -> String {
     let provider = format!(
         "{{name=\"fake\",base_url=\"http://127.0.0.1:{port}/v1\",env_key=\"FAKE_KEY\",\
@@ -246,8 +254,10 @@ fn claude_then_codex_write_files_and_run_commands_in_the_worktree() {
     let workflows = repo.join(".orch/workflows");
     std::fs::create_dir_all(&workflows).expect("workflows dir");
     let recipe_file = workflows.join("real.workflow.yml");
-    // The port is not known yet; the order only needs the recipe to exist.
-    std::fs::write(&recipe_file, recipe(9)).expect("recipe");
+    // The order pins its recipe when it is created, and the fake server's script needs the
+    // order's worktree: pick the server's port first, start it once the script is known.
+    let port = free_port();
+    std::fs::write(&recipe_file, recipe(port)).expect("recipe");
 
     let order = cli.json(
         &repo,
@@ -270,8 +280,14 @@ fn claude_then_codex_write_files_and_run_commands_in_the_worktree() {
         r#"{{"anthropic": {CLAUDE_SCRIPT}, "openai": {CODEX_SCRIPT}, "fallback_text": "OK."}}"#
     );
     let script = Script::from_json_with_vars(&script, &vars).expect("script");
-    let model = FakeModel::start(script).expect("fake model server");
-    std::fs::write(&recipe_file, recipe(model.addr().port())).expect("recipe");
+    let model = FakeModel::start_with(
+        script,
+        ServerOptions {
+            port,
+            ..ServerOptions::default()
+        },
+    )
+    .expect("fake model server");
 
     let command = agent_command(
         &cli,

@@ -92,6 +92,23 @@ pub struct CafeRegistry {
     /// The cafe used last, for commands run outside any cafe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_accessed_id: Option<String>,
+    /// Cafes unregistered while they still had orders: registering the same repository again
+    /// brings each back with its id (so its orders are found) and settings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredCafe>,
+}
+
+/// A cafe unregistered with its orders kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetiredCafe {
+    /// The cafe as it was.
+    pub cafe: Cafe,
+    /// The repository's first commit, to recognise it after a move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_commit: Option<String>,
+    /// RFC 3339.
+    pub retired_at: String,
 }
 
 impl Versioned for CafeRegistry {
@@ -102,6 +119,7 @@ impl Versioned for CafeRegistry {
             version: Self::VERSION,
             cafes: Vec::new(),
             last_accessed_id: None,
+            retired: Vec::new(),
         }
     }
 }
@@ -126,6 +144,8 @@ pub struct RepositoryFacts {
     pub branch: Option<String>,
     /// The commit HEAD points at when detached.
     pub detached_at: Option<String>,
+    /// Its first commit (of HEAD's history), which stays the same when it moves.
+    pub root_commit: Option<String>,
 }
 
 /// Reads what a cafe needs from the repository at (or containing) `path`.
@@ -159,12 +179,23 @@ pub fn inspect_repository(path: &Path) -> Result<RepositoryFacts> {
             .unwrap_or_else(|| "repository".to_owned())
     });
     let (branch, detached_at) = head_state(&repo);
+    let root_commit = root_commit(&repo);
     Ok(RepositoryFacts {
         top_level,
         name,
         branch,
         detached_at,
+        root_commit,
     })
+}
+
+/// The first commit of HEAD's history (the last one a walk from HEAD reaches), if any.
+fn root_commit(repo: &git2::Repository) -> Option<String> {
+    let mut walk = repo.revwalk().ok()?;
+    walk.push_head().ok()?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .ok()?;
+    walk.next()?.ok().map(|oid| oid.to_string())
 }
 
 /// `name` from an `origin` URL like `git@host:team/name.git` or `https://host/team/name`.
@@ -221,7 +252,9 @@ impl Cafes {
         storage::read_or_empty(&self.file)
     }
 
-    /// Registers the repository at `path`.
+    /// Registers the repository at `path`. A repository unregistered earlier with its orders
+    /// kept ([`Cafes::retire`]) — the same canonical path, or, when that path is gone, the same
+    /// first commit — comes back as that cafe: its id (so its orders are found) and settings.
     pub fn create(&self, path: &Path, new: &NewCafe) -> Result<Cafe> {
         let facts = inspect_repository(path)?;
         let name = match &new.name {
@@ -245,6 +278,25 @@ impl Cafes {
                         existing.short_id()
                     )),
                 });
+            }
+            let earlier = registry.retired.iter().position(|retired| {
+                retired.cafe.path == facts.top_level
+                    || (!retired.cafe.path.exists()
+                        && retired.root_commit.is_some()
+                        && retired.root_commit == facts.root_commit)
+            });
+            if let Some(index) = earlier {
+                let mut cafe = registry.retired.remove(index).cafe;
+                cafe.path = facts.top_level.clone();
+                cafe.current_branch = facts.branch.clone();
+                cafe.detached_head = facts.detached_at.clone();
+                if let Some(name) = &new.name {
+                    cafe.name = name.trim().to_owned();
+                }
+                cafe.updated_at = now();
+                registry.last_accessed_id = Some(cafe.id.clone());
+                registry.cafes.push(cafe.clone());
+                return Ok(cafe);
             }
             let id = uuid::Uuid::new_v4().to_string();
             let short = id.get(..8).unwrap_or(&id);
@@ -341,6 +393,38 @@ impl Cafes {
             cafe.updated_at = now();
             Ok(cafe.clone())
         })
+    }
+
+    /// Unregisters a cafe whose orders are kept: registering its repository again brings it
+    /// back (see [`Cafes::create`]). The repository and its files are not touched.
+    pub fn retire(&self, key: &str) -> Result<Cafe> {
+        let cafe = self.find(key)?;
+        let root_commit = inspect_repository(&cafe.path)
+            .ok()
+            .and_then(|facts| facts.root_commit);
+        storage::update(&self.file, |registry: &mut CafeRegistry| {
+            let index = registry
+                .cafes
+                .iter()
+                .position(|c| c.id == cafe.id)
+                .ok_or_else(|| not_found(key))?;
+            let cafe = registry.cafes.remove(index);
+            if registry.last_accessed_id.as_deref() == Some(cafe.id.as_str()) {
+                registry.last_accessed_id = None;
+            }
+            registry.retired.retain(|r| r.cafe.path != cafe.path);
+            registry.retired.push(RetiredCafe {
+                cafe: cafe.clone(),
+                root_commit: root_commit.clone(),
+                retired_at: now(),
+            });
+            Ok(cafe)
+        })
+    }
+
+    /// The cafes unregistered with their orders kept.
+    pub fn retired(&self) -> Result<Vec<RetiredCafe>> {
+        Ok(self.read()?.retired)
     }
 
     /// Unregisters a cafe. The repository and its files are not touched.

@@ -4,8 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// One mistake in a file a user wrote: where it is, what is wrong, what to do.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// The file.
     pub file: PathBuf,

@@ -108,7 +108,7 @@ pub fn default_provider(role: Option<&str>) -> &'static str {
 }
 
 /// How a stage is scheduled among its neighbours when it has no `depends_on`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// After every stage before it.
@@ -119,7 +119,7 @@ pub enum Mode {
 }
 
 /// What a failed stage does to its order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnFailure {
     /// The order fails.
@@ -132,7 +132,7 @@ pub enum OnFailure {
 }
 
 /// Which agent session a stage runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionContext {
     /// A forked copy of the previous stage's session where the provider can fork sessions,
@@ -189,7 +189,7 @@ impl SessionContext {
 }
 
 /// Where a recipe comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Origin {
     /// Shipped inside codecafe; read-only.

@@ -68,7 +68,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{CatalogError, Problem, Result};
@@ -106,7 +106,7 @@ pub const FRONT_MATTER_KEYS: &[&str] = &["name", "description", "variables"];
 pub const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "required"];
 
 /// The type of a declared variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VarType {
     /// Text.
@@ -189,7 +189,7 @@ impl VarType {
 }
 
 /// A variable a role declares in its front matter.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Variable {
     /// Its type.
     #[serde(rename = "type")]
@@ -205,7 +205,7 @@ pub struct Variable {
 }
 
 /// Where a role comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RoleOrigin {
     /// Shipped with codecafe.
@@ -225,7 +225,7 @@ impl RoleOrigin {
 }
 
 /// A role: front matter and template (see the [module docs](self)).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Role {
     /// The id recipes refer to (the file name without `.md`).
@@ -244,8 +244,8 @@ pub struct Role {
     pub path: PathBuf,
     /// A user role that replaces the built-in of the same id.
     pub overrides_built_in: bool,
-    /// The file line of the template's first line.
-    #[serde(skip)]
+    /// The file line of the template's first line (where template errors are placed).
+    #[serde(default)]
     body_line: usize,
 }
 

@@ -51,6 +51,12 @@ pub enum CafeCommand {
     Rm {
         /// Id, id prefix, name or path.
         cafe: String,
+        /// Keep the cafe's orders: registering the repository again brings them back.
+        #[arg(long, conflicts_with = "remove_orders")]
+        keep_orders: bool,
+        /// Delete the cafe's orders first (refusing to lose uncommitted or unmerged work).
+        #[arg(long)]
+        remove_orders: bool,
     },
     /// Make a cafe the one commands use outside any repository.
     Use {
@@ -129,13 +135,33 @@ pub fn run(command: CafeCommand, service: &Service) -> Result<ExitCode> {
             let cafe = cafes::update(service, &cafe, name.as_deref(), &settings)?;
             println!("updated cafe {}", label(&cafe));
         }
-        CafeCommand::Rm { cafe } => {
-            let cafe = cafes::remove(service, &cafe)?;
+        CafeCommand::Rm {
+            cafe,
+            keep_orders,
+            remove_orders,
+        } => {
+            let policy = match (keep_orders, remove_orders) {
+                (true, _) => cafes::OrdersPolicy::Keep,
+                (_, true) => cafes::OrdersPolicy::Remove,
+                _ => cafes::OrdersPolicy::Refuse,
+            };
+            let removed = cafes::remove(service, &cafe, policy)?;
+            for order in &removed.deleted_orders {
+                println!("deleted order {order}");
+            }
+            let cafe = &removed.cafe;
             println!(
                 "unregistered cafe {}; {} was not touched",
-                label(&cafe),
+                label(cafe),
                 cafe.path.display()
             );
+            if removed.kept_orders > 0 {
+                println!(
+                    "its {} orders are kept: `codecafe cafe add {}` brings them back",
+                    removed.kept_orders,
+                    cafe.path.display()
+                );
+            }
         }
         CafeCommand::Use { cafe } => {
             println!("using cafe {}", label(&cafes::use_cafe(service, &cafe)?));

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use codecafe_service::execute::Reply;
 use codecafe_service::{CancelToken, RetryFrom, RunOutcome, Service, control, execute, orders};
 
 use crate::output::print_json;
@@ -18,7 +19,12 @@ pub struct InputArgs {
     /// Order id or unique prefix.
     id: String,
     /// The answer to the order's open questions.
-    answer: String,
+    #[arg(required_unless_present = "budget", conflicts_with = "budget")]
+    answer: Option<String>,
+    /// For an order paused at its budget: the new limit in US dollars (more than it cost so
+    /// far); `order cancel` stops it instead.
+    #[arg(long, value_name = "USD")]
+    budget: Option<f64>,
     /// Print each event as one JSON line (NDJSON).
     #[arg(long)]
     json: bool,
@@ -38,6 +44,10 @@ pub struct RetryArgs {
     /// New agent sessions instead of continuing the previous ones.
     #[arg(long)]
     fresh: bool,
+    /// Run the cafe's current recipe, roles and skills instead of the ones the order was
+    /// created with (refused when stages that already ran are gone from the recipe).
+    #[arg(long)]
+    refresh: bool,
     /// Print each event as one JSON line (NDJSON).
     #[arg(long)]
     json: bool,
@@ -87,8 +97,13 @@ fn continued(
 
 /// `codecafe order input`.
 pub fn input(service: &Service, args: &InputArgs, token: &CancelToken) -> Result<ExitCode> {
+    let reply = match (&args.answer, args.budget) {
+        (_, Some(limit)) => Reply::Budget(limit),
+        (Some(answer), None) => Reply::Answer(answer.clone()),
+        (None, None) => anyhow::bail!("give the answer, or --budget <usd>"),
+    };
     continued(service, &args.id, args.json, token, |emit| {
-        execute::input(service, &args.id, &args.answer, token, emit)
+        execute::input(service, &args.id, &reply, token, emit)
     })
 }
 
@@ -100,7 +115,15 @@ pub fn retry(service: &Service, args: &RetryArgs, token: &CancelToken) -> Result
         (None, false) => RetryFrom::Failed,
     };
     continued(service, &args.id, args.json, token, |emit| {
-        execute::retry(service, &args.id, from, args.fresh, token, emit)
+        execute::retry(
+            service,
+            &args.id,
+            from,
+            args.fresh,
+            args.refresh,
+            token,
+            emit,
+        )
     })
 }
 

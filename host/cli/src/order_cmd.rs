@@ -271,6 +271,31 @@ fn show(service: &Service, id: &str, json: bool) -> Result<ExitCode> {
     for (key, value) in &order.vars {
         println!("var:       {key}={value}");
     }
+    match &details.recipe {
+        Some(pinned) => println!(
+            "pinned:    recipe {} ({}, {}) as of {}: {}",
+            pinned.id,
+            serde_json::to_value(pinned.origin)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            pinned.path.display(),
+            pinned.pinned_at,
+            pinned.stages.join(" → ")
+        ),
+        None => println!("pinned:    (not yet; the next step pins the current recipe)"),
+    }
+    for question in &details.questions {
+        let asked = question.stage.as_deref().unwrap_or("budget");
+        println!("asked:     [{asked}] {}", question.questions.join(" / "));
+        match &question.answer {
+            Some(answer) => println!("answered:  {answer}"),
+            None => println!(
+                "answered:  (open: `codecafe order input {}`)",
+                order.short_id()
+            ),
+        }
+    }
     if details.stages.is_empty() {
         println!("stages:    (none run yet)");
     } else {

@@ -101,7 +101,7 @@ pub fn run(args: RecipeArgs, service: &Service) -> Result<ExitCode> {
                     eprintln!("{problem}");
                 }
             }
-            Ok(exit_code(shown.valid()))
+            Ok(exit_code(shown.valid))
         }
         RecipeCommand::New { id, from } => {
             let created = match catalog::new_recipe(service, &scope, &id, from.as_deref()) {

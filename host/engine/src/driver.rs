@@ -34,8 +34,9 @@
 //!   failure retries — at least one re-run is
 //!   allowed even when `retries` is 0; past the bound it is a failure under the stage's policy.
 //! - **Budget**: with `max_cost_usd`, once the recorded cost reaches the limit no stage starts;
-//!   when nothing runs the order awaits input (reason `Budget`). Answering grants one more
-//!   budget of the same size from the cost at that moment.
+//!   when nothing runs the order awaits input (reason `Budget`). Only
+//!   [`EngineEvent::BudgetRaised`] (a new limit above the cost) continues it; an answer
+//!   (`InputReceived`) is refused, so no answer spends more by accident.
 //! - **Cancel**: pending and awaiting stages are cancelled at once; running ones are listed in
 //!   one `CancelRunning`; the order is recorded cancelled only when the runner reported each of
 //!   them finished (kill, release, then record).
@@ -107,7 +108,6 @@ enum Waiting {
 #[derive(Debug, Clone)]
 pub struct OrderRun {
     plan: Arc<Plan>,
-    options: RunOptions,
     status: OrderStatus,
     stages: Vec<StageState>,
     cost: f64,
@@ -124,7 +124,6 @@ impl OrderRun {
         let n = plan.len();
         Self {
             plan: Arc::new(plan),
-            options,
             status: OrderStatus::Created,
             stages: vec![StageState::default(); n],
             cost: 0.0,
@@ -252,6 +251,12 @@ impl OrderRun {
     /// The order's status.
     pub fn status(&self) -> OrderStatus {
         self.status
+    }
+
+    /// Whether the order waits for a budget decision ([`EngineEvent::BudgetRaised`]) rather
+    /// than for an answer.
+    pub fn waits_for_budget(&self) -> bool {
+        matches!(self.waiting, Some(Waiting::Budget))
     }
 
     /// The plan.
@@ -388,13 +393,16 @@ impl OrderRun {
                     Some(w) if self.status == self.awaiting_status() => w.clone(),
                     _ => return Err(self.unexpected("input-received", "no question is open")),
                 };
+                if matches!(waiting, Waiting::Budget) {
+                    return Err(self.unexpected(
+                        "input-received",
+                        "the order waits for a budget decision: raise the budget or cancel it",
+                    ));
+                }
                 self.order_to(OrderAction::InputReceived, cmds)?;
                 self.waiting = None;
                 match waiting {
-                    Waiting::Budget => {
-                        let size = self.options.max_cost_usd.unwrap_or(0.0);
-                        self.budget_limit = Some(self.cost + size);
-                    }
+                    Waiting::Budget => {}
                     Waiting::Stage(i) => {
                         self.stage_to(i, StageAction::InputReceived, cmds)?;
                         let of = self.id(i);
@@ -407,6 +415,29 @@ impl OrderRun {
                         self.emit_start(i, false, cmds);
                     }
                 }
+                self.advance(cmds)
+            }
+            EngineEvent::BudgetRaised { limit_usd } => {
+                if !matches!(self.waiting, Some(Waiting::Budget))
+                    || self.status != self.awaiting_status()
+                {
+                    return Err(self.unexpected(
+                        "budget-raised",
+                        "the order does not wait for a budget decision",
+                    ));
+                }
+                if !(limit_usd.is_finite() && limit_usd > self.cost) {
+                    return Err(self.unexpected(
+                        "budget-raised",
+                        format!(
+                            "a limit of ${limit_usd:.2} is not above the ${:.2} spent",
+                            self.cost
+                        ),
+                    ));
+                }
+                self.order_to(OrderAction::InputReceived, cmds)?;
+                self.waiting = None;
+                self.budget_limit = Some(limit_usd);
                 self.advance(cmds)
             }
             EngineEvent::CancelRequested => self.cancel(cmds),

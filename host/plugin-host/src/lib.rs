@@ -52,7 +52,7 @@ pub const SIGNALS_INTERFACE: &str = "codecafe:signals/parser@0.1.0";
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Which plugin world a component implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
     /// `codecafe:provider/provider`: drives an agent CLI.

@@ -65,6 +65,50 @@ pub enum RunnerError {
         /// The cafe's orders running.
         running: u32,
     },
+    /// `retry --refresh` of an order whose recipe lost stages that already ran.
+    #[error(
+        "order {order}: recipe `{recipe}` changed: {} ran but {} no longer in it (its stages \
+         now: {}); retry without --refresh to run the order's pinned recipe, or start a new \
+         order",
+        gone.join(", "),
+        if gone.len() == 1 { "is" } else { "are" },
+        now.join(", ")
+    )]
+    StagesChanged {
+        /// The order's short id.
+        order: String,
+        /// The recipe.
+        recipe: String,
+        /// The stages that ran and are gone.
+        gone: Vec<String>,
+        /// The recipe's stages now.
+        now: Vec<String>,
+    },
+    /// An answer was given to an order paused at its budget.
+    #[error(
+        "order {order} is paused at its budget (${spent:.2} spent): raise it with `codecafe order \
+         input {order} --budget <usd>`, or stop with `codecafe order cancel {order}`; nothing \
+         was spent"
+    )]
+    BudgetDecision {
+        /// The order's short id.
+        order: String,
+        /// What it cost so far.
+        spent: f64,
+    },
+    /// A new budget at or below what the order already cost.
+    #[error(
+        "order {order} has already cost ${spent:.2}; a budget of ${limit:.2} does not let it go \
+         on: give more"
+    )]
+    BudgetTooLow {
+        /// The order's short id.
+        order: String,
+        /// The limit given.
+        limit: f64,
+        /// What it cost so far.
+        spent: f64,
+    },
     /// A worker thread died.
     #[error("internal error: {0}")]
     Internal(String),

@@ -13,11 +13,14 @@
 //!   [`DryRun`].
 //! - [`prompt`]: a stage's prompt (role template + stage `prompt` + signal-format block).
 //! - [`slots`]: [`Slots`], terminal slots that hold across every codecafe process.
+//! - [`snapshot`]: [`RecipeSnapshot`], the recipe an order runs, pinned when it is created.
+//! - [`check`]: provider checks before anything is created.
 //! - [`control`]: [`CancelToken`], how a caller cancels or stops a run.
 //! - [`liveness`]: runner ids and whether their process lives.
 //! - [`groups`]: the process groups of running agents, recorded for other processes.
 //! - [`outcome`]: [`RunOutcome`]; [`error`]: [`RunnerError`].
 
+pub mod check;
 pub mod control;
 pub mod error;
 pub mod groups;
@@ -28,6 +31,7 @@ pub mod prompt;
 mod run_loop;
 pub mod runner;
 pub mod slots;
+pub mod snapshot;
 mod stage;
 
 pub use control::{CancelToken, StopReason};
@@ -38,3 +42,4 @@ pub use runner::{
     Continuation, INTERRUPT_POLL, Runner, RunnerConfig, STALE_AFTER, finish_followup,
 };
 pub use slots::{Slot, Slots};
+pub use snapshot::RecipeSnapshot;

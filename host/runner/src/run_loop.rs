@@ -33,7 +33,9 @@ use codecafe_store::event::{
     OrderCancelled, OrderCompleted, OrderFailed, OrderInterrupted, OrderStarted, SessionMode,
     SignalRecord, StageCompleted, StageFailed, StageRef, StageStarted, Warning,
 };
-use codecafe_store::{Event, NewStageRun, Order, StageRunUpdate, StatusChange, Store};
+use codecafe_store::{
+    Event, NewStageRun, Order, Question, QuestionKind, StageRunUpdate, StatusChange, Store,
+};
 
 use crate::error::RunnerError;
 use crate::outcome::RunOutcome;
@@ -103,7 +105,7 @@ pub(crate) fn drive(
         stages,
         outputs,
         sessions,
-        answers: Vec::new(),
+        questions: runner.store.questions(order.id)?,
         backoffs: Vec::new(),
         active: 0,
         outcome: None,
@@ -218,7 +220,7 @@ struct Loop<'r, 'a> {
     stages: HashMap<String, StageRec>,
     outputs: HashMap<String, String>,
     sessions: HashMap<String, Recorded>,
-    answers: Vec<Answer>,
+    questions: Vec<Question>,
     backoffs: Vec<(String, Instant)>,
     active: usize,
     outcome: Option<RunOutcome>,
@@ -301,6 +303,12 @@ impl<'r, 'a> Loop<'r, 'a> {
                 Ok(None)
             }
             EngineCommand::AwaitInput { reason } => {
+                let (stage, kind) = match &reason {
+                    AwaitReason::Questions { stage, .. } => {
+                        (Some(stage.clone()), QuestionKind::Questions)
+                    }
+                    AwaitReason::Budget { .. } => (None, QuestionKind::Budget),
+                };
                 let (payload, outcome) = match reason {
                     AwaitReason::Questions { stage, questions } => (
                         AwaitingInput {
@@ -320,7 +328,8 @@ impl<'r, 'a> Loop<'r, 'a> {
                         limit_usd,
                     } => {
                         let question = format!(
-                            "The order has cost ${spent_usd:.2} of its ${limit_usd:.2} budget. Continue?"
+                            "The order has cost ${spent_usd:.2} of its ${limit_usd:.2} budget. \
+                             Raise the budget to go on?"
                         );
                         (
                             AwaitingInput {
@@ -337,6 +346,9 @@ impl<'r, 'a> Loop<'r, 'a> {
                         )
                     }
                 };
+                // Stored with the order, so later stages and re-runs in any process see it.
+                self.store()
+                    .ask(self.order.id, stage.as_deref(), kind, &payload.questions)?;
                 self.event(EventBody::AwaitingInput(payload), emit)?;
                 self.outcome = Some(outcome);
                 Ok(None)
@@ -650,14 +662,10 @@ impl<'r, 'a> Loop<'r, 'a> {
             .index_of(stage)
             .ok_or_else(|| RunnerError::Internal(format!("unknown stage `{stage}`")))?;
         let previous = self.previous_outputs(index);
-        for answer in answers {
-            self.answers.push(Answer {
-                stage: stage.to_owned(),
-                questions: Vec::new(),
-                answer,
-            });
-        }
-        let mut prompt = prepared.render(spec, previous, self.answers.clone(), attempt)?;
+        // The answers come from the store (recorded before this run), not from the engine's
+        // list of answers the session has not seen: a re-run in another process sees them too.
+        let _ = answers;
+        let mut prompt = prepared.render(spec, previous, self.answers_for(index), attempt)?;
         if let Some(reason) = retry_reason {
             prompt.push_str(&format!(
                 "\n\n## This is attempt {attempt}\n\nThe previous attempt did not succeed: {reason}"
@@ -741,6 +749,32 @@ impl<'r, 'a> Loop<'r, 'a> {
                 self.outputs.get(&id).map(|output| PreviousOutput {
                     stage: id.clone(),
                     output: output.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The user's answers a stage's prompt sees: those to questions of the stage itself or of
+    /// its ancestors in the plan, in the order given (for a follow-up: every answer).
+    fn answers_for(&self, index: usize) -> Vec<Answer> {
+        let plan = &self.prepared.plan;
+        let mut stages: Vec<&str> = plan
+            .ancestors(index)
+            .iter()
+            .map(|&a| plan.stage(a).id.as_str())
+            .collect();
+        stages.push(plan.stage(index).id.as_str());
+        let followup = self.prepared.followup.is_some();
+        self.questions
+            .iter()
+            .filter(|q| q.kind == QuestionKind::Questions)
+            .filter_map(|q| {
+                let stage = q.stage.as_deref()?;
+                let answer = q.answer.clone()?;
+                (followup || stages.contains(&stage)).then(|| Answer {
+                    stage: stage.to_owned(),
+                    questions: q.questions.clone(),
+                    answer,
                 })
             })
             .collect()

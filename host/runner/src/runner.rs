@@ -16,8 +16,8 @@ use codecafe_engine::driver::{
 use codecafe_engine::{OrderAction, OrderStatus, StageStatus};
 use codecafe_plugin_host::registry::Registry;
 use codecafe_plugin_host::{PluginInfo, PluginKind};
-use codecafe_store::event::{EventBody, OrderCancelled, OrderQueued};
-use codecafe_store::{Claim, Event, Order, StatusChange, Store};
+use codecafe_store::event::{EventBody, OrderCancelled, OrderQueued, Warning};
+use codecafe_store::{Claim, Event, Order, QuestionKind, StatusChange, Store};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -26,6 +26,7 @@ use crate::error::RunnerError;
 use crate::outcome::RunOutcome;
 use crate::prepare::{Catalogs, FOLLOWUP_STAGE, Prepared, prepare};
 use crate::slots::Slots;
+use crate::snapshot::RecipeSnapshot;
 
 /// How often the loop looks for a cancel (the token, or a request from another process).
 pub const INTERRUPT_POLL: Duration = Duration::from_millis(100);
@@ -39,12 +40,16 @@ const QUEUE_POLL: Duration = Duration::from_millis(200);
 pub enum Continuation {
     /// The user's answer to the open questions (of a stage or a follow-up).
     Input(String),
+    /// The user raised the budget of an order paused at it, to this many USD.
+    Budget(f64),
     /// Run again after a failure or a cancel.
     Retry {
         /// Where from.
         from: RetryFrom,
         /// New agent sessions instead of continuing the previous ones.
         fresh: bool,
+        /// Run the cafe's current recipe, roles and skills instead of the order's pinned ones.
+        refresh: bool,
     },
     /// The process running the order died or was stopped; go on from what was recorded.
     Resume,
@@ -148,6 +153,11 @@ impl<'a> Runner<'a> {
         self
     }
 
+    /// The plugins this runner uses.
+    pub fn plugins(&self) -> &Registry {
+        self.plugins
+    }
+
     /// Loads, validates (with what is installed), resolves and plans recipe `recipe_id`.
     pub fn prepare(
         &self,
@@ -189,15 +199,15 @@ impl<'a> Runner<'a> {
                  continue the others)",
             ));
         }
-        let prepared = self.prepare(
-            &order.recipe_id,
-            prompt.unwrap_or(&order.prompt),
-            order.vars.clone(),
-        )?;
+        let mut prepared = self.prepared_for(&order)?;
+        if let Some(prompt) = prompt {
+            prepared.prompt = prompt.to_owned();
+        }
         // Every prompt must render before anything starts.
         prepared.dry_run()?;
         let options = self.options(&order, &prepared);
         self.claimed(&order, emit, |emit| {
+            self.warn_changed_plugins(&order, emit)?;
             let run = OrderRun::new(prepared.plan.clone(), options);
             crate::run_loop::drive(self, &order, &prepared, run, EngineEvent::Start, emit)
         })
@@ -216,7 +226,10 @@ impl<'a> Runner<'a> {
         emit: &mut dyn FnMut(&Event),
     ) -> Result<RunOutcome, RunnerError> {
         let order = self.store.order(id)?;
-        let base = self.prepare(&order.recipe_id, &order.prompt, order.vars.clone())?;
+        let base = match &continuation {
+            Continuation::Retry { refresh: true, .. } => self.refresh(&order)?,
+            _ => self.prepared_for(&order)?,
+        };
         let prepared = if order.status.in_followup() {
             let started = self.latest_followup(id)?.ok_or_else(|| {
                 RunnerError::Internal(format!(
@@ -228,8 +241,10 @@ impl<'a> Runner<'a> {
         } else {
             base
         };
+        self.check_continuation(&order, &continuation)?;
         let options = self.options(&order, &prepared);
         self.claimed(&order, emit, |emit| {
+            self.warn_changed_plugins(&order, emit)?;
             if continuation == Continuation::Resume
                 && let Some(dir) = &self.config.group_dir
             {
@@ -242,8 +257,19 @@ impl<'a> Runner<'a> {
                 self.snapshot(&order, prepared.followup.is_some())?,
             )?;
             let first = match continuation.clone() {
-                Continuation::Input(answer) => EngineEvent::InputReceived { answer },
-                Continuation::Retry { from, fresh } => EngineEvent::RetryRequested { from, fresh },
+                Continuation::Input(answer) => {
+                    self.store.answer(id, &answer)?;
+                    EngineEvent::InputReceived { answer }
+                }
+                Continuation::Budget(limit_usd) => {
+                    self.store.set_max_cost(id, Some(limit_usd))?;
+                    self.store
+                        .answer(id, &format!("raise the budget to ${limit_usd:.2}"))?;
+                    EngineEvent::BudgetRaised { limit_usd }
+                }
+                Continuation::Retry { from, fresh, .. } => {
+                    EngineEvent::RetryRequested { from, fresh }
+                }
                 Continuation::Resume => EngineEvent::ResumeAfterCrash,
             };
             crate::run_loop::drive(self, &order, &prepared, run, first, emit)
@@ -272,7 +298,7 @@ impl<'a> Runner<'a> {
                  input)",
             ));
         }
-        let base = self.prepare(&order.recipe_id, &order.prompt, order.vars.clone())?;
+        let base = self.prepared_for(&order)?;
         let prepared = base.for_followup(based_on, request)?;
         let spec = prepared.spec(FOLLOWUP_STAGE)?;
         let provider = self
@@ -304,6 +330,7 @@ impl<'a> Runner<'a> {
         let order = self.store.order(id)?;
         let options = self.options(&order, &prepared);
         self.claimed(&order, emit, |emit| {
+            self.warn_changed_plugins(&order, emit)?;
             let run = OrderRun::followup(
                 prepared.plan.clone(),
                 options,
@@ -313,6 +340,130 @@ impl<'a> Runner<'a> {
             );
             crate::run_loop::drive(self, &order, &prepared, run, EngineEvent::Start, emit)
         })
+    }
+
+    /// The recipe order `order` runs: its pinned snapshot; an order created before codecafe
+    /// pinned recipes gets the current definitions, pinned now.
+    pub fn prepared_for(&self, order: &Order) -> Result<Prepared, RunnerError> {
+        match self.store.snapshot(order.id)? {
+            Some((value, _)) => {
+                RecipeSnapshot::from_value(value)?.prepare(&order.prompt, order.vars.clone())
+            }
+            None => {
+                let prepared = self.prepare(&order.recipe_id, &order.prompt, order.vars.clone())?;
+                self.pin(order.id, &prepared)?;
+                Ok(prepared)
+            }
+        }
+    }
+
+    /// Pins `prepared` to order `id`: every later step of the order runs it.
+    pub fn pin(&self, id: Uuid, prepared: &Prepared) -> Result<(), RunnerError> {
+        let snapshot = RecipeSnapshot::of(prepared, self.plugins);
+        Ok(self.store.set_snapshot(id, &snapshot.to_value())?)
+    }
+
+    /// What [`Runner::pin`] would pin for `prepared`.
+    pub fn snapshot_of(&self, prepared: &Prepared) -> RecipeSnapshot {
+        RecipeSnapshot::of(prepared, self.plugins)
+    }
+
+    /// `retry --refresh`: the cafe's current recipe, roles and skills for `order`, pinned in
+    /// place of the old ones — when every stage that already ran is still in the recipe.
+    fn refresh(&self, order: &Order) -> Result<Prepared, RunnerError> {
+        let prepared = self.prepare(&order.recipe_id, &order.prompt, order.vars.clone())?;
+        let mut gone: Vec<String> = self
+            .store
+            .stage_runs(order.id)?
+            .into_iter()
+            .map(|run| run.stage_id)
+            .filter(|stage| stage != FOLLOWUP_STAGE && prepared.plan.index_of(stage).is_none())
+            .collect();
+        gone.dedup();
+        if !gone.is_empty() {
+            return Err(RunnerError::StagesChanged {
+                order: order.short_id(),
+                recipe: order.recipe_id.clone(),
+                gone,
+                now: prepared
+                    .plan
+                    .stages()
+                    .iter()
+                    .map(|s| s.id.clone())
+                    .collect(),
+            });
+        }
+        prepared.dry_run()?;
+        self.pin(order.id, &prepared)?;
+        Ok(prepared)
+    }
+
+    /// Refuses an answer to a budget pause and a budget raise to a question, saying which
+    /// command to use.
+    fn check_continuation(
+        &self,
+        order: &Order,
+        continuation: &Continuation,
+    ) -> Result<(), RunnerError> {
+        let open = self
+            .store
+            .questions(order.id)?
+            .into_iter()
+            .rev()
+            .find(|q| q.answer.is_none());
+        let budget = open
+            .as_ref()
+            .is_some_and(|q| q.kind == QuestionKind::Budget);
+        match continuation {
+            Continuation::Input(_) if budget => Err(RunnerError::BudgetDecision {
+                order: order.short_id(),
+                spent: order.cost_usd,
+            }),
+            Continuation::Budget(_) if !budget => Err(RunnerError::NotRunnable {
+                order: order.short_id(),
+                status: order.status,
+                hint: "it is not paused at its budget; `order input <id> \"answer\"` answers its \
+                       questions"
+                    .to_owned(),
+            }),
+            Continuation::Budget(limit) if *limit <= order.cost_usd => {
+                Err(RunnerError::BudgetTooLow {
+                    order: order.short_id(),
+                    limit: *limit,
+                    spent: order.cost_usd,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// An `order:warning` for each plugin the order's pinned recipe uses whose code changed
+    /// since the order was created (the current code runs: plugin code is not kept).
+    fn warn_changed_plugins(
+        &self,
+        order: &Order,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<(), RunnerError> {
+        let Some((value, _)) = self.store.snapshot(order.id)? else {
+            return Ok(());
+        };
+        for (id, was, now) in RecipeSnapshot::from_value(value)?.changed_plugins(self.plugins) {
+            let short = |hash: &str| hash.chars().take(12).collect::<String>();
+            let message = if now.is_empty() {
+                format!("plugin `{id}` the order was created with is no longer installed")
+            } else {
+                format!(
+                    "plugin `{id}` changed since the order was created ({} → {}); the current one runs",
+                    short(&was),
+                    short(&now)
+                )
+            };
+            let event = self
+                .store
+                .append_event(order.id, &EventBody::Warning(Warning { message }))?;
+            emit(&event);
+        }
+        Ok(())
     }
 
     /// The budget of `order`: its own limit, else the recipe's.
@@ -429,15 +580,15 @@ impl<'a> Runner<'a> {
             }))
     }
 
-    /// The questions of the order's latest `order:awaiting-input` event.
+    /// The order's open questions (none when it asks nothing).
     pub fn open_questions(&self, id: Uuid) -> Result<Vec<String>, RunnerError> {
         Ok(self
             .store
-            .last_event_with_kind(id, "order:awaiting-input")?
-            .and_then(|event| match event.body {
-                EventBody::AwaitingInput(waiting) => Some(waiting.questions),
-                _ => None,
-            })
+            .questions(id)?
+            .into_iter()
+            .rev()
+            .find(|q| q.answer.is_none())
+            .map(|q| q.questions)
             .unwrap_or_default())
     }
 

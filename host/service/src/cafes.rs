@@ -123,9 +123,73 @@ pub fn update(
     Ok(service.cafes().update(key, name, settings)?)
 }
 
-/// Unregisters the cafe `key`; its repository and files are not touched.
-pub fn remove(service: &Service, key: &str) -> Result<Cafe> {
-    Ok(service.cafes().remove(key)?)
+/// What unregistering a cafe does with its orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrdersPolicy {
+    /// Refuse when the cafe has orders (the default): they would be orphaned.
+    #[default]
+    Refuse,
+    /// Keep them: registering the repository again brings the cafe back with them.
+    Keep,
+    /// Delete them first, each with the never-lose-work checks of `order rm` (no `--force`); the
+    /// cafe stays registered when one refuses.
+    Remove,
+}
+
+/// What unregistering a cafe did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removed {
+    /// The cafe as it was.
+    pub cafe: Cafe,
+    /// Its orders kept, to come back when the repository is registered again.
+    pub kept_orders: usize,
+    /// Its orders deleted first.
+    pub deleted_orders: Vec<String>,
+}
+
+/// Unregisters the cafe `key`; its repository and files are not touched. With orders, what
+/// `policy` says (by default it refuses, listing them).
+pub fn remove(service: &Service, key: &str, policy: OrdersPolicy) -> Result<Removed> {
+    let cafes = service.cafes();
+    let cafe = cafes.find(key)?;
+    let orders = service
+        .store()?
+        .list_orders(&codecafe_store::OrderFilter::all().cafe(cafe.id.clone()))?;
+    if orders.is_empty() {
+        let cafe = cafes.remove(&cafe.id)?;
+        return Ok(Removed {
+            cafe,
+            kept_orders: 0,
+            deleted_orders: Vec::new(),
+        });
+    }
+    match policy {
+        OrdersPolicy::Refuse => Err(ServiceError::CafeHasOrders {
+            cafe: cafe.name.clone(),
+            orders: orders
+                .iter()
+                .map(|o| format!("{} ({})", o.short_id(), o.status))
+                .collect(),
+        }),
+        OrdersPolicy::Keep => Ok(Removed {
+            kept_orders: orders.len(),
+            cafe: cafes.retire(&cafe.id)?,
+            deleted_orders: Vec::new(),
+        }),
+        OrdersPolicy::Remove => {
+            let mut deleted = Vec::new();
+            for order in &orders {
+                crate::orders::delete(service, &order.id.to_string(), false, false)?;
+                deleted.push(order.short_id());
+            }
+            Ok(Removed {
+                cafe: cafes.remove(&cafe.id)?,
+                kept_orders: 0,
+                deleted_orders: deleted,
+            })
+        }
+    }
 }
 
 /// Makes the cafe `key` the one used outside any repository.

@@ -57,16 +57,33 @@ pub enum ServiceError {
         /// Where the search started.
         path: PathBuf,
     },
+    /// `cafe rm` of a cafe that has orders.
+    #[error(
+        "cafe {cafe} has {} orders ({}); they would be orphaned: `--keep-orders` keeps them \
+         (registering the repository again brings them back), `--remove-orders` deletes them \
+         first (refusing to lose uncommitted or unmerged work), or delete them with `codecafe \
+         order rm`",
+        orders.len(),
+        orders.join(", ")
+    )]
+    CafeHasOrders {
+        /// The cafe's name.
+        cafe: String,
+        /// Its orders: short id and status.
+        orders: Vec<String>,
+    },
     /// An order's cafe is no longer registered.
     #[error(
-        "order {order} belongs to cafe {cafe}, which is no longer registered; register its \
-         repository again with `codecafe cafe add <path>`"
+        "order {order} belongs to cafe {cafe}, which is no longer registered; `codecafe cafe add \
+         {path}` registers its repository again and brings its orders back"
     )]
     CafeGone {
         /// The order's short id.
         order: String,
         /// Its cafe id.
         cafe: String,
+        /// Its repository, as far as it can be told (`<path>` when not).
+        path: String,
     },
     /// The order is not in a status the operation works on.
     #[error("order {order} is {status}; {hint}")]

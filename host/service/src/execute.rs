@@ -49,7 +49,7 @@ impl Setup {
 
 /// Runs `body` with a runner for `cafe`, cancelled or stopped by `token` (and by the service's
 /// shutdown).
-fn with_runner<T>(
+pub(crate) fn with_runner<T>(
     service: &Service,
     cafe: &Cafe,
     token: &CancelToken,
@@ -91,10 +91,8 @@ fn vars(request: &NewOrderRequest) -> Result<std::collections::BTreeMap<String, 
 /// starts nothing.
 pub fn dry_run(service: &Service, request: &NewOrderRequest) -> Result<DryRun> {
     let cafe = service.registered_cafe(&request.scope)?;
-    let recipe = orders::recipe_id(request, &cafe);
-    let vars = vars(request)?;
     with_runner(service, &cafe, &CancelToken::new(), |runner| {
-        Ok(runner.prepare(&recipe, &request.prompt, vars)?.dry_run()?)
+        Ok(check_runnable(runner, &cafe, request)?.dry_run()?)
     })
 }
 
@@ -103,29 +101,45 @@ pub fn dry_run_order(service: &Service, id: &str, prompt: Option<&str>) -> Resul
     let order = orders::find(service, id)?;
     let cafe = service.order_cafe(&order)?;
     with_runner(service, &cafe, &CancelToken::new(), |runner| {
-        let prepared = runner.prepare(
-            &order.recipe_id,
-            prompt.unwrap_or(&order.prompt),
-            order.vars.clone(),
-        )?;
+        let mut prepared = runner.prepared_for(&order)?;
+        if let Some(prompt) = prompt {
+            prepared.prompt = prompt.to_owned();
+        }
+        check_providers(runner, &prepared, &cafe.path)?;
         Ok(prepared.dry_run()?)
     })
 }
 
-/// Checks that `request` can run — its recipe validates with the installed plugins and every
-/// prompt renders — before anything is created.
-fn check_runnable(service: &Service, cafe: &Cafe, request: &NewOrderRequest) -> Result<Prepared> {
+/// The recipe `request` runs, checked as far as it can be without running anything: it
+/// validates with the installed plugins, every prompt renders, and each stage's provider
+/// accepts its options for a dry invocation. Every problem found is in the error, with its
+/// place in the recipe file.
+pub(crate) fn check_runnable(
+    runner: &Runner<'_>,
+    cafe: &Cafe,
+    request: &NewOrderRequest,
+) -> Result<Prepared> {
     let recipe = orders::recipe_id(request, cafe);
-    let vars = vars(request)?;
-    with_runner(service, cafe, &CancelToken::new(), |runner| {
-        let prepared = runner.prepare(&recipe, &request.prompt, vars)?;
-        prepared.dry_run()?;
-        Ok(prepared)
-    })
+    let prepared = runner.prepare(&recipe, &request.prompt, vars(request)?)?;
+    prepared.dry_run()?;
+    check_providers(runner, &prepared, &cafe.path)?;
+    Ok(prepared)
+}
+
+/// The providers' problems with `prepared`'s stages, as one error.
+fn check_providers(runner: &Runner<'_>, prepared: &Prepared, cwd: &std::path::Path) -> Result<()> {
+    let problems =
+        codecafe_runner::check::provider_problems(&prepared.recipe, runner.plugins(), cwd);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(codecafe_catalog::CatalogError::Invalid { problems }.into())
+    }
 }
 
 /// Creates an order for `request` and runs it. Nothing is created when its recipe does not
-/// validate or a prompt does not render. `created` hears of the order before it starts.
+/// validate, a prompt does not render or a provider refuses a stage. `created` hears of the
+/// order before it starts.
 pub fn run(
     service: &Service,
     request: &NewOrderRequest,
@@ -134,8 +148,10 @@ pub fn run(
     emit: &mut dyn FnMut(&Event),
 ) -> Result<(Created, RunOutcome)> {
     let cafe = service.registered_cafe(&request.scope)?;
-    check_runnable(service, &cafe, request)?;
-    let new = orders::create(service, request)?;
+    let snapshot = with_runner(service, &cafe, &CancelToken::new(), |runner| {
+        Ok(runner.snapshot_of(&check_runnable(runner, &cafe, request)?))
+    })?;
+    let new = orders::create_pinned(service, request, &cafe, &snapshot)?;
     created(&new);
     let outcome = with_runner(service, &new.cafe, token, |runner| {
         Ok(runner.run(new.order.id, None, emit)?)
@@ -179,12 +195,23 @@ fn continue_order(
     })
 }
 
-/// Answers order `id`'s open questions (of a stage or a follow-up, or its budget) and continues
-/// it: the asking stage continues its own agent session.
+/// What the user gives an order that awaits input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The answer to a stage's (or a follow-up's) questions.
+    Answer(String),
+    /// A new budget, in US dollars, for an order paused at its budget.
+    Budget(f64),
+}
+
+/// Answers order `id`'s open questions (of a stage or a follow-up), or raises its budget when
+/// it is paused at it, and continues it: the asking stage continues its own agent session. An
+/// answer to a budget pause (and a budget for a question) is refused with the command to use;
+/// the order stays as it was.
 pub fn input(
     service: &Service,
     id: &str,
-    answer: &str,
+    reply: &Reply,
     token: &CancelToken,
     emit: &mut dyn FnMut(&Event),
 ) -> Result<RunOutcome> {
@@ -196,22 +223,22 @@ pub fn input(
              or that reached its budget",
         ));
     }
-    continue_order(
-        service,
-        &order,
-        Continuation::Input(answer.to_owned()),
-        token,
-        emit,
-    )
+    let continuation = match reply {
+        Reply::Answer(answer) => Continuation::Input(answer.clone()),
+        Reply::Budget(limit) => Continuation::Budget(*limit),
+    };
+    continue_order(service, &order, continuation, token, emit)
 }
 
 /// Runs the failed or cancelled order `id` again: from its failed stages, a chosen stage or
-/// the beginning; `fresh` starts new agent sessions.
+/// the beginning; `fresh` starts new agent sessions; `refresh` runs the cafe's current recipe,
+/// roles and skills instead of the order's pinned ones (refused when stages that ran are gone).
 pub fn retry(
     service: &Service,
     id: &str,
     from: RetryFrom,
     fresh: bool,
+    refresh: bool,
     token: &CancelToken,
     emit: &mut dyn FnMut(&Event),
 ) -> Result<RunOutcome> {
@@ -225,7 +252,11 @@ pub fn retry(
     continue_order(
         service,
         &order,
-        Continuation::Retry { from, fresh },
+        Continuation::Retry {
+            from,
+            fresh,
+            refresh,
+        },
         token,
         emit,
     )

@@ -227,11 +227,16 @@ pub fn line(event: &Event, short: &str) -> Option<String> {
                 .map(|q| format!("  - {q}"))
                 .collect();
             let how = match waiting.reason {
-                AwaitKind::Questions => format!("codecafe order input {short} \"...\""),
-                AwaitKind::Budget => format!("codecafe order input {short} \"yes\""),
+                AwaitKind::Questions => {
+                    format!("answer with `codecafe order input {short} \"...\"`")
+                }
+                AwaitKind::Budget => format!(
+                    "raise the budget with `codecafe order input {short} --budget <usd>`, or stop \
+                     with `codecafe order cancel {short}`"
+                ),
             };
             format!(
-                "? order {short} awaits your input:\n{}\n  answer with `{how}`",
+                "? order {short} awaits your input:\n{}\n  {how}",
                 questions.join("\n")
             )
         }

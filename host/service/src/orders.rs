@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use codecafe_catalog::cafe::Cafe;
-use codecafe_catalog::recipe::RecipeCatalog;
 use codecafe_store::event::{EventBody, OrderCreated, OrderMerged};
-use codecafe_store::{Event, NewOrder, Order, OrderFilter, OrderStatus, StageRun};
+use codecafe_store::{Event, NewOrder, Order, OrderFilter, OrderStatus, Question, StageRun};
 use codecafe_worktree::{
     BranchFate, CreateSpec, DiffFormat, DiffTarget, MergeKind, MergeSpec, RemoveSpec,
 };
@@ -16,7 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{Result, ServiceError};
 use crate::service::{Scope, Service};
-use codecafe_runner::CancelToken;
+use codecafe_runner::{CancelToken, RecipeSnapshot};
 
 /// How often [`follow`] looks for new events.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
@@ -84,12 +83,32 @@ pub(crate) fn recipe_id(request: &NewOrderRequest, cafe: &Cafe) -> String {
         .unwrap_or_else(|| cafe.settings.default_recipe.clone())
 }
 
-/// Creates an order: its branch and worktree, the stored order, `order:created`. A failure
-/// after the branch was made takes the branch and worktree away again.
+/// Creates an order: its recipe checked and pinned (every later step of the order runs it as
+/// it is now), its branch and worktree, the stored order, `order:created`. Nothing is created
+/// when the recipe does not validate; a failure after the branch was made takes the branch and
+/// worktree away again.
 pub fn create(service: &Service, request: &NewOrderRequest) -> Result<Created> {
     let cafe = service.registered_cafe(&request.scope)?;
     let recipe = recipe_id(request, &cafe);
-    RecipeCatalog::load(&cafe.orch())?.find(&recipe)?;
+    let vars = parse_vars(&request.vars)?
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    let snapshot = crate::execute::with_runner(service, &cafe, &CancelToken::new(), |runner| {
+        Ok(runner.snapshot_of(&runner.prepare(&recipe, &request.prompt, vars)?))
+    })?;
+    create_pinned(service, request, &cafe, &snapshot)
+}
+
+/// Creates an order for `request` on `cafe` running `snapshot` (checked already), pinned.
+pub(crate) fn create_pinned(
+    service: &Service,
+    request: &NewOrderRequest,
+    cafe: &Cafe,
+    snapshot: &RecipeSnapshot,
+) -> Result<Created> {
+    let cafe = cafe.clone();
+    let recipe = snapshot.recipe.id.clone();
     let mut order = NewOrder::new(&cafe.id, &recipe).prompt(request.prompt.clone());
     for (key, value) in parse_vars(&request.vars)? {
         order = order.var(key, value);
@@ -138,6 +157,11 @@ pub fn create(service: &Service, request: &NewOrderRequest) -> Result<Created> {
             return Err(err.into());
         }
     };
+    if let Err(err) = store.set_snapshot(created.id, &snapshot.to_value()) {
+        let _ = store.delete_order(created.id);
+        undo();
+        return Err(err.into());
+    }
     store.append_event(
         created.id,
         &EventBody::OrderCreated(OrderCreated {
@@ -203,7 +227,7 @@ pub fn list(service: &Service, request: &ListRequest) -> Result<OrderPage> {
     Ok(OrderPage { orders, total })
 }
 
-/// An order with its stage runs.
+/// An order with its stage runs, the recipe it runs and the questions it asked.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderDetails {
@@ -211,14 +235,57 @@ pub struct OrderDetails {
     pub order: Order,
     /// Its stage runs, in the order they started (follow-ups under stage `followup`).
     pub stages: Vec<StageRun>,
+    /// The recipe it runs, pinned when it was created (none for orders created before codecafe
+    /// pinned recipes, until their next step pins one).
+    pub recipe: Option<PinnedRecipe>,
+    /// The questions it asked, with the answers given, in the order asked.
+    pub questions: Vec<Question>,
 }
 
-/// Order `id` (or a unique prefix) with its stage runs.
+/// Which recipe an order runs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedRecipe {
+    /// The recipe id.
+    pub id: String,
+    /// `built-in` or `cafe`.
+    pub origin: codecafe_catalog::recipe::Origin,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Its stages, in plan order.
+    pub stages: Vec<String>,
+    /// When it was pinned (the order's creation, or its latest `retry --refresh`).
+    pub pinned_at: jiff::Timestamp,
+    /// The plugins it uses, with their content hashes then.
+    pub plugins: Vec<codecafe_runner::snapshot::PinnedPlugin>,
+}
+
+/// Order `id` (or a unique prefix) with its stage runs, pinned recipe and questions.
 pub fn get(service: &Service, id: &str) -> Result<OrderDetails> {
     let store = service.store()?;
     let order = store.find_order(id)?;
     let stages = store.stage_runs(order.id)?;
-    Ok(OrderDetails { order, stages })
+    let recipe = match store.snapshot(order.id)? {
+        Some((value, pinned_at)) => {
+            let snapshot = RecipeSnapshot::from_value(value)?;
+            Some(PinnedRecipe {
+                id: snapshot.recipe.id,
+                origin: snapshot.recipe.origin,
+                path: snapshot.recipe.path,
+                stages: snapshot.recipe.stages.into_iter().map(|s| s.id).collect(),
+                pinned_at,
+                plugins: snapshot.plugins,
+            })
+        }
+        None => None,
+    };
+    let questions = store.questions(order.id)?;
+    Ok(OrderDetails {
+        order,
+        stages,
+        recipe,
+        questions,
+    })
 }
 
 /// Order `id` (or a unique prefix).
@@ -515,24 +582,34 @@ pub fn delete(service: &Service, id: &str, force: bool, delete_branch: bool) -> 
     }
     let removal = match order.worktree_path.clone() {
         Some(worktree) => {
-            let cafe = service.order_cafe(&order)?;
-            let base = order
-                .base_branch
-                .clone()
-                .unwrap_or_else(|| cafe.settings.base_branch.clone());
-            Some(
-                codecafe_worktree::remove(
-                    &cafe.path,
-                    &RemoveSpec {
-                        worktree,
-                        branch: order.branch.clone(),
-                        base,
-                        force,
-                        delete_branch,
-                    },
-                )?
-                .into(),
-            )
+            // An order whose cafe is gone is still deleted, from its worktree's repository.
+            let (repo, base) = match service.order_cafe(&order) {
+                Ok(cafe) => (cafe.path, cafe.settings.base_branch),
+                Err(err) => match crate::service::order_repository(&order) {
+                    Some(repo) => (repo, "main".to_owned()),
+                    None if !worktree.exists() => (PathBuf::new(), String::new()),
+                    None => return Err(err),
+                },
+            };
+            let base = order.base_branch.clone().unwrap_or(base);
+            if repo.as_os_str().is_empty() {
+                // The worktree is gone already: only the order's state is left.
+                None
+            } else {
+                Some(
+                    codecafe_worktree::remove(
+                        &repo,
+                        &RemoveSpec {
+                            worktree,
+                            branch: order.branch.clone(),
+                            base,
+                            force,
+                            delete_branch,
+                        },
+                    )?
+                    .into(),
+                )
+            }
         }
         None => None,
     };

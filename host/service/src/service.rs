@@ -242,11 +242,29 @@ impl Service {
 
     /// The cafe `order` belongs to.
     pub fn order_cafe(&self, order: &Order) -> Result<Cafe> {
-        self.cafes()
-            .find(&order.cafe_id)
-            .map_err(|_| ServiceError::CafeGone {
+        self.cafes().find(&order.cafe_id).map_err(|_| {
+            let retired = self
+                .cafes()
+                .retired()
+                .ok()
+                .and_then(|r| r.into_iter().find(|r| r.cafe.id == order.cafe_id))
+                .map(|r| r.cafe.path);
+            let path = retired.or_else(|| order_repository(order));
+            ServiceError::CafeGone {
                 order: order.short_id(),
                 cafe: order.cafe_id.clone(),
-            })
+                path: path.map_or_else(|| "<path>".to_owned(), |p| p.display().to_string()),
+            }
+        })
     }
+}
+
+/// The repository an order's worktree belongs to, read from the worktree itself (for an order
+/// whose cafe is no longer registered).
+pub fn order_repository(order: &Order) -> Option<PathBuf> {
+    let worktree = order.worktree_path.as_ref().filter(|p| p.exists())?;
+    let repo = git2::Repository::open(worktree).ok()?;
+    // A linked worktree's common directory is the main repository's `.git`.
+    let common = repo.commondir().canonicalize().ok()?;
+    common.parent().map(Path::to_path_buf)
 }

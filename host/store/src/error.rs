@@ -70,6 +70,13 @@ pub enum StoreError {
         detail: String,
     },
 
+    /// `answer` was given but the order asks nothing.
+    #[error("order {order} asks no question")]
+    NoOpenQuestion {
+        /// The order's short id.
+        order: String,
+    },
+
     /// No order has this id or id prefix.
     #[error("no order `{id}`; `codecafe order list` shows the orders")]
     OrderNotFound {

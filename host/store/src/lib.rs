@@ -50,6 +50,7 @@
 //! # Ok::<(), codecafe_store::StoreError>(())
 //! ```
 
+pub mod answers;
 pub mod error;
 pub mod event;
 pub mod model;
@@ -58,6 +59,7 @@ pub mod slots;
 mod sql;
 mod store;
 
+pub use answers::{Question, QuestionKind};
 /// The state machines' types, re-exported so that users of the store need not name the engine.
 pub use codecafe_engine::{OrderAction, OrderStatus, StageAction, StageStatus};
 pub use error::{Result, StoreError};

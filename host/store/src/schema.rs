@@ -39,6 +39,17 @@
 //! leases(id INTEGER PK, holder (runner id), provider, order_id NULL, stage NULL, acquired_at)
 //! lease_queue(ticket INTEGER PK AUTOINCREMENT, holder, provider, since)
 //! ```
+//!
+//! ## Version 3
+//!
+//! The recipe an order runs, pinned when it is created, and the questions orders asked.
+//!
+//! ```sql
+//! order_snapshots(order_id PK FK → orders ON DELETE CASCADE, snapshot JSON, taken_at)
+//! questions(id INTEGER PK, order_id FK → orders ON DELETE CASCADE, stage NULL (NULL: the
+//!           budget), kind (questions | budget), questions JSON, asked_at, answer NULL,
+//!           answered_at NULL)
+//! ```
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -139,6 +150,28 @@ pub const MIGRATIONS: &[Migration] = &[
     );
     "#,
         camel_case_json,
+    ),
+    // 2 → 3: each order's pinned recipe (what every later step of the order runs), and the
+    // questions it asked with their answers.
+    Migration::Sql(
+        r#"
+    CREATE TABLE order_snapshots (
+        order_id TEXT PRIMARY KEY NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        snapshot TEXT NOT NULL,
+        taken_at INTEGER NOT NULL
+    );
+    CREATE TABLE questions (
+        id          INTEGER PRIMARY KEY,
+        order_id    TEXT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        stage       TEXT,
+        kind        TEXT NOT NULL,
+        questions   TEXT NOT NULL,
+        asked_at    INTEGER NOT NULL,
+        answer      TEXT,
+        answered_at INTEGER
+    );
+    CREATE INDEX questions_by_order ON questions (order_id, id);
+    "#,
     ),
 ];
 

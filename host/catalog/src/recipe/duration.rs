@@ -47,6 +47,16 @@ pub fn format_duration(duration: Duration) -> String {
     out
 }
 
+/// Reads a [`Duration`] written by [`serialize`].
+pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    parse_duration(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{text}` is not a duration: {DURATION_FORMAT}"))
+    })
+}
+
 /// Serializes a [`Duration`] as its [`format_duration`] text.
 pub(crate) fn serialize<S: serde::Serializer>(
     duration: &Duration,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::StageBlock;
 use super::graph::Graph;
@@ -54,8 +54,28 @@ impl Serialize for Source {
     }
 }
 
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(match text.split_once(':') {
+            Some(("profile", name)) => Self::Profile(name.to_owned()),
+            Some(("skill", id)) => Self::Skill(id.to_owned()),
+            _ => match text.as_str() {
+                "stage" => Self::Stage,
+                "recipe" => Self::Recipe,
+                "default" => Self::Default,
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "`{other}` is not where a value comes from"
+                    )));
+                }
+            },
+        })
+    }
+}
+
 /// A resolved value and where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sourced<T> {
     /// The value.
     pub value: T,
@@ -70,7 +90,8 @@ impl<T> Sourced<T> {
 }
 
 /// One stage, every field decided.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StageSpec {
     /// The stage id.
     pub id: String,
@@ -91,12 +112,18 @@ pub struct StageSpec {
     /// How many times it is retried after failing (0 unless `on_failure` is `retry`).
     pub retries: u32,
     /// The wait before each retry.
-    #[serde(serialize_with = "super::duration::serialize")]
+    #[serde(
+        serialize_with = "super::duration::serialize",
+        deserialize_with = "super::duration::deserialize"
+    )]
     pub retry_backoff: Duration,
     /// Extra prompt template text.
     pub prompt: Option<String>,
     /// Its time limit.
-    #[serde(serialize_with = "super::duration::serialize")]
+    #[serde(
+        serialize_with = "super::duration::serialize",
+        deserialize_with = "super::duration::deserialize"
+    )]
     pub timeout: Duration,
     /// The stages it names in `depends_on` (empty when it has none).
     pub depends_on: Vec<String>,
@@ -106,6 +133,13 @@ pub struct StageSpec {
     pub signals: Sourced<String>,
     /// Whether it continues the session of the stage it runs after.
     pub context: Sourced<SessionContext>,
+    /// Where its block starts in the recipe file (1-based; 0 when not known), for problems found
+    /// later (a provider refusing the stage's options).
+    #[serde(default)]
+    pub line: usize,
+    /// The column of that position.
+    #[serde(default)]
+    pub column: usize,
 }
 
 impl StageSpec {
@@ -119,7 +153,8 @@ impl StageSpec {
 }
 
 /// A recipe ready to run: its stages in the order of `workflow.stages`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResolvedRecipe {
     /// The recipe id.
     pub id: String,
@@ -309,6 +344,8 @@ impl Recipe {
                 after,
                 signals,
                 context,
+                line: block.id.pos.line,
+                column: block.id.pos.column,
             });
         }
         ResolvedRecipe {

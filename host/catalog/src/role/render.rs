@@ -14,7 +14,7 @@ use crate::skill::{Skill, SkillContext};
 use crate::template;
 
 /// One skill as the template sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SkillVar {
     /// Skill id.
     pub id: String,

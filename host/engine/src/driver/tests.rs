@@ -414,13 +414,20 @@ fn the_budget_pauses_instead_of_starting_more_stages() {
         }
     }));
     assert_eq!(run.status(), OrderStatus::AwaitingInput);
-    // Approving grants one more budget of the same size.
-    let cmds = go(
-        &mut run,
-        EngineEvent::InputReceived {
-            answer: "go on".into(),
-        },
+    // An answer is no budget decision: refused, nothing starts, the order still waits.
+    let err = run
+        .handle(EngineEvent::InputReceived {
+            answer: "no".into(),
+        })
+        .expect_err("an answer does not raise the budget");
+    assert!(err.to_string().contains("budget decision"), "{err}");
+    assert_eq!(run.status(), OrderStatus::AwaitingInput);
+    // A limit at or below the cost is no raise either.
+    assert!(
+        run.handle(EngineEvent::BudgetRaised { limit_usd: 1.5 })
+            .is_err()
     );
+    let cmds = go(&mut run, EngineEvent::BudgetRaised { limit_usd: 2.5 });
     assert_eq!(starts(&cmds), ["b"]);
     go(&mut run, EngineEvent::CostRecorded { total_usd: 2.6 });
     let cmds = go(&mut run, ok("b"));
@@ -825,7 +832,12 @@ fn no_two_ordered_stages_are_ever_outstanding_at_once() {
                 }
             }
             if run.status() == OrderStatus::AwaitingInput {
-                cmds = go(&mut run, EngineEvent::InputReceived { answer: "a".into() });
+                cmds = if run.waits_for_budget() {
+                    let limit_usd = run.snapshot().cost_usd + 2.0;
+                    go(&mut run, EngineEvent::BudgetRaised { limit_usd })
+                } else {
+                    go(&mut run, EngineEvent::InputReceived { answer: "a".into() })
+                };
                 continue;
             }
             let choice = rng.below(20);

@@ -83,10 +83,15 @@ pub enum EngineEvent {
         /// The stage.
         stage: String,
     },
-    /// The user answered the open question (or approved going past the budget).
+    /// The user answered the open question of a stage.
     InputReceived {
         /// The answer.
         answer: String,
+    },
+    /// The user raised the budget of an order paused at its budget, to this many USD.
+    BudgetRaised {
+        /// The new limit, in USD; above the cost so far.
+        limit_usd: f64,
     },
     /// The user cancelled the order.
     CancelRequested,

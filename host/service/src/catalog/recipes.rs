@@ -4,18 +4,15 @@
 //! installed ([`Service::known`]), and what only the active profile brings out (a session
 //! continued across providers).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use codecafe_catalog::profile::Profiles;
-use codecafe_catalog::recipe::duration::format_duration;
 use codecafe_catalog::recipe::{
-    Known, Mode, OnFailure, Origin, Recipe, RecipeCatalog, ResolvedRecipe, SessionContext, Sourced,
-    StageSpec, starter_recipe,
+    Known, Origin, Recipe, RecipeCatalog, ResolvedRecipe, SessionContext, starter_recipe,
 };
 use codecafe_catalog::skill::{SkillCatalog, SkillContext};
 use codecafe_catalog::{CatalogError, OrchDir, Problem};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::error::{Result, ServiceError};
 use crate::service::{Scope, Service};
@@ -45,22 +42,20 @@ pub struct RecipeRow {
 }
 
 /// A recipe resolved with a profile, and how it stands.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecipeShow {
     /// The recipe with every default filled in; its `problems` are all of the recipe's, not
     /// only the profile's.
+    #[serde(flatten)]
     pub recipe: ResolvedRecipe,
     /// The cafe's recipe replaces a built-in of the same id.
     pub overrides_builtin: bool,
-    /// Why the names the recipe uses could not be checked, if they could not.
-    pub unchecked: Option<String>,
-}
-
-impl RecipeShow {
     /// It has no problem.
-    pub fn valid(&self) -> bool {
-        self.recipe.problems.is_empty()
-    }
+    pub valid: bool,
+    /// Why the names the recipe uses could not be checked, if they could not.
+    #[serde(skip)]
+    pub unchecked: Option<String>,
 }
 
 /// A recipe written into the cafe.
@@ -154,6 +149,7 @@ pub fn show_recipe(
     let mut resolved = recipe.resolve_with(&profiles, &skills);
     resolved.problems = problems;
     Ok(RecipeShow {
+        valid: resolved.problems.is_empty(),
         recipe: resolved,
         overrides_builtin: catalog.overrides_builtin(recipe.id()),
         unchecked,
@@ -226,11 +222,20 @@ pub fn validate_recipes(
     let known = service.known(scope)?;
     let profiles = service.profiles()?;
     let skills = skill_contexts(&orch);
+    let repo = service.repository(scope).ok();
+    let plugins = service.plugins(repo.as_deref())?;
+    let cwd = repo.unwrap_or_else(|| scope.cwd.clone());
     Ok(recipes
         .into_iter()
         .map(|(target, recipe)| match recipe {
             Ok(recipe) => {
-                let problems = check(&recipe, &known, &profiles, &skills);
+                let mut problems = check(&recipe, &known, &profiles, &skills);
+                if problems.is_empty() {
+                    // What only the providers can tell: options they refuse, a capability
+                    // a stage asks for that its provider lacks.
+                    let resolved = recipe.resolve_with(&profiles, &skills);
+                    problems = codecafe_runner::check::provider_problems(&resolved, &plugins, &cwd);
+                }
                 RecipeCheck {
                     id: Some(recipe.id().to_owned()),
                     path: recipe.path().display().to_string(),
@@ -312,87 +317,4 @@ fn check(
     problems.extend(recipe.resolve_with(profiles, skills).problems);
     problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
     problems
-}
-
-impl Serialize for RecipeShow {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let recipe = &self.recipe;
-        ShowJson {
-            id: &recipe.id,
-            name: &recipe.name,
-            description: recipe.description.as_deref(),
-            origin: recipe.origin,
-            path: &recipe.path,
-            budget: recipe.budget,
-            profile: &recipe.profile,
-            stages: recipe.stages.iter().map(StageJson::from).collect(),
-            problems: &recipe.problems,
-            overrides_builtin: self.overrides_builtin,
-            valid: self.valid(),
-        }
-        .serialize(serializer)
-    }
-}
-
-/// [`RecipeShow`] as JSON: the resolved recipe with camelCase keys (the catalog's own
-/// serialization keeps the recipe file's snake_case keys).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ShowJson<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    origin: Origin,
-    path: &'a Path,
-    budget: Option<f64>,
-    profile: &'a str,
-    stages: Vec<StageJson<'a>>,
-    problems: &'a [Problem],
-    overrides_builtin: bool,
-    valid: bool,
-}
-
-/// One resolved stage as JSON.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StageJson<'a> {
-    id: &'a str,
-    role: Option<&'a str>,
-    skills: &'a [String],
-    provider: &'a Sourced<String>,
-    model: &'a Sourced<Option<String>>,
-    options: &'a BTreeMap<String, Sourced<serde_json::Value>>,
-    mode: Mode,
-    on_failure: OnFailure,
-    retries: u32,
-    retry_backoff: String,
-    prompt: Option<&'a str>,
-    timeout: String,
-    depends_on: &'a [String],
-    after: &'a [String],
-    signals: &'a Sourced<String>,
-    context: &'a Sourced<SessionContext>,
-}
-
-impl<'a> From<&'a StageSpec> for StageJson<'a> {
-    fn from(stage: &'a StageSpec) -> Self {
-        Self {
-            id: &stage.id,
-            role: stage.role.as_deref(),
-            skills: &stage.skills,
-            provider: &stage.provider,
-            model: &stage.model,
-            options: &stage.options,
-            mode: stage.mode,
-            on_failure: stage.on_failure,
-            retries: stage.retries,
-            retry_backoff: format_duration(stage.retry_backoff),
-            prompt: stage.prompt.as_deref(),
-            timeout: format_duration(stage.timeout),
-            depends_on: &stage.depends_on,
-            after: &stage.after,
-            signals: &stage.signals,
-            context: &stage.context,
-        }
-    }
 }
