@@ -1,22 +1,27 @@
 //! Reading Claude Code's stream-json output (`claude -p --output-format stream-json --verbose`).
 //!
-//! One JSON object per line, told apart by `type` (and `subtype` for `system`):
+//! One JSON object per line, told apart by `type` (and `subtype` for `system`), wherever that
+//! key is in the line (2.1.332 writes `result` and `attachment` lines with `type` in the middle):
 //!
 //! | line | events |
 //! |---|---|
 //! | `system`/`init` | `SessionStarted`, once per distinct id (it repeats every streamed-input turn) |
-//! | other `system` lines (`status`, `api_retry`, `thinking_tokens`, ...) | `Other` |
+//! | `system`/`permission_denied` (2.1.332) | `Other` (`permission-denied`); see [`Denial`] |
+//! | other `system` lines (`status`, `api_retry`, `thinking_tokens`, `hook_started`, ...) | `Other` |
 //! | `assistant` | per content block: `AssistantText`, `Thinking`, `ToolCall`; with `error`: `Error` |
 //! | `user` | `ToolResult` per tool result, `FileChange` from a Write/Edit `tool_use_result` |
 //! | `result` | an `Error` per permission denial, `Usage` (with cost), then `FinalResult` |
 //! | `control_request` `can_use_tool` | `ApprovalRequest` (other requests are refused with a reply) |
 //! | `stream_event` (partial messages) | nothing: the complete `assistant` line follows |
+//! | `attachment` (hook results, 2.1.332), `command_lifecycle` (2.1.332) | `Other` |
 //! | `rate_limit_event`, unknown types | `Other` |
 //! | anything that is not a JSON object | `Log` |
 //!
 //! Lines are read into small serde structs that name only the fields used and borrow strings
-//! from the line where they can; everything else is skipped without being built. Unexpected
-//! shapes never panic: a line that does not fit is reported as `Other` or `Log`, never dropped.
+//! from the line where they can; everything else is skipped without being built (new fields,
+//! such as the `result` line's `ttft_ms`, `subagent_stats` or `deferred_tool_use` of 2.1.332,
+//! cost nothing). Unexpected shapes never panic: a line that does not fit is reported as
+//! `Other` or `Log`, never dropped.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -46,11 +51,30 @@ pub struct PendingApproval {
     pub tool_use_id: Option<String>,
 }
 
+/// A tool call Claude Code refused to run, as a `system`/`permission_denied` line reports it
+/// (2.1.332 and later; earlier versions only list denials in the `result` line's
+/// `permission_denials`, which later versions still do too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The tool's name (`Write`, `Bash`, ...).
+    pub tool: String,
+    /// The tool's input as JSON text, from the `tool_use` block that asked for it (the denial
+    /// line does not repeat it); `{}` when that block was not seen.
+    pub input: String,
+    /// The tool call's id.
+    pub tool_use_id: String,
+    /// Why, as Claude Code words it (its `message`, else its decision reason).
+    pub reason: String,
+}
+
 /// What parsing remembers across the lines of one session.
 #[derive(Debug, Default)]
 pub struct ParseState {
     sessions: Vec<String>,
     tools: HashMap<String, String>,
+    /// The inputs of tool calls without a result yet, for [`Denial::input`]; removed when the
+    /// result arrives, so a long session does not keep every input it ever saw.
+    open_inputs: HashMap<String, String>,
     approvals: HashMap<String, PendingApproval>,
     saw_result: bool,
     last_result_failed: bool,
@@ -122,6 +146,13 @@ impl ParseState {
                     // A repeated init (one per streamed turn) is a known no-op.
                     return batch;
                 }
+                Some("permission_denied") => {
+                    // The real-time form of a denial. Reported as the line itself until the
+                    // provider interface has a tool-denied event, which
+                    // `Self::permission_denial` already reads; the `result` line's
+                    // `permission_denials` still report it as an error at the end.
+                    batch.push(AgentEvent::other("permission-denied", raw));
+                }
                 Some(subtype) => batch.push(AgentEvent::other(subtype, raw)),
                 None => batch.push(AgentEvent::other("system", raw)),
             },
@@ -143,6 +174,10 @@ impl ParseState {
                 batch.push(AgentEvent::other("approval-withdrawn", raw));
             }
             "rate_limit_event" => batch.push(AgentEvent::other("rate-limit", raw)),
+            // Hook results (`hook_success`, `hook_deferred_tool`, ...) and the start and end of
+            // a command (`state`), some after the `result` line: progress, not output.
+            "attachment" => batch.push(AgentEvent::other("attachment", raw)),
+            "command_lifecycle" => batch.push(AgentEvent::other("command-lifecycle", raw)),
             // An unknown type, or none (an empty kind is `unknown`).
             kind => batch.push(AgentEvent::other(kind, raw)),
         }
@@ -150,6 +185,69 @@ impl ParseState {
             batch.push(AgentEvent::other(kind, raw));
         }
         batch
+    }
+
+    /// The denial a `system`/`permission_denied` line reports: tool, input (from the tool call
+    /// seen earlier), tool-use id and reason. `None` for any other line, or a denial line that
+    /// names neither a tool nor a tool call.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "read once the provider interface has a tool-denied event; until then the \
+                      line is reported as `other`"
+        )
+    )]
+    fn permission_denial(&self, line: &Line<'_>) -> Option<Denial> {
+        let is_denial = line.kind.as_ref().is_some_and(|k| k.as_str() == "system")
+            && line
+                .subtype
+                .as_ref()
+                .is_some_and(|s| s.as_str() == "permission_denied");
+        if !is_denial {
+            return None;
+        }
+        let tool_use_id = line.tool_use_id.as_ref().map_or("", Str::as_str);
+        let tool = line
+            .tool_name
+            .as_ref()
+            .map(Str::as_str)
+            .filter(|name| !name.is_empty())
+            .or_else(|| self.tools.get(tool_use_id).map(String::as_str))
+            .unwrap_or_default();
+        if tool.is_empty() && tool_use_id.is_empty() {
+            return None;
+        }
+        let reason = [
+            line.message.as_ref().and_then(StrOr::as_str),
+            line.decision_reason.as_ref().and_then(Value::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|text| !text.trim().is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            line.decision_reason
+                .as_ref()
+                .filter(|reason| reason.is_object())
+                .map(Value::to_string)
+        })
+        .or_else(|| {
+            line.decision_reason_type
+                .as_ref()
+                .map(|kind| kind.as_str().to_owned())
+        })
+        .unwrap_or_else(|| "permission denied".to_owned());
+        Some(Denial {
+            tool: tool.to_owned(),
+            input: self
+                .open_inputs
+                .get(tool_use_id)
+                .cloned()
+                .unwrap_or_else(|| "{}".to_owned()),
+            tool_use_id: tool_use_id.to_owned(),
+            reason,
+        })
     }
 
     fn session(&mut self, id: &str, batch: &mut OutputBatch) {
@@ -160,7 +258,11 @@ impl ParseState {
     }
 
     fn assistant(&mut self, line: &Line<'_>, batch: &mut OutputBatch) {
-        let content = line.message.as_ref().and_then(|m| m.content.as_ref());
+        let content = line
+            .message
+            .as_ref()
+            .and_then(StrOr::value)
+            .and_then(|m| m.content.as_ref());
         if let Some(error) = &line.error {
             // An API failure: a synthetic assistant message whose text explains it.
             let text = match content {
@@ -227,17 +329,15 @@ impl ParseState {
                     .name
                     .as_ref()
                     .map_or_else(String::new, |name| name.as_str().to_owned());
+                let input = block
+                    .input
+                    .as_ref()
+                    .map_or_else(|| "{}".to_owned(), Value::to_string);
                 if !id.is_empty() {
                     self.tools.insert(id.clone(), name.clone());
+                    self.open_inputs.insert(id.clone(), input.clone());
                 }
-                batch.push(AgentEvent::ToolCall(ToolCall {
-                    id,
-                    name,
-                    input: block
-                        .input
-                        .as_ref()
-                        .map_or_else(|| "{}".to_owned(), Value::to_string),
-                }));
+                batch.push(AgentEvent::ToolCall(ToolCall { id, name, input }));
             }
             other_kind => batch.push(AgentEvent::other(
                 &format!("content-{other_kind}"),
@@ -247,7 +347,11 @@ impl ParseState {
     }
 
     fn user(&mut self, line: &Line<'_>, batch: &mut OutputBatch) {
-        let Some(StrOr::Value(blocks)) = line.message.as_ref().and_then(|m| m.content.as_ref())
+        let Some(StrOr::Value(blocks)) = line
+            .message
+            .as_ref()
+            .and_then(StrOr::value)
+            .and_then(|m| m.content.as_ref())
         else {
             return;
         };
@@ -260,6 +364,7 @@ impl ParseState {
                 .tool_use_id
                 .as_ref()
                 .map_or_else(String::new, |id| id.as_str().to_owned());
+            self.open_inputs.remove(&id);
             let is_error = block.is_error.unwrap_or(false);
             batch.push(AgentEvent::ToolResult(ToolResult {
                 id: id.clone(),
@@ -321,7 +426,10 @@ impl ParseState {
                 output_tokens: tokens(usage.output_tokens),
                 cached_input_tokens: tokens(usage.cache_read_input_tokens),
                 cache_write_tokens: tokens(usage.cache_creation_input_tokens),
+                // Claude Code's `total_cost_usd` covers the whole session, the history a
+                // resumed or forked run starts from included; the host takes the difference.
                 cost_usd: line.total_cost_usd.filter(|usd| usd.is_finite()),
+                cost_is_session_total: true,
             }));
         }
         let is_error = line.is_error.unwrap_or(false) || failed_subtype;
@@ -461,8 +569,17 @@ struct Line<'a> {
     subtype: Option<Str<'a>>,
     #[serde(borrow)]
     session_id: Option<Str<'a>>,
+    /// An API message (`assistant`, `user`), or a text (`system`/`permission_denied`).
     #[serde(borrow)]
-    message: Option<Message<'a>>,
+    message: Option<StrOr<'a, Message<'a>>>,
+    /// `system`/`permission_denied`: the refused tool and call, and why.
+    #[serde(borrow)]
+    tool_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    tool_use_id: Option<Str<'a>>,
+    decision_reason: Option<Value>,
+    #[serde(borrow)]
+    decision_reason_type: Option<Str<'a>>,
     error: Option<Value>,
     #[serde(borrow)]
     tool_use_result: Option<StrOr<'a, ToolUseResult>>,
@@ -472,7 +589,7 @@ struct Line<'a> {
     usage: Option<ResultUsage>,
     total_cost_usd: Option<f64>,
     #[serde(borrow)]
-    permission_denials: Option<Vec<Denial<'a>>>,
+    permission_denials: Option<Vec<ListedDenial<'a>>>,
     errors: Option<Value>,
     #[serde(borrow)]
     request_id: Option<Str<'a>>,
@@ -534,8 +651,9 @@ struct ResultUsage {
     cache_creation_input_tokens: Option<f64>,
 }
 
+/// An entry of the `result` line's `permission_denials`.
 #[derive(Deserialize)]
-struct Denial<'a> {
+struct ListedDenial<'a> {
     #[serde(borrow)]
     tool_name: Option<Str<'a>>,
     #[serde(borrow)]

@@ -178,6 +178,7 @@ fn result_gives_denials_usage_and_the_final_result() {
             cached_input_tokens: 55860,
             cache_write_tokens: 2150,
             cost_usd: Some(0.0467025),
+            cost_is_session_total: true,
         })
     );
     assert_eq!(
@@ -375,4 +376,157 @@ fn never_panics_on_odd_lines() {
         let batch = ParseState::default().parse_line(Stream::Stdout, line);
         assert!(!batch.events.is_empty(), "{line:?} was dropped");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines of 2.1.332
+// ---------------------------------------------------------------------------------------------
+
+/// A `system`/`permission_denied` line as 2.1.332 writes it.
+const DENIED: &str = r#"{"type":"system","subtype":"permission_denied","tool_name":"Write","tool_use_id":"toolu_1","message":"Claude requested permissions to write to /w/notes.txt, but you haven't granted it yet.","uuid":"u","session_id":"s-1"}"#;
+
+/// The `tool_use` the denial refers to.
+const WRITE_CALL: &str = r#"{"type":"assistant","message":{"content":[{"id":"toolu_1","input":{"file_path":"/w/notes.txt","content":"draft\n"},"name":"Write","type":"tool_use"}]},"session_id":"s-1"}"#;
+
+fn line(text: &str) -> Line<'_> {
+    serde_json::from_str(text).expect("a line")
+}
+
+#[test]
+fn a_permission_denied_line_is_other_with_the_line() {
+    assert_eq!(
+        one(DENIED),
+        [AgentEvent::other("permission-denied", DENIED)]
+    );
+}
+
+#[test]
+fn the_denial_recogniser_reads_tool_input_id_and_reason() {
+    let mut state = ParseState::default();
+    events(&mut state, WRITE_CALL);
+    assert_eq!(
+        state.permission_denial(&line(DENIED)),
+        Some(Denial {
+            tool: "Write".to_owned(),
+            input: r#"{"content":"draft\n","file_path":"/w/notes.txt"}"#.to_owned(),
+            tool_use_id: "toolu_1".to_owned(),
+            reason: "Claude requested permissions to write to /w/notes.txt, but you haven't \
+                     granted it yet."
+                .to_owned(),
+        })
+    );
+    // Once the call has its result, its input is no longer kept.
+    events(
+        &mut state,
+        r#"{"type":"user","message":{"content":[{"tool_use_id":"toolu_1","type":"tool_result","content":"denied","is_error":true}]}}"#,
+    );
+    assert_eq!(
+        state
+            .permission_denial(&line(DENIED))
+            .map(|denial| denial.input),
+        Some("{}".to_owned())
+    );
+}
+
+#[test]
+fn the_denial_recogniser_takes_other_reasons_and_known_names() {
+    let mut state = ParseState::default();
+    events(&mut state, WRITE_CALL);
+    // No tool name in the line: the call's; a decision reason instead of a message.
+    let reasoned = r#"{"subtype":"permission_denied","tool_use_id":"toolu_1","decision_reason_type":"rule","decision_reason":"Write is denied by a rule","type":"system"}"#;
+    let denial = state.permission_denial(&line(reasoned)).expect("a denial");
+    assert_eq!(
+        (denial.tool.as_str(), denial.reason.as_str()),
+        ("Write", "Write is denied by a rule")
+    );
+    let structured = r#"{"type":"system","subtype":"permission_denied","tool_name":"Bash","tool_use_id":"t9","decision_reason":{"type":"mode","mode":"dontAsk"}}"#;
+    let denial = state
+        .permission_denial(&line(structured))
+        .expect("a denial");
+    assert_eq!(denial.input, "{}", "an unseen call's input is unknown");
+    assert!(denial.reason.contains("dontAsk"), "{}", denial.reason);
+    let only_type = r#"{"type":"system","subtype":"permission_denied","tool_name":"Bash","decision_reason_type":"classifier"}"#;
+    assert_eq!(
+        state
+            .permission_denial(&line(only_type))
+            .map(|denial| denial.reason),
+        Some("classifier".to_owned())
+    );
+    let bare = r#"{"type":"system","subtype":"permission_denied","tool_name":"Bash"}"#;
+    assert_eq!(
+        state
+            .permission_denial(&line(bare))
+            .map(|denial| denial.reason),
+        Some("permission denied".to_owned())
+    );
+}
+
+#[test]
+fn the_denial_recogniser_ignores_other_lines() {
+    let state = ParseState::default();
+    for text in [
+        r#"{"type":"system","subtype":"permission_denied"}"#,
+        r#"{"type":"system","subtype":"status","tool_name":"Write","tool_use_id":"t"}"#,
+        r#"{"type":"result","subtype":"success","permission_denials":[{"tool_name":"Write","tool_use_id":"t","tool_input":{}}]}"#,
+        WRITE_CALL,
+        INIT,
+    ] {
+        assert_eq!(state.permission_denial(&line(text)), None, "{text}");
+    }
+}
+
+#[test]
+fn attachment_and_command_lifecycle_lines_are_other() {
+    // `type` is not the first key of these lines.
+    let attachment = r#"{"attachment":{"type":"hook_success","hookName":"PreToolUse:Write","toolUseID":"toolu_1","hookEvent":"PreToolUse","content":"","stdout":"{}","exitCode":0},"type":"attachment","uuid":"u","session_id":"s-1"}"#;
+    let started = r#"{"type":"command_lifecycle","command_uuid":"c","state":"started","uuid":"u","session_id":"s-1"}"#;
+    assert_eq!(
+        one(attachment),
+        [AgentEvent::other("attachment", attachment)]
+    );
+    assert_eq!(
+        one(started),
+        [AgentEvent::other("command-lifecycle", started)]
+    );
+    // After the result (2.1.332 writes the command's end there), they reopen nothing.
+    let mut state = ParseState::default();
+    events(
+        &mut state,
+        r#"{"type":"result","subtype":"success","is_error":false,"result":"ok"}"#,
+    );
+    events(&mut state, &started.replace("started", "completed"));
+    assert!(state.finish(Some(0)).events.is_empty());
+}
+
+#[test]
+fn a_result_with_new_fields_and_type_last_reads_the_same() {
+    let line = r#"{"duration_api_ms":52,"stop_reason":"tool_deferred","session_id":"s-1","total_cost_usd":0.019,"usage":{"input_tokens":7,"cache_creation_input_tokens":1920,"cache_read_input_tokens":36400,"output_tokens":108,"output_tokens_details":{"thinking_tokens":0},"iterations":[],"fallback_credit":null},"permission_denials":[],"terminal_reason":"tool_deferred","deferred_tool_use":{"id":"toolu_1","name":"Write","input":{"file_path":"/w/a"}},"subagent_stats":{"spawned":0,"by_type":{}},"safety_stops":0,"is_error":false,"num_turns":1,"subtype":"success","result":"Waiting.","ttft_ms":159,"type":"result","queued_turn_count":0,"result_index":0,"model_usage_since_last_result":{"claude-opus-5-5":{"inputTokens":7}}}"#;
+    assert_eq!(
+        one(line),
+        [
+            AgentEvent::SessionStarted {
+                id: "s-1".to_owned()
+            },
+            AgentEvent::Usage(Usage {
+                input_tokens: 7,
+                output_tokens: 108,
+                cached_input_tokens: 36400,
+                cache_write_tokens: 1920,
+                cost_usd: Some(0.019),
+                cost_is_session_total: true,
+            }),
+            AgentEvent::FinalResult(FinalResult {
+                text: "Waiting.".to_owned(),
+                is_error: false
+            })
+        ]
+    );
+    // An assistant line with `type` last is still assistant text.
+    let text = r#"{"message":{"content":[{"text":"Hi","type":"text"}]},"session_id":"s-1","type":"assistant"}"#;
+    assert_eq!(
+        one(text),
+        [AgentEvent::AssistantText {
+            text: "Hi".to_owned()
+        }]
+    );
 }

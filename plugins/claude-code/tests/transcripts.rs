@@ -1,15 +1,24 @@
-//! The adapter against real Claude Code transcripts (`tests/transcripts/*.jsonl`, captured from
-//! `claude` 2.1.197 driven by the fake model server; see the README there for each run's argv).
+//! The adapter against real Claude Code transcripts, one folder per version
+//! (`tests/transcripts/<version>/*.jsonl`, captured from `claude` driven by the fake model
+//! server; see the README there for each run's argv). Users run many versions: every test runs
+//! on every folder, with version-specific checks where the CLI's behaviour differs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use codecafe_plugin_claude_code::ClaudeCode;
 use codecafe_sdk::testing::{
-    self, ChunkSizes, assistant_texts, errors, file_changes, final_result, session_ids, tool_calls,
-    tool_results,
+    self, ChunkSizes, assistant_texts, errors, file_changes, session_ids, tool_calls, tool_results,
 };
-use codecafe_sdk::{AgentEvent, ChangeKind, Provider, Stream, Usage};
+use codecafe_sdk::{AgentEvent, ChangeKind, FinalResult, Provider, Stream, Usage};
+use serde_json::Value;
+
+/// The captured versions, oldest first: each has a folder of the same scenarios.
+const VERSIONS: &[&str] = &["2.1.197", "2.1.332"];
+
+/// The first version that reports denials in real time (`system`/`permission_denied`) and the
+/// start and end of a command (`command_lifecycle`).
+const V2_1_332: &str = "2.1.332";
 
 /// The exit code of each captured run (from the transcripts' README).
 const EXIT_CODES: &[(&str, i32)] = &[
@@ -20,12 +29,20 @@ const EXIT_CODES: &[(&str, i32)] = &[
     ("api-error", 1),
     ("resume", 0),
     ("partial-messages", 0),
+    ("deferred", 0),
+    ("deferred-resume", 0),
 ];
 
-/// Every transcript, by name (without `.jsonl`).
-fn transcripts() -> BTreeMap<String, String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
-    testing::read_transcripts(dir).expect("the transcripts directory")
+fn folder(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/transcripts")
+        .join(version)
+}
+
+/// Every transcript of a version, by name (without `.jsonl`).
+fn transcripts(version: &str) -> BTreeMap<String, String> {
+    testing::read_transcripts(folder(version))
+        .unwrap_or_else(|e| panic!("the transcripts of {version}: {e}"))
 }
 
 fn exit_code(name: &str) -> i32 {
@@ -50,7 +67,7 @@ fn run(name: &str, text: &str) -> Vec<AgentEvent> {
         );
         if batch.events.is_empty() {
             // Only the known no-ops: partial-message stream events and a repeated init.
-            let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let value: Value = serde_json::from_str(line).expect("a JSON line");
             let known = value["type"] == "stream_event"
                 || (value["subtype"] == "init"
                     && sessions
@@ -72,6 +89,26 @@ fn run(name: &str, text: &str) -> Vec<AgentEvent> {
     all
 }
 
+/// The run's one final result. Only progress may follow it: 2.1.332 reports the end of a
+/// command (`command_lifecycle`) after its `result` line.
+fn final_result(events: &[AgentEvent]) -> &FinalResult {
+    let position = events
+        .iter()
+        .position(|e| matches!(e, AgentEvent::FinalResult(_)))
+        .expect("a final result");
+    let after = &events[position + 1..];
+    assert!(
+        after
+            .iter()
+            .all(|e| matches!(e, AgentEvent::Other { kind, .. } if kind == "command-lifecycle")),
+        "only progress after the final result: {after:?}"
+    );
+    match &events[position] {
+        AgentEvent::FinalResult(result) => result,
+        _ => unreachable!("found as a final result"),
+    }
+}
+
 /// The run's one usage report.
 fn usage(events: &[AgentEvent]) -> Usage {
     let usages = testing::usages(events);
@@ -79,22 +116,23 @@ fn usage(events: &[AgentEvent]) -> Usage {
     usages[0]
 }
 
-fn load(name: &str) -> Vec<AgentEvent> {
-    let all = transcripts();
+/// A transcript's events.
+fn load(version: &str, name: &str) -> Vec<AgentEvent> {
+    let all = transcripts(version);
     let text = all
         .get(name)
-        .unwrap_or_else(|| panic!("transcript {name}.jsonl is missing"));
+        .unwrap_or_else(|| panic!("transcript {version}/{name}.jsonl is missing"));
     run(name, text)
 }
 
 /// The transcript's lines as JSON, to check the events against what the CLI wrote.
-fn raw(name: &str) -> Vec<serde_json::Value> {
-    testing::json_lines(&transcripts()[name])
+fn raw(version: &str, name: &str) -> Vec<Value> {
+    testing::json_lines(&transcripts(version)[name])
 }
 
 /// The session id of the transcript's `system/init` line.
-fn init_session(name: &str) -> String {
-    raw(name)
+fn init_session(version: &str, name: &str) -> String {
+    raw(version, name)
         .iter()
         .find(|v| v["type"] == "system" && v["subtype"] == "init")
         .and_then(|v| v["session_id"].as_str())
@@ -103,8 +141,8 @@ fn init_session(name: &str) -> String {
 }
 
 /// The ids of the `tool_use` blocks of the transcript's assistant lines, in order.
-fn raw_tool_ids(name: &str) -> Vec<String> {
-    raw(name)
+fn raw_tool_ids(version: &str, name: &str) -> Vec<String> {
+    raw(version, name)
         .iter()
         .filter(|v| v["type"] == "assistant")
         .flat_map(|v| {
@@ -118,9 +156,17 @@ fn raw_tool_ids(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// How many lines of the transcript have this `type` (and `subtype`, when given).
+fn raw_count(version: &str, name: &str, kind: &str, subtype: Option<&str>) -> usize {
+    raw(version, name)
+        .iter()
+        .filter(|v| v["type"] == kind && subtype.is_none_or(|s| v["subtype"] == s))
+        .count()
+}
+
 /// The usage the transcript's `result` line reports.
-fn raw_usage(name: &str) -> Usage {
-    let lines = raw(name);
+fn raw_usage(version: &str, name: &str) -> Usage {
+    let lines = raw(version, name);
     let result = lines
         .iter()
         .find(|v| v["type"] == "result")
@@ -132,212 +178,344 @@ fn raw_usage(name: &str) -> Usage {
         cached_input_tokens: n("cache_read_input_tokens"),
         cache_write_tokens: n("cache_creation_input_tokens"),
         cost_usd: result["total_cost_usd"].as_f64(),
+        cost_is_session_total: true,
     }
 }
 
 #[test]
-fn every_transcript_reads_without_losing_a_line() {
-    let all = transcripts();
-    for (name, _) in EXIT_CODES {
-        assert!(all.contains_key(*name), "{name}.jsonl is missing");
-    }
-    for (name, text) in &all {
-        let events = run(name, text);
-        assert_eq!(session_ids(&events).len(), 1, "{name}: one session");
-        final_result(&events);
+fn every_version_has_every_scenario_and_reads_without_losing_a_line() {
+    for version in VERSIONS {
+        let all = transcripts(version);
+        for (name, _) in EXIT_CODES {
+            assert!(all.contains_key(*name), "{version}/{name}.jsonl is missing");
+        }
+        for (name, text) in &all {
+            let events = run(name, text);
+            assert_eq!(
+                session_ids(&events).len(),
+                1,
+                "{version}/{name}: one session"
+            );
+            final_result(&events);
+        }
     }
 }
 
 #[test]
 fn text_only() {
-    let events = load("text-only");
-    assert_eq!(session_ids(&events), [init_session("text-only")]);
-    let result = final_result(&events);
-    assert!(!result.is_error);
-    assert!(result.text.starts_with("I read through the API server."));
-    assert!(result.text.contains("nextAction: await_user"));
-    assert!(result.text.ends_with("```"));
-    assert_eq!(assistant_texts(&events), [result.text.as_str()]);
-    let usage = usage(&events);
-    assert_eq!(usage, raw_usage("text-only"));
-    assert!(
-        usage.output_tokens > 0 && usage.cached_input_tokens > 0 && usage.cache_write_tokens > 0
-    );
-    assert!(usage.cost_usd.is_some_and(|usd| usd > 0.0));
-    assert!(tool_calls(&events).is_empty());
-    assert!(errors(&events).is_empty());
+    for version in VERSIONS {
+        let events = load(version, "text-only");
+        assert_eq!(session_ids(&events), [init_session(version, "text-only")]);
+        let result = final_result(&events);
+        assert!(!result.is_error);
+        assert!(result.text.starts_with("I read through the API server."));
+        assert!(result.text.contains("nextAction: await_user"));
+        assert!(result.text.ends_with("```"));
+        assert_eq!(assistant_texts(&events), [result.text.as_str()]);
+        let usage = usage(&events);
+        assert_eq!(usage, raw_usage(version, "text-only"), "{version}");
+        assert!(
+            usage.output_tokens > 0
+                && usage.cached_input_tokens > 0
+                && usage.cache_write_tokens > 0
+        );
+        assert!(usage.cost_usd.is_some_and(|usd| usd > 0.0));
+        assert!(tool_calls(&events).is_empty());
+        assert!(errors(&events).is_empty());
+    }
 }
 
 #[test]
 fn resume_keeps_the_session() {
-    let events = load("resume");
-    // The resumed run continues the session of the text-only run.
-    assert_eq!(session_ids(&events), [init_session("text-only")]);
-    let result = final_result(&events);
-    assert!(!result.is_error);
-    assert!(
-        result
-            .text
-            .starts_with("Thanks. I will keep the counters in Redis")
-    );
-    assert!(result.text.contains("nextAction: proceed"));
-    assert_eq!(usage(&events), raw_usage("resume"));
+    for version in VERSIONS {
+        let events = load(version, "resume");
+        // The resumed run continues the session of the text-only run.
+        assert_eq!(session_ids(&events), [init_session(version, "text-only")]);
+        let result = final_result(&events);
+        assert!(!result.is_error);
+        assert!(
+            result
+                .text
+                .starts_with("Thanks. I will keep the counters in Redis")
+        );
+        assert!(result.text.contains("nextAction: proceed"));
+        assert_eq!(usage(&events), raw_usage(version, "resume"), "{version}");
+    }
 }
 
 #[test]
 fn tool_write_bash() {
-    let events = load("tool-write-bash");
-    assert_eq!(session_ids(&events), [init_session("tool-write-bash")]);
-    let ids = raw_tool_ids("tool-write-bash");
-    assert_eq!(ids.len(), 2);
-    let calls = tool_calls(&events);
-    assert_eq!(calls.len(), 2);
-    assert_eq!(
-        (calls[0].id.as_str(), calls[0].name.as_str()),
-        (ids[0].as_str(), "Write")
-    );
-    let write_input: serde_json::Value = serde_json::from_str(&calls[0].input).expect("json input");
-    assert!(
-        write_input["file_path"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("/repo/greet.sh"))
-    );
-    assert_eq!(
-        (calls[1].id.as_str(), calls[1].name.as_str()),
-        (ids[1].as_str(), "Bash")
-    );
-    let bash_input: serde_json::Value = serde_json::from_str(&calls[1].input).expect("json input");
-    assert_eq!(bash_input["command"], "sh greet.sh");
-    let results = tool_results(&events);
-    assert_eq!(results.len(), 2);
-    assert_eq!(results[0].id, ids[0]);
-    assert!(results[0].output.starts_with("File created successfully"));
-    assert_eq!(
-        (
-            results[1].id.as_str(),
-            results[1].output.as_str(),
-            results[1].is_error
-        ),
-        (ids[1].as_str(), "Hello from greet.sh", false)
-    );
-    let changes = file_changes(&events);
-    assert_eq!(changes.len(), 1);
-    assert!(changes[0].path.ends_with("/claude/write/repo/greet.sh"));
-    assert_eq!(changes[0].kind, ChangeKind::Add);
-    assert_eq!(
-        assistant_texts(&events),
-        [
-            "I'll create the script first.",
-            "Now let me run it.",
-            final_result(&events).text.as_str()
-        ]
-    );
-    assert!(!final_result(&events).is_error);
-    assert_eq!(usage(&events), raw_usage("tool-write-bash"));
+    for version in VERSIONS {
+        let events = load(version, "tool-write-bash");
+        assert_eq!(
+            session_ids(&events),
+            [init_session(version, "tool-write-bash")]
+        );
+        let ids = raw_tool_ids(version, "tool-write-bash");
+        assert_eq!(ids.len(), 2);
+        let calls = tool_calls(&events);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(
+            (calls[0].id.as_str(), calls[0].name.as_str()),
+            (ids[0].as_str(), "Write")
+        );
+        let write_input: Value = serde_json::from_str(&calls[0].input).expect("json input");
+        assert!(
+            write_input["file_path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/repo/greet.sh"))
+        );
+        assert_eq!(
+            (calls[1].id.as_str(), calls[1].name.as_str()),
+            (ids[1].as_str(), "Bash")
+        );
+        let bash_input: Value = serde_json::from_str(&calls[1].input).expect("json input");
+        assert_eq!(bash_input["command"], "sh greet.sh");
+        let results = tool_results(&events);
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].id, ids[0]);
+        assert!(results[0].output.starts_with("File created successfully"));
+        assert_eq!(
+            (
+                results[1].id.as_str(),
+                results[1].output.as_str(),
+                results[1].is_error
+            ),
+            (ids[1].as_str(), "Hello from greet.sh", false)
+        );
+        let changes = file_changes(&events);
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].path.ends_with("/claude/write/repo/greet.sh"));
+        assert_eq!(changes[0].kind, ChangeKind::Add);
+        assert_eq!(
+            assistant_texts(&events),
+            [
+                "I'll create the script first.",
+                "Now let me run it.",
+                final_result(&events).text.as_str()
+            ]
+        );
+        assert!(!final_result(&events).is_error);
+        assert_eq!(usage(&events), raw_usage(version, "tool-write-bash"));
+    }
 }
 
 #[test]
 fn thinking() {
-    let events = load("thinking");
-    assert_eq!(session_ids(&events), [init_session("thinking")]);
-    let thoughts = testing::thinking(&events);
-    assert_eq!(thoughts.len(), 1);
-    assert!(thoughts[0].starts_with("The user asks which sort is stable."));
-    // The thinking-token progress lines are reported, not dropped.
-    let progress = testing::others(&events, "thinking-tokens").len();
-    let raw_progress = raw("thinking")
-        .iter()
-        .filter(|v| v["subtype"] == "thinking_tokens")
-        .count();
-    assert!(raw_progress > 0);
-    assert_eq!(progress, raw_progress);
-    let result = final_result(&events);
-    assert!(result.text.starts_with("Use `slice::sort`"));
-    assert!(!result.is_error);
-    // The thinking never leaks into the final text.
-    assert!(!result.text.contains("The user asks"));
+    for version in VERSIONS {
+        let events = load(version, "thinking");
+        assert_eq!(session_ids(&events), [init_session(version, "thinking")]);
+        let thoughts = testing::thinking(&events);
+        assert_eq!(thoughts.len(), 1);
+        assert!(thoughts[0].starts_with("The user asks which sort is stable."));
+        // The thinking-token progress lines are reported, not dropped.
+        let progress = testing::others(&events, "thinking-tokens").len();
+        let raw_progress = raw_count(version, "thinking", "system", Some("thinking_tokens"));
+        assert!(raw_progress > 0);
+        assert_eq!(progress, raw_progress);
+        let result = final_result(&events);
+        assert!(result.text.starts_with("Use `slice::sort`"));
+        assert!(!result.is_error);
+        // The thinking never leaks into the final text.
+        assert!(!result.text.contains("The user asks"));
+    }
 }
 
 #[test]
 fn permission_denied() {
-    let events = load("permission-denied");
-    let ids = raw_tool_ids("permission-denied");
-    let calls = tool_calls(&events);
-    assert_eq!(calls.len(), 1);
-    assert_eq!(
-        (calls[0].id.as_str(), calls[0].name.as_str()),
-        (ids[0].as_str(), "Write")
-    );
-    let results = tool_results(&events);
-    assert_eq!(results.len(), 1);
-    assert!(results[0].is_error);
-    assert!(results[0].output.contains("haven't granted it yet"));
-    assert!(
-        file_changes(&events).is_empty(),
-        "a refused write changed no file"
-    );
-    let errors = errors(&events);
-    assert_eq!(errors.len(), 1);
-    assert!(errors[0].contains("`Write`") && errors[0].contains(&ids[0]));
-    let result = final_result(&events);
-    assert!(!result.is_error);
-    assert!(result.text.starts_with("I could not create `notes.txt`"));
+    for version in VERSIONS {
+        let events = load(version, "permission-denied");
+        let ids = raw_tool_ids(version, "permission-denied");
+        let calls = tool_calls(&events);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].id.as_str(), calls[0].name.as_str()),
+            (ids[0].as_str(), "Write")
+        );
+        let results = tool_results(&events);
+        assert_eq!(results.len(), 1);
+        assert!(results[0].is_error);
+        assert!(results[0].output.contains("haven't granted it yet"));
+        assert!(
+            file_changes(&events).is_empty(),
+            "a refused write changed no file"
+        );
+        // The result's `permission_denials` (every version) is the one error.
+        let errors = errors(&events);
+        assert_eq!(errors.len(), 1, "{version}: {errors:?}");
+        assert!(errors[0].contains("`Write`") && errors[0].contains(&ids[0]));
+        let result = final_result(&events);
+        assert!(!result.is_error);
+        assert!(result.text.starts_with("I could not create `notes.txt`"));
+
+        // 2.1.332 also reports the denial when it happens, as `other` for now.
+        let denied = testing::others(&events, "permission-denied");
+        if version == &V2_1_332 {
+            assert_eq!(denied.len(), 1, "{version}");
+            let line: Value = serde_json::from_str(denied[0]).expect("the line");
+            assert_eq!(
+                (&line["tool_name"], &line["tool_use_id"]),
+                (&Value::from("Write"), &Value::from(ids[0].as_str()))
+            );
+            // It comes between the call and its result.
+            let at = |found: &dyn Fn(&AgentEvent) -> bool| events.iter().position(found);
+            let call = at(&|e| matches!(e, AgentEvent::ToolCall(_)));
+            let denial =
+                at(&|e| matches!(e, AgentEvent::Other { kind, .. } if kind == "permission-denied"));
+            let result = at(&|e| matches!(e, AgentEvent::ToolResult(_)));
+            assert!(call < denial && denial < result, "{events:?}");
+        } else {
+            assert!(denied.is_empty(), "{version}");
+            assert_eq!(
+                raw_count(
+                    version,
+                    "permission-denied",
+                    "system",
+                    Some("permission_denied")
+                ),
+                0
+            );
+        }
+    }
 }
 
 #[test]
 fn api_error() {
-    let events = load("api-error");
-    assert_eq!(session_ids(&events), [init_session("api-error")]);
-    assert!(
-        testing::others(&events, "api-retry")
-            .iter()
-            .any(|data| data.contains("\"error_status\":529"))
-    );
-    let errors = errors(&events);
-    assert_eq!(errors.len(), 1, "the error is reported once: {errors:?}");
-    assert!(errors[0].starts_with("API Error: 529 Overloaded."));
-    assert!(
-        assistant_texts(&events).is_empty(),
-        "a synthetic error message is not assistant text"
-    );
-    let result = final_result(&events);
-    assert!(result.is_error);
-    assert!(result.text.starts_with("API Error: 529"));
-    assert_eq!(usage(&events).cost_usd, Some(0.0));
+    for version in VERSIONS {
+        let events = load(version, "api-error");
+        assert_eq!(session_ids(&events), [init_session(version, "api-error")]);
+        assert!(
+            testing::others(&events, "api-retry")
+                .iter()
+                .any(|data| data.contains("\"error_status\":529"))
+        );
+        let errors = errors(&events);
+        assert_eq!(errors.len(), 1, "the error is reported once: {errors:?}");
+        assert!(errors[0].starts_with("API Error: 529 Overloaded."));
+        assert!(
+            assistant_texts(&events).is_empty(),
+            "a synthetic error message is not assistant text"
+        );
+        let result = final_result(&events);
+        assert!(result.is_error);
+        assert!(result.text.starts_with("API Error: 529"));
+        assert_eq!(usage(&events).cost_usd, Some(0.0));
+    }
 }
 
 #[test]
 fn partial_messages_do_not_duplicate_text() {
-    let events = load("partial-messages");
-    assert_eq!(
-        assistant_texts(&events),
-        [
-            "Let me check the git branch.",
-            "You are on the `main` branch."
-        ]
-    );
-    let calls = tool_calls(&events);
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].name, "Bash");
-    assert!(calls[0].input.contains("git rev-parse --abbrev-ref HEAD"));
-    let results = tool_results(&events);
-    assert_eq!(
-        (results[0].output.as_str(), results[0].is_error),
-        ("main", false)
-    );
-    let statuses = testing::others(&events, "status").len();
-    assert_eq!(statuses, 2);
-    assert_eq!(final_result(&events).text, "You are on the `main` branch.");
+    for version in VERSIONS {
+        let events = load(version, "partial-messages");
+        assert_eq!(
+            assistant_texts(&events),
+            [
+                "Let me check the git branch.",
+                "You are on the `main` branch."
+            ]
+        );
+        let calls = tool_calls(&events);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].name, "Bash");
+        assert!(calls[0].input.contains("git rev-parse --abbrev-ref HEAD"));
+        let results = tool_results(&events);
+        assert_eq!(
+            (results[0].output.as_str(), results[0].is_error),
+            ("main", false)
+        );
+        let statuses = testing::others(&events, "status").len();
+        assert_eq!(statuses, 2);
+        assert_eq!(final_result(&events).text, "You are on the `main` branch.");
+    }
+}
+
+/// A PreToolUse hook defers the Write: the run ends without running it, successfully, with an
+/// empty result text.
+#[test]
+fn deferred() {
+    for version in VERSIONS {
+        let events = load(version, "deferred");
+        let ids = raw_tool_ids(version, "deferred");
+        let calls = tool_calls(&events);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].id.as_str(), calls[0].name.as_str()),
+            (ids[0].as_str(), "Write")
+        );
+        assert!(tool_results(&events).is_empty(), "the Write did not run");
+        assert!(file_changes(&events).is_empty());
+        assert!(errors(&events).is_empty());
+        let result = final_result(&events);
+        assert!(!result.is_error);
+        assert_eq!(result.text, "");
+        let lines = raw(version, "deferred");
+        let result_line = lines
+            .iter()
+            .find(|v| v["type"] == "result")
+            .expect("a result line");
+        assert_eq!(result_line["stop_reason"], "tool_deferred");
+        assert_eq!(result_line["deferred_tool_use"]["id"], ids[0].as_str());
+        assert_eq!(usage(&events), raw_usage(version, "deferred"));
+    }
+}
+
+/// The deferred session resumed with no prompt and a hook that allows the Write: hook events,
+/// hook attachments and (2.1.332) command lifecycle lines are progress, not text or errors.
+#[test]
+fn deferred_resume_runs_the_write() {
+    for version in VERSIONS {
+        let events = load(version, "deferred-resume");
+        assert_eq!(session_ids(&events), [init_session(version, "deferred")]);
+        let results = tool_results(&events);
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].id, raw_tool_ids(version, "deferred")[0]);
+        assert!(results[0].output.starts_with("File created successfully"));
+        assert!(!results[0].is_error);
+        assert!(errors(&events).is_empty());
+        let result = final_result(&events);
+        assert!(!result.is_error);
+        assert!(result.text.starts_with("Wrote the release notes draft"));
+        assert_eq!(assistant_texts(&events), [result.text.as_str()]);
+        for (kind, line_type, subtype) in [
+            ("hook-started", "system", Some("hook_started")),
+            ("hook-response", "system", Some("hook_response")),
+            ("attachment", "attachment", None),
+            ("command-lifecycle", "command_lifecycle", None),
+            ("progress", "progress", None),
+        ] {
+            assert_eq!(
+                testing::others(&events, kind).len(),
+                raw_count(version, "deferred-resume", line_type, subtype),
+                "{version}: {kind}"
+            );
+        }
+        assert!(!testing::others(&events, "attachment").is_empty());
+        let lifecycle = testing::others(&events, "command-lifecycle").len();
+        let changes = file_changes(&events);
+        if version == &V2_1_332 {
+            assert_eq!(lifecycle, 2, "started and completed");
+            // 2.1.332 describes the Write's result; 2.1.197 does not after a deferral.
+            assert_eq!(changes.len(), 1);
+            assert!(changes[0].path.ends_with("/claude/deferred/repo/notes.txt"));
+            assert_eq!(changes[0].kind, ChangeKind::Add);
+        } else {
+            assert_eq!(lifecycle, 0);
+            assert!(changes.is_empty());
+        }
+    }
 }
 
 #[test]
 fn random_chunk_splits_give_the_same_events() {
-    for (name, text) in transcripts() {
-        let expected = run(&name, &text);
-        for round in 0..20 {
-            let sizes = ChunkSizes::round(round, 97);
-            let got = testing::replay_chunked::<ClaudeCode>(&text, sizes, Some(exit_code(&name)));
-            assert_eq!(got, expected, "{name}, round {round}");
+    for version in VERSIONS {
+        for (name, text) in transcripts(version) {
+            let expected = run(&name, &text);
+            for round in 0..20 {
+                let sizes = ChunkSizes::round(round, 97);
+                let got =
+                    testing::replay_chunked::<ClaudeCode>(&text, sizes, Some(exit_code(&name)));
+                assert_eq!(got, expected, "{version}/{name}, round {round}");
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | `item.completed` `command_execution` | `ToolResult` (`aggregated_output`; error when the exit code is not 0) |
 //! | `item.completed` `file_change` | one `FileChange` per change (an `Error` when the patch failed) |
 //! | `item.completed` `mcp_tool_call` | `ToolResult` |
+//! | `item.completed` of any item with status `declined` | `Other` (`declined`), then a failed `ToolResult` for a command or MCP call; see [`Denial`] |
 //! | `item.completed` `error` | `Error` |
 //! | other items, `item.updated` | `Other` |
 //! | `turn.completed {usage}` | `Usage`, then `FinalResult` with the turn's last agent message |
@@ -20,6 +21,10 @@
 //!
 //! Codex reports `input_tokens` including the cached ones; [`Usage::input_tokens`] counts only
 //! the uncached part, so the cached tokens are subtracted.
+//!
+//! A `declined` item is a call the approval step refused (0.171's `--approve-for-me` reviewer,
+//! or a client of `app-server`); `failed` is a call that ran and failed (a command's non-zero
+//! exit), which is not a denial.
 
 use std::ops::ControlFlow;
 
@@ -33,6 +38,25 @@ use serde_json::{Value, json};
 
 /// Most bytes of a command's output kept in a `ToolResult` event.
 pub const MAX_TOOL_OUTPUT: usize = 64 * 1024;
+
+/// A call codex's approval step refused: an item whose status is `declined`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The tool, named as its `ToolCall` is: `exec_command`, `server/tool` for MCP,
+    /// `apply_patch` for a file change, else the item's type.
+    pub tool: String,
+    /// The tool's input as JSON text, as its `ToolCall` has it (`{"command": ...}` for a
+    /// command, `{"changes": [...]}` for a file change).
+    pub input: String,
+    /// The item's id, which is the `ToolCall`'s id.
+    pub tool_use_id: String,
+    /// Why, when the item says (`reason`, an error message or output); else a generic text,
+    /// as codex 0.171 gives none.
+    pub reason: String,
+}
+
+/// The reason given when a declined item says nothing.
+const DECLINED: &str = "the approval was declined";
 
 /// What parsing remembers across the lines of one run.
 #[derive(Debug, Default)]
@@ -137,6 +161,7 @@ impl ParseState {
                     cached_input_tokens: cached,
                     cache_write_tokens: tokens(usage.cache_write_input_tokens),
                     cost_usd: None,
+                    cost_is_session_total: false,
                 }));
                 self.end(false, batch);
             }
@@ -184,6 +209,23 @@ impl ParseState {
 
     fn item_completed(&mut self, item: &Item<'_>, raw: &str, batch: &mut OutputBatch) {
         let kind = item.kind.as_ref().map_or("", Str::as_str);
+        if let Some(denial) = declined(item) {
+            // Reported as the line itself until the provider interface has a tool-denied event
+            // (built from `denial` then). A refused command or MCP call is closed with a failed
+            // result, as Claude Code's refused calls are; a refused patch changed no file.
+            if let Some(call) = self.item_started(item) {
+                batch.push(call);
+            }
+            batch.push(AgentEvent::other("declined", raw));
+            if matches!(kind, "command_execution" | "mcp_tool_call") {
+                batch.push(AgentEvent::ToolResult(ToolResult {
+                    id: denial.tool_use_id,
+                    output: denial.reason,
+                    is_error: true,
+                }));
+            }
+            return;
+        }
         let text = || {
             item.text
                 .as_ref()
@@ -236,6 +278,66 @@ impl ParseState {
             kind => batch.push(AgentEvent::other(kind, raw)),
         }
     }
+}
+
+/// The denial a completed item reports: `Some` only when its status is `declined`, never for a
+/// call that ran and failed (`failed`, a non-zero exit code).
+fn declined(item: &Item<'_>) -> Option<Denial> {
+    if item.status.as_ref().map(Str::as_str) != Some("declined") {
+        return None;
+    }
+    let kind = item.kind.as_ref().map_or("", Str::as_str);
+    let tool_use_id = item
+        .id
+        .as_ref()
+        .map_or_else(String::new, |id| id.as_str().to_owned());
+    let (tool, input) = match tool_call(item) {
+        Some(AgentEvent::ToolCall(call)) => (call.name, call.input),
+        _ if kind == "file_change" => {
+            let changes: Vec<Value> = item
+                .changes
+                .iter()
+                .flatten()
+                .map(|c| {
+                    json!({
+                        "path": c.path.as_ref().map_or("", Str::as_str),
+                        "kind": c.kind.as_ref().map_or("", Str::as_str),
+                    })
+                })
+                .collect();
+            (
+                "apply_patch".to_owned(),
+                json!({ "changes": changes }).to_string(),
+            )
+        }
+        _ => (
+            if kind.is_empty() { "item" } else { kind }.to_owned(),
+            "{}".to_owned(),
+        ),
+    };
+    let error_message = item
+        .error
+        .as_ref()
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str);
+    let reason = [
+        item.reason.as_ref().and_then(Value::as_str),
+        item.message.as_ref().map(Str::as_str),
+        error_message,
+        item.aggregated_output.as_ref().map(Str::as_str),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::trim)
+    .find(|text| !text.is_empty())
+    .unwrap_or(DECLINED)
+    .to_owned();
+    Some(Denial {
+        tool,
+        input,
+        tool_use_id,
+        reason,
+    })
 }
 
 /// The `ToolCall` for a command or MCP item.
@@ -376,6 +478,9 @@ struct Item<'a> {
     exit_code: Option<i64>,
     #[serde(borrow)]
     status: Option<Str<'a>>,
+    /// Why a declined item was refused, should a version say (0.171 does not); any JSON, so
+    /// an unexpected shape does not cost the line.
+    reason: Option<Value>,
     #[serde(borrow)]
     changes: Option<Vec<Change<'a>>>,
     #[serde(borrow)]

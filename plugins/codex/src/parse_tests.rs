@@ -167,6 +167,7 @@ fn turn_completed_gives_usage_and_the_last_message() {
                 cached_input_tokens: 37120,
                 cache_write_tokens: 5,
                 cost_usd: None,
+                cost_is_session_total: false,
             }),
             AgentEvent::FinalResult(FinalResult {
                 text: "last".to_owned(),
@@ -293,5 +294,97 @@ fn never_panics_on_odd_lines() {
     ] {
         let batch = ParseState::default().parse_line(Stream::Stdout, line);
         assert!(!batch.events.is_empty(), "{line:?} was dropped");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declined items (0.171's `--approve-for-me` reviewer, app-server clients)
+// ---------------------------------------------------------------------------------------------
+
+/// A declined command, as 0.171 writes it.
+const DECLINED_COMMAND: &str = r#"{"type":"item.completed","item":{"id":"item_1","type":"command_execution","command":"/bin/bash -lc 'touch ../x.txt'","aggregated_output":"","exit_code":null,"status":"declined"}}"#;
+
+fn item(line: &str) -> Item<'_> {
+    let value: Line<'_> = serde_json::from_str(line).expect("a line");
+    value.item.expect("an item")
+}
+
+#[test]
+fn a_declined_command_is_other_then_a_failed_result() {
+    let mut state = ParseState::default();
+    let started = r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"/bin/bash -lc 'touch ../x.txt'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#;
+    assert_eq!(events(&mut state, started).len(), 1, "the call");
+    assert_eq!(
+        events(&mut state, DECLINED_COMMAND),
+        [
+            AgentEvent::other("declined", DECLINED_COMMAND),
+            AgentEvent::ToolResult(ToolResult {
+                id: "item_1".to_owned(),
+                output: DECLINED.to_owned(),
+                is_error: true,
+            })
+        ]
+    );
+    // Never announced: the call comes first.
+    let got = one(DECLINED_COMMAND);
+    assert!(matches!(&got[0], AgentEvent::ToolCall(call) if call.id == "item_1"));
+    assert_eq!(got.len(), 3);
+}
+
+#[test]
+fn the_denial_recogniser_reads_commands_mcp_calls_and_patches() {
+    assert_eq!(
+        declined(&item(DECLINED_COMMAND)),
+        Some(Denial {
+            tool: "exec_command".to_owned(),
+            input: r#"{"command":"/bin/bash -lc 'touch ../x.txt'"}"#.to_owned(),
+            tool_use_id: "item_1".to_owned(),
+            reason: DECLINED.to_owned(),
+        })
+    );
+    let mcp = r#"{"type":"item.completed","item":{"id":"m1","type":"mcp_tool_call","server":"docs","tool":"search","arguments":{"q":"x"},"result":null,"error":{"message":"user declined"},"status":"declined"}}"#;
+    assert_eq!(
+        declined(&item(mcp)),
+        Some(Denial {
+            tool: "docs/search".to_owned(),
+            input: r#"{"q":"x"}"#.to_owned(),
+            tool_use_id: "m1".to_owned(),
+            reason: "user declined".to_owned(),
+        })
+    );
+    let patch = r#"{"type":"item.completed","item":{"id":"p1","type":"file_change","changes":[{"path":"/w/a.md","kind":"add"}],"status":"declined","reason":"outside the workspace"}}"#;
+    assert_eq!(
+        declined(&item(patch)),
+        Some(Denial {
+            tool: "apply_patch".to_owned(),
+            input: r#"{"changes":[{"kind":"add","path":"/w/a.md"}]}"#.to_owned(),
+            tool_use_id: "p1".to_owned(),
+            reason: "outside the workspace".to_owned(),
+        })
+    );
+    // A declined patch changed no file.
+    assert_eq!(one(patch), [AgentEvent::other("declined", patch)]);
+    let odd = r#"{"type":"item.completed","item":{"type":"web_search","status":"declined"}}"#;
+    assert_eq!(
+        declined(&item(odd)).map(|denial| (denial.tool, denial.input)),
+        Some(("web_search".to_owned(), "{}".to_owned()))
+    );
+}
+
+#[test]
+fn a_failing_command_is_not_a_denial() {
+    let failed = r#"{"type":"item.completed","item":{"id":"item_2","type":"command_execution","command":"sh -c 'exit 3'","aggregated_output":"no config\n","exit_code":3,"status":"failed"}}"#;
+    assert_eq!(declined(&item(failed)), None);
+    let got = one(failed);
+    assert!(
+        !got.iter()
+            .any(|e| matches!(e, AgentEvent::Other { kind, .. } if kind == "declined"))
+    );
+    assert!(
+        matches!(got.last(), Some(AgentEvent::ToolResult(r)) if r.is_error && r.output == "no config\n")
+    );
+    for status in ["completed", "in_progress", "failed"] {
+        let line = DECLINED_COMMAND.replace("declined", status);
+        assert_eq!(declined(&item(&line)), None, "{status}");
     }
 }

@@ -8,22 +8,26 @@ use crate::script::{Block, ErrorReply, Turn, Usage};
 use crate::sse::{SseEvent, estimate_tokens, split_deltas};
 
 /// The last user input: the `user` messages after the last `assistant` message (their text
-/// blocks and the content of their `tool_result` blocks), joined with newlines. Other roles
-/// (Claude Code inserts `system` messages mid-conversation) are skipped.
+/// blocks and the content of their `tool_result` blocks), joined with newlines.
+///
+/// `system` entries are skipped wherever they are: Claude Code 2.1.332 puts its environment
+/// block ("Primary working directory: …", git status) in `{"role": "system"}` entries inside
+/// `messages`, after the first prompt and also right after a tool result, so the last message
+/// of a request is not always the user's. They are the agent's context, not the user's input.
 pub fn last_user_text(body: &Value) -> String {
     let Some(messages) = body.get("messages").and_then(Value::as_array) else {
         return String::new();
     };
-    let role = |m: &Value| m.get("role").and_then(Value::as_str).map(String::from);
+    fn role(message: &Value) -> Option<&str> {
+        message.get("role").and_then(Value::as_str)
+    }
     let start = messages
         .iter()
-        .rposition(|m| role(m).as_deref() == Some("assistant"))
+        .rposition(|m| role(m) == Some("assistant"))
         .map_or(0, |i| i + 1);
     let mut parts = Vec::new();
-    for message in &messages[start..] {
-        if role(message).as_deref() == Some("user") {
-            collect_text(message.get("content"), &mut parts);
-        }
+    for message in messages[start..].iter().filter(|m| role(m) == Some("user")) {
+        collect_text(message.get("content"), &mut parts);
     }
     parts.join("\n")
 }
@@ -355,6 +359,47 @@ mod tests {
         assert!(!looks_like_side_request(
             &json!({"tools": [{"name": "Bash"}]})
         ));
+    }
+
+    /// The request shapes of Claude Code 2.1.332: the environment block is a `system` entry
+    /// after the prompt, and again after a tool result.
+    #[test]
+    fn last_user_text_skips_the_system_entries_of_2_1_332() {
+        let env = |path: &str| {
+            json!({"role": "system", "content": [{"type": "text", "cache_control": {"type": "ephemeral"},
+                "text": format!("# Environment\n - Primary working directory: {path}\n")}]})
+        };
+        let first = json!({"messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "<system-reminder>context</system-reminder>"},
+                {"type": "text", "text": "Write a release notes draft to notes.txt"}]},
+            env("/w")
+        ]});
+        let text = last_user_text(&first);
+        assert!(
+            text.ends_with("Write a release notes draft to notes.txt"),
+            "{text}"
+        );
+        assert!(!text.contains("Primary working directory"), "{text}");
+        let after_tool = json!({"messages": [
+            {"role": "user", "content": "Write notes.txt"},
+            env("/w"),
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Write", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                "content": "Claude requested permissions to write to /w/notes.txt", "is_error": true}]},
+            env("/w")
+        ]});
+        assert_eq!(
+            last_user_text(&after_tool),
+            "Claude requested permissions to write to /w/notes.txt"
+        );
+        // A request whose only message after the assistant's is a system entry has no user input.
+        let only_system = json!({"messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            env("/w")
+        ]});
+        assert_eq!(last_user_text(&only_system), "");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! or plain JSON, plus `count_tokens`) and the OpenAI Responses API (`POST /v1/responses`) to
 //! drive the real `claude` and `codex` CLIs offline: each model request is answered by the next
 //! scripted [`Turn`] of a [`Script`], and every request is recorded so tests can assert on what
-//! the agent sent (e.g. that a resumed session carries the user's answer).
+//! the agent sent (e.g. that a resumed session carries the user's answer). Replies can name the
+//! agent's working directory as `${CWD}`: the server reads it from each request ([`workdir`]).
 //!
 //! ```no_run
 //! use codecafe_fake_model::{FakeModel, Script, Turn};
@@ -27,6 +28,7 @@ pub mod openai;
 pub mod script;
 pub mod server;
 pub mod sse;
+pub mod workdir;
 
 pub use script::{Block, ErrorReply, Script, Turn, Usage};
 pub use server::{Api, FakeModel, RecordedRequest, Served, ServerOptions};

@@ -61,7 +61,9 @@ impl Script {
 
     /// Parses a script after replacing each `${NAME}` with the JSON-escaped value of the
     /// variable `NAME` (e.g. `${REPO}` with the absolute path of a scratch repository, so a
-    /// script can ask for a `Write` to an absolute path). Unknown `${...}` are left as they are.
+    /// script can ask for a `Write` to an absolute path). Unknown `${...}` are left as they are;
+    /// `${CWD}` left so is filled per request with the agent's working directory
+    /// ([`crate::workdir`]).
     pub fn from_json_with_vars(
         text: &str,
         vars: &[(String, String)],

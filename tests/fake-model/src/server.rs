@@ -20,6 +20,7 @@ use crate::ids::IdGen;
 use crate::openai;
 use crate::script::{MAX_DELAY_MS, Script, Turn};
 use crate::sse::SseEvent;
+use crate::workdir;
 
 /// Headers never recorded (credentials).
 const SECRET_HEADERS: &[&str] = &[
@@ -80,6 +81,10 @@ pub struct RecordedRequest {
     pub api: Option<Api>,
     /// The last user input of a model request (see [`crate::Turn`] for the definition).
     pub last_user_text: Option<String>,
+    /// The agent's working directory, when the model request names it (see
+    /// [`crate::workdir`]); it fills `${CWD}` in the reply.
+    #[serde(default)]
+    pub cwd: Option<String>,
     /// How the request was answered.
     pub served: Served,
     /// Index of the scripted or side turn that answered it.
@@ -379,6 +384,7 @@ fn handle_request(
         body: body.clone(),
         api,
         last_user_text: None,
+        cwd: None,
         served: Served::NotFound,
         turn: None,
         status: 404,
@@ -559,6 +565,7 @@ fn model_reply(
         }
     };
     record.last_user_text = Some(last_user);
+    record.cwd = workdir::working_directory(api, body);
 
     let fallback;
     let turn: &Turn = match chosen {
@@ -580,6 +587,14 @@ fn model_reply(
             fallback = Turn::text(script.fallback());
             &fallback
         }
+    };
+    let filled;
+    let turn: &Turn = match &record.cwd {
+        Some(cwd) if workdir::mentions_cwd(turn) => {
+            filled = workdir::fill_cwd(turn, cwd);
+            &filled
+        }
+        _ => turn,
     };
 
     let model = turn

@@ -296,6 +296,99 @@ fn turns_match_and_side_requests_do_not_consume_them() -> TestResult {
     Ok(())
 }
 
+/// Claude Code 2.1.332's request shape: the environment block is a `system` entry inside
+/// `messages` (also after a tool result); 2.1.197 had it in the top-level `system` prompt.
+#[test]
+fn the_working_directory_is_found_and_fills_cwd_in_replies() -> TestResult {
+    let script = Script::from_json(
+        r#"{
+          "anthropic": [
+            {"blocks": [{"type": "tool_use", "name": "Write", "id": "toolu_1",
+                         "input": {"file_path": "${CWD}/notes.txt", "content": "x"}}]},
+            {"match": "requested permissions", "blocks": [{"type": "text", "text": "Not allowed in ${CWD}."}]},
+            {"blocks": [{"type": "text", "text": "old: ${CWD}"}]}
+          ],
+          "openai": [
+            {"blocks": [{"type": "function_call", "name": "exec_command",
+                         "arguments": {"cmd": "ls", "workdir": "${CWD}"}}]},
+            {"blocks": [{"type": "text", "text": "no directory: ${CWD}"}]}
+          ]
+        }"#,
+    )?;
+    let server = FakeModel::start(script)?;
+    let addr = server.addr();
+    let env = |path: &str| {
+        json!({"role": "system", "content": [{"type": "text", "cache_control": {"type": "ephemeral"},
+            "text": format!("# Environment\n - Primary working directory: {path}\n - Is a git repository: true\n")}]})
+    };
+    let mut first = anthropic_request("Write a release notes draft to notes.txt");
+    first["messages"]
+        .as_array_mut()
+        .ok_or("messages")?
+        .push(env("/w/repo"));
+    let events = post(addr, "/v1/messages", &first)?.events();
+    let input: String = events
+        .iter()
+        .filter_map(|e| e.data["delta"]["partial_json"].as_str().map(String::from))
+        .collect();
+    let input: Value = serde_json::from_str(&input)?;
+    assert_eq!(input["file_path"], "/w/repo/notes.txt");
+
+    // The tool result is followed by another system entry: the turn still sees the result.
+    let mut second = first.clone();
+    let messages = second["messages"].as_array_mut().ok_or("messages")?;
+    messages.push(json!({"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "Write", "input": {}}]}));
+    messages.push(json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+        "is_error": true, "content": "Claude requested permissions to write to /w/repo/notes.txt"}]}));
+    messages.push(env("/w/repo"));
+    let text: String = post(addr, "/v1/messages", &second)?
+        .events()
+        .iter()
+        .filter_map(|e| e.data["delta"]["text"].as_str().map(String::from))
+        .collect();
+    assert_eq!(text, "Not allowed in /w/repo.");
+
+    // 2.1.197: the block is in the top-level system prompt.
+    let mut old = anthropic_request("hello");
+    old["system"] = json!([{"type": "text", "text": "You are Claude Code."},
+        {"type": "text", "text": "# Environment\n - Primary working directory: /old/repo\n"}]);
+    let text: String = post(addr, "/v1/messages", &old)?
+        .events()
+        .iter()
+        .filter_map(|e| e.data["delta"]["text"].as_str().map(String::from))
+        .collect();
+    assert_eq!(text, "old: /old/repo");
+
+    // Codex: the environment context's <cwd>; without one the placeholder stays.
+    let mut codex = openai_request("List the files");
+    codex["input"].as_array_mut().ok_or("input")?.insert(
+        0,
+        json!({"type": "message", "role": "user", "content": [{"type": "input_text",
+            "text": "<environment_context>\n  <cwd>/c/repo</cwd>\n</environment_context>"}]}),
+    );
+    let args = post(addr, "/v1/responses", &codex)?
+        .events()
+        .iter()
+        .find(|e| e.name == "response.function_call_arguments.done")
+        .and_then(|e| e.data["arguments"].as_str().map(String::from))
+        .ok_or("function call arguments")?;
+    assert_eq!(serde_json::from_str::<Value>(&args)?["workdir"], "/c/repo");
+    let plain = post(addr, "/v1/responses", &openai_request("hi"))?;
+    assert!(String::from_utf8_lossy(&plain.body).contains("no directory: ${CWD}"));
+
+    let cwds: Vec<Option<String>> = server.requests().into_iter().map(|r| r.cwd).collect();
+    let expected = [
+        Some("/w/repo"),
+        Some("/w/repo"),
+        Some("/old/repo"),
+        Some("/c/repo"),
+        None,
+    ];
+    assert_eq!(cwds, expected.map(|c| c.map(String::from)));
+    Ok(())
+}
+
 #[test]
 fn requests_are_recorded_without_credentials() -> TestResult {
     let dir = std::env::temp_dir().join(format!("fake-model-rec-{}", std::process::id()));
@@ -451,10 +544,21 @@ fn connections_and_waits_are_bounded() -> TestResult {
     let resp = read_response(&mut BufReader::new(big), false)?;
     assert_eq!(resp.status, 400);
 
-    // Beyond max_connections the server answers 503 at once.
+    server.shutdown();
+
+    // Beyond max_connections the server answers 503 at once. A server whose connections stay
+    // open long enough: with the short timeout above, a slow test machine could see the first
+    // two closed before the third arrives.
+    let server = FakeModel::start_with(
+        Script::default(),
+        ServerOptions {
+            read_timeout: Duration::from_secs(30),
+            max_connections: 2,
+            ..ServerOptions::default()
+        },
+    )?;
     let _a = connect(server.addr())?;
     let _b = connect(server.addr())?;
-    std::thread::sleep(Duration::from_millis(50));
     let extra = connect(server.addr())?;
     let resp = read_response(&mut BufReader::new(extra), false)?;
     assert_eq!(resp.status, 503);
