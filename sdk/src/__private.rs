@@ -32,7 +32,7 @@ mod wasm {
     pub mod provider_bindings {
         wit_bindgen::generate!({
             path: "../wit/provider",
-            world: "codecafe:provider/provider@0.1.0",
+            world: "codecafe:provider/provider@0.2.0",
             runtime_path: "::codecafe_sdk::__private::wit_bindgen::rt",
             bitflags_path: "::codecafe_sdk::__private::wit_bindgen::rt::bitflags",
             pub_export_macro: true,
@@ -101,13 +101,15 @@ mod wasm {
         fn encode_approval(
             request_id: String,
             decision: wit::ApprovalDecision,
+            reason: Option<String>,
         ) -> Result<Vec<u8>, wit::AdapterError> {
             let decision = match decision {
                 wit::ApprovalDecision::Allow => sdk::ApprovalDecision::Allow,
                 wit::ApprovalDecision::AllowAlways => sdk::ApprovalDecision::AllowAlways,
                 wit::ApprovalDecision::Deny => sdk::ApprovalDecision::Deny,
             };
-            T::with(|p| p.encode_approval(&request_id, decision)).map_err(adapter_error_to_wit)
+            T::with(|p| p.encode_approval(&request_id, decision, reason.as_deref()))
+                .map_err(adapter_error_to_wit)
         }
 
         fn check_screen(screen: String, title: String) -> wit::ScreenState {
@@ -149,6 +151,22 @@ mod wasm {
             description: info.description,
             modes: info.modes.into_iter().map(mode_to_wit).collect(),
             capabilities: flags,
+            requirements: wit::Requirements {
+                programs: info.requirements.programs,
+                env: info.requirements.env,
+            },
+            readiness: info.readiness.map(|r| wit::Readiness {
+                program: r.program,
+                version_args: r.version_args,
+                tested_versions: r.tested_versions,
+                login_check: r.login_check,
+                login_env: r.login_env,
+                login_hint: r.login_hint,
+                model_config: r.model_config.map(|m| wit::ModelConfig {
+                    files: m.files,
+                    key: m.key,
+                }),
+            }),
         }
     }
 
@@ -166,6 +184,19 @@ mod wasm {
                 fork: s.fork,
             }),
             system_prompt: i.system_prompt,
+            policy: sdk::Policy {
+                level: match i.policy.level {
+                    wit::PermissionLevel::ReadOnly => sdk::PermissionLevel::ReadOnly,
+                    wit::PermissionLevel::Edit => sdk::PermissionLevel::Edit,
+                    wit::PermissionLevel::Full => sdk::PermissionLevel::Full,
+                },
+                approvals: match i.policy.approvals {
+                    wit::ApprovalPolicy::Ask => sdk::ApprovalPolicy::Ask,
+                    wit::ApprovalPolicy::Deny => sdk::ApprovalPolicy::Deny,
+                },
+                allowed_commands: i.policy.allowed_commands,
+                sandbox_available: i.policy.sandbox_available,
+            },
             options: i.options,
         }
     }
@@ -247,6 +278,8 @@ mod wasm {
                 cached_input_tokens: u.cached_input_tokens,
                 cache_write_tokens: u.cache_write_tokens,
                 cost_usd: u.cost_usd,
+                cost_is_session_total: u.cost_is_session_total,
+                tokens_are_session_total: u.tokens_are_session_total,
             }),
             E::FinalResult(r) => wit::AgentEvent::FinalResult(wit::FinalResult {
                 text: r.text,
@@ -258,6 +291,12 @@ mod wasm {
                 tool: a.tool,
                 input: a.input,
                 description: a.description,
+            }),
+            E::ToolDenied(d) => wit::AgentEvent::ToolDenied(wit::ToolDenial {
+                id: d.id,
+                tool: d.tool,
+                input: d.input,
+                reason: d.reason,
             }),
             E::Log { text } => wit::AgentEvent::Log(text),
             E::Other { kind, data } => wit::AgentEvent::Other(wit::OtherEvent { kind, data }),

@@ -21,7 +21,7 @@
 //!
 //! impl Provider for Echo {
 //!     fn info(&self) -> ProviderInfo {
-//!         provider_info!("echo", "Echo", "Prints the prompt back.")
+//!         provider_info!("echo", "Echo", "Prints the prompt back.", programs: ["echo"])
 //!     }
 //!
 //!     fn build_command(&mut self, invocation: &Invocation) -> Result<CommandSpec, BuildError> {
@@ -33,7 +33,9 @@
 //! ```
 //!
 //! Build it with `cargo build --target wasm32-wasip2 --release` (crate type `cdylib`) and add the
-//! `.wasm` with `codecafe plugin add`. Every trait method but `info` and `build_command` has a
+//! `.wasm` with `codecafe plugin add`. The programs a provider names in its info are the only
+//! ones the host will start for it; the variables its agent needs from the user's environment
+//! go in `info.requirements.env`. Every trait method but `info` and `build_command` has a
 //! default, so the plugin above already turns each output line into assistant text; when a run
 //! reports no [`AgentEvent::FinalResult`], the host takes its assistant text as the final text.
 //!
@@ -70,8 +72,11 @@ pub mod __private;
 pub use framing::LineFramer;
 pub use types::*;
 
-/// The version of the WIT packages this SDK builds against.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The version of the provider WIT package (`codecafe:provider`) this SDK builds against.
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// The version of the signal parser WIT package (`codecafe:signals`) this SDK builds against.
+pub const SIGNALS_WIT_VERSION: &str = "0.1.0";
 
 /// A provider adapter: the knowledge of how to drive one agent CLI.
 ///
@@ -108,13 +113,15 @@ pub trait Provider: Default + 'static {
         Ok(bytes)
     }
 
-    /// Bytes that deliver the user's decision on an approval request. Unsupported by default.
+    /// Bytes that deliver the user's decision on an approval request (with the reason of a
+    /// denial, for the agent). Unsupported by default.
     fn encode_approval(
         &mut self,
         request_id: &str,
         decision: ApprovalDecision,
+        reason: Option<&str>,
     ) -> Result<Vec<u8>, AdapterError> {
-        let _ = (request_id, decision);
+        let _ = (request_id, decision, reason);
         Err(AdapterError::Unsupported("approvals".to_owned()))
     }
 
@@ -142,9 +149,16 @@ pub fn default_parse_output(source: Stream, line: &str) -> OutputBatch {
 }
 
 /// A [`ProviderInfo`] for a headless provider with no special capabilities, versioned with
-/// the plugin crate's own version. Adjust the fields you need.
+/// the plugin crate's own version, optionally with the programs it may start (the host starts
+/// nothing else for it): `provider_info!("echo", "Echo", "…", programs: ["echo"])`. Adjust the
+/// fields you need.
 #[macro_export]
 macro_rules! provider_info {
+    ($id:expr, $name:expr, $description:expr, programs: [$($program:expr),* $(,)?]) => {{
+        let mut info = $crate::provider_info!($id, $name, $description);
+        info.requirements.programs = ::std::vec![$(::std::string::String::from($program)),*];
+        info
+    }};
     ($id:expr, $name:expr, $description:expr) => {
         $crate::ProviderInfo {
             id: ::std::string::String::from($id),
@@ -153,6 +167,8 @@ macro_rules! provider_info {
             description: ::std::string::String::from($description),
             modes: ::std::vec![$crate::Mode::Headless],
             capabilities: $crate::Capabilities::default(),
+            requirements: $crate::Requirements::default(),
+            readiness: ::std::option::Option::None,
         }
     };
 }

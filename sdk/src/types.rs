@@ -1,6 +1,6 @@
 //! The data that crosses the plugin boundary, as plain Rust types.
 //!
-//! These mirror the WIT packages `codecafe:provider@0.1.0` and `codecafe:signals@0.1.0` one to
+//! These mirror the WIT packages `codecafe:provider@0.2.0` and `codecafe:signals@0.1.0` one to
 //! one. Plugins build them; the host receives them (it uses this same module), stores them and
 //! streams them as JSON, so every type is `serde`-ready: camelCase keys (the host's one key
 //! casing) and kebab-case words for enum values (`assistant-text`, `awaiting-input`).
@@ -37,6 +37,76 @@ pub struct Capabilities {
     pub screen_check: bool,
 }
 
+/// What a provider may make the host do: the only programs the host starts for it and the only
+/// variables of the user's environment its agent gets (besides a short base list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requirements {
+    /// Programs the host may start for it: names looked up on PATH, or absolute paths.
+    pub programs: Vec<String>,
+    /// Variables of the user's environment its agent gets: names, or prefixes ending in `*`
+    /// (`ANTHROPIC_*`).
+    pub env: Vec<String>,
+}
+
+impl Requirements {
+    /// Whether `program` (as a command spec names it) is one of the declared programs; `*`
+    /// declares any program (for providers that run what their stage names, such as
+    /// `command`: the host lets them run only in trusted repositories).
+    pub fn allows_program(&self, program: &str) -> bool {
+        self.programs.iter().any(|p| p == "*" || p == program)
+    }
+
+    /// Whether variable `name` matches a declared name or prefix.
+    pub fn wants_env(&self, name: &str) -> bool {
+        self.env
+            .iter()
+            .any(|pattern| env_pattern_matches(pattern, name))
+    }
+}
+
+/// Whether variable `name` matches `pattern`: a name, or a prefix ending in `*` (`ANTHROPIC_*`).
+pub fn env_pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+/// How `codecafe doctor` tells whether a provider's agent CLI is ready; the host runs the
+/// commands, the provider only names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    /// The CLI's program.
+    pub program: String,
+    /// Arguments that make it print its version.
+    pub version_args: Vec<String>,
+    /// The versions the adapter was tested with, a semver requirement (`">=2.1.197, <=2.1.332"`).
+    pub tested_versions: String,
+    /// Arguments of the CLI's login status command (exit 0 when logged in), if it has one.
+    pub login_check: Option<Vec<String>>,
+    /// Variables any one of which, set, counts as a key.
+    pub login_env: Vec<String>,
+    /// What to do when not logged in.
+    pub login_hint: String,
+    /// Where the CLI's configured default model is (for pricing runs that name no model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_config: Option<ModelConfig>,
+}
+
+/// A top-level `key = "value"` of a TOML file: the first of `files` that exists is read;
+/// `~/` and `$VAR/` at the start of a path are expanded, and a path whose variable is unset is
+/// skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelConfig {
+    /// Candidate files, in order.
+    pub files: Vec<String>,
+    /// The top-level key.
+    pub key: String,
+}
+
 /// Identity and abilities of a provider plugin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,6 +123,63 @@ pub struct ProviderInfo {
     pub modes: Vec<Mode>,
     /// What it can do.
     pub capabilities: Capabilities,
+    /// What it may make the host start and pass on.
+    #[serde(default)]
+    pub requirements: Requirements,
+    /// How to check its agent CLI is ready, if it drives one.
+    #[serde(default)]
+    pub readiness: Option<Readiness>,
+}
+
+/// How far a stage's agent may go on its own, provider-neutral.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum PermissionLevel {
+    /// Read files and run read-only commands; no edits.
+    #[default]
+    ReadOnly,
+    /// Edit files inside the working directory and run commands confined to it.
+    Edit,
+    /// No limits besides the working directory.
+    Full,
+}
+
+impl PermissionLevel {
+    /// The name recipes use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read-only",
+            Self::Edit => "edit",
+            Self::Full => "full",
+        }
+    }
+}
+
+/// What happens to a request beyond the stage's level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalPolicy {
+    /// A human decides.
+    Ask,
+    /// It is refused, and the refusal reported.
+    #[default]
+    Deny,
+}
+
+/// The permission policy of one stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// How far the agent may go on its own.
+    pub level: PermissionLevel,
+    /// What happens beyond it.
+    pub approvals: ApprovalPolicy,
+    /// Commands the agent may run without asking where no sandbox confines commands (prefixes).
+    pub allowed_commands: Vec<String>,
+    /// A confining sandbox for commands is available on this machine.
+    pub sandbox_available: bool,
 }
 
 /// Which earlier agent session to continue.
@@ -81,6 +208,9 @@ pub struct Invocation {
     pub session: Option<SessionRef>,
     /// Text to append to the agent's system prompt (house rules).
     pub system_prompt: Option<String>,
+    /// The stage's permission policy.
+    #[serde(default)]
+    pub policy: Policy,
     /// Stage options for this provider; values are JSON texts.
     pub options: Vec<(String, String)>,
 }
@@ -95,8 +225,15 @@ impl Invocation {
             mode: Mode::Headless,
             session: None,
             system_prompt: None,
+            policy: Policy::default(),
             options: Vec::new(),
         }
+    }
+
+    /// With the permission policy `policy`.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Adds stage option `key` with its value as JSON text (`"\"plan\""`, `"true"`, `"[1]"`).
@@ -409,6 +546,14 @@ pub struct Usage {
     pub cache_write_tokens: u64,
     /// Cost in US dollars, when the agent reports it.
     pub cost_usd: Option<f64>,
+    /// `cost_usd` is the agent session's total so far (the history it resumed or forked
+    /// included), not this run's; the host subtracts what it saw when the session was left.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_is_session_total: bool,
+    /// The token counts are the agent session's totals so far, not this run's; the host
+    /// subtracts what the session had when it was left.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tokens_are_session_total: bool,
 }
 
 /// The agent's last word for a run.
@@ -419,6 +564,20 @@ pub struct FinalResult {
     pub text: String,
     /// The run failed.
     pub is_error: bool,
+}
+
+/// A tool call the agent was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolDenial {
+    /// The agent's id for the call, if it has one (else empty).
+    pub id: String,
+    /// Tool name.
+    pub tool: String,
+    /// The tool's input as JSON text.
+    pub input: String,
+    /// Why, as the agent says.
+    pub reason: String,
 }
 
 /// A tool call waiting for the user's approval.
@@ -475,6 +634,8 @@ pub enum AgentEvent {
     },
     /// A tool call waiting for approval.
     ApprovalRequest(ApprovalRequest),
+    /// A tool call the agent was refused.
+    ToolDenied(ToolDenial),
     /// Diagnostic output that is neither assistant text nor an error.
     Log {
         /// The text.

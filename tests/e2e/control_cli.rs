@@ -122,7 +122,7 @@ fn input_continues_the_asking_stage_in_its_own_session() {
     std::fs::write(
         &shim,
         format!(
-            "#!/bin/sh\necho \"$@\" >> '{log}'\nn=$(wc -l < '{log}')\ncat > '{dir}/prompt-'$n.txt\n\
+            "#!/bin/sh\ncase \"$1\" in --version) echo '2.1.332 (Claude Code)'; exit 0 ;; auth) exit 0 ;; esac\necho \"$@\" >> '{log}'\nn=$(wc -l < '{log}')\ncat > '{dir}/prompt-'$n.txt\n\
              case \"$*\" in\n  *--resume*) FAKE_AGENT_SCRIPT='{done}' ;;\n  *) FAKE_AGENT_SCRIPT='{ask}' ;;\nesac\n\
              export FAKE_AGENT_SCRIPT\nexec '{agent}'\n",
             log = log.display(),

@@ -190,8 +190,8 @@ fn order_cancel_stops_a_running_followup_and_the_order_stays_in_followup() {
 
 /// A repository with a one-stage `claude-code` recipe whose agent is a stand-in: a `claude` on
 /// PATH that logs its arguments, keeps each prompt, and answers with the fake agent — usage and
-/// cost on every run, a question when the prompt says `ASK` (until it carries the answer,
-/// `README.md`).
+/// cost on every run (as the real one: the session's running total, $0.01 more per run), a
+/// question when the prompt says `ASK` (until it carries the answer, `README.md`).
 struct Claude {
     env: Env,
     path: String,
@@ -222,10 +222,11 @@ impl Claude {
         std::fs::write(
             &shim,
             format!(
-                "#!/bin/sh\necho \"$@\" >> '{log}'\nn=$(wc -l < '{log}')\n\
+                "#!/bin/sh\ncase \"$1\" in --version) echo '2.1.332 (Claude Code)'; exit 0 ;; auth) exit 0 ;; esac\necho \"$@\" >> '{log}'\nn=$(wc -l < '{log}')\n\
                  cat > '{dir}/prompt-'$n.txt\n\
                  if grep -q ASK '{dir}/prompt-'$n.txt && ! grep -q README.md '{dir}/prompt-'$n.txt; then \
                  FAKE_AGENT_SCRIPT='{asks}'; else FAKE_AGENT_SCRIPT='{done}'; fi\n\
+                 FAKE_AGENT_SCRIPT=$(printf '%s' \"$FAKE_AGENT_SCRIPT\" | sed \"s/\\\"cost_usd\\\":0.01/\\\"cost_usd\\\":$(awk \"BEGIN {{ print 0.01 * $n }}\")/\")\n\
                  export FAKE_AGENT_SCRIPT\nexec '{agent}'\n",
                 log = log.display(),
                 dir = dir.path().display(),

@@ -93,6 +93,9 @@ fn every_json_the_cli_prints_has_camel_case_keys_at_every_level() {
         vec!["plugin", "inspect", "claude-code", "--json"],
         vec!["plugin", "check", "claude-code", "--json"],
         vec!["plugin", "check", "signals-default", "--json"],
+        vec!["trust", "--status", "--json"],
+        vec!["trust", "--list", "--json"],
+        vec!["doctor", "--all", "--json"],
     ]
     .iter()
     .map(|args| args.iter().map(|a| a.to_string()).collect::<Vec<_>>())

@@ -293,7 +293,7 @@ fn costly_claude(dir: &Path) -> (String, PathBuf) {
     std::fs::write(
         &shim,
         format!(
-            "#!/bin/sh\necho \"$@\" >> '{}'\ncat > /dev/null\nFAKE_AGENT_SCRIPT='{script}' exec '{}'\n",
+            "#!/bin/sh\ncase \"$1\" in --version) echo '2.1.332 (Claude Code)'; exit 0 ;; auth) exit 0 ;; esac\necho \"$@\" >> '{}'\ncat > /dev/null\nFAKE_AGENT_SCRIPT='{script}' exec '{}'\n",
             log.display(),
             fake_agent().display()
         ),
@@ -369,7 +369,7 @@ fn a_run_that_cannot_start_creates_nothing_and_says_where() {
         ),
         (
             "bad-option",
-            "name: bad-option\nworkflow:\n  stages: [a, b]\na:\n  provider: command\n  command: \"cat\"\nb:\n  provider: claude-code\n  permission_mode: sometimes\n",
+            "name: bad-option\nworkflow:\n  stages: [a, b]\na:\n  provider: command\n  command: \"cat\"\nb:\n  provider: claude-code\n  options: { max_turns: 0 }\n",
         ),
     ]);
     let branches = || git(&env.repo, &["branch", "--list"]);
@@ -380,7 +380,7 @@ fn a_run_that_cannot_start_creates_nothing_and_says_where() {
     let (code, _, err) = env.run(&["run", "--recipe", "bad-option", "x"], None);
     assert_eq!(code, Some(1));
     assert!(
-        err.contains("bad-option.workflow.yml:7:1") && err.contains("sometimes"),
+        err.contains("bad-option.workflow.yml:7:1") && err.contains("max_turns"),
         "the provider's refusal, placed at the stage: {err}"
     );
     assert!(env.orders().is_empty(), "no order");
@@ -395,10 +395,10 @@ fn a_run_that_cannot_start_creates_nothing_and_says_where() {
     // The same checks in a dry run and in `recipe validate`, before any money is spent.
     let (code, _, err) = env.run(&["run", "--recipe", "bad-option", "--dry-run", "x"], None);
     assert_eq!(code, Some(1));
-    assert!(err.contains("sometimes"), "{err}");
+    assert!(err.contains("max_turns"), "{err}");
     let (code, out, err) = env.run(&["recipe", "validate", "bad-option"], None);
     assert_eq!(code, Some(1));
-    assert!(format!("{out}{err}").contains("sometimes"), "{out}{err}");
+    assert!(format!("{out}{err}").contains("max_turns"), "{out}{err}");
 }
 
 #[test]

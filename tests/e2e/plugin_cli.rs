@@ -81,14 +81,30 @@ fn list_shows_the_four_builtins() {
 fn inspect_a_builtin_and_a_file() {
     let env = Env::new();
     let info = env.json(&["plugin", "inspect", "claude-code", "--json"]);
-    assert_eq!(info["world"], "codecafe:provider/provider@0.1.0");
+    assert_eq!(info["world"], "codecafe:provider/provider@0.2.0");
     assert_eq!(info["valid"], true);
     assert!(
         info["exports"]
             .as_array()
             .expect("exports")
-            .contains(&Value::from("codecafe:provider/adapter@0.1.0"))
+            .contains(&Value::from("codecafe:provider/adapter@0.2.0"))
     );
+    // What it may make codecafe do.
+    assert_eq!(
+        info["requirements"]["programs"],
+        serde_json::json!(["claude"])
+    );
+    assert!(
+        info["requirements"]["env"]
+            .as_array()
+            .expect("env")
+            .contains(&Value::from("ANTHROPIC_*"))
+    );
+    assert_eq!(info["needsGrant"], false);
+    let human = env.run(&["plugin", "inspect", "codex"]);
+    let shown = text(&human.stdout);
+    assert!(shown.contains("programs:    codex"), "{shown}");
+    assert!(shown.contains("environment: OPENAI_*"), "{shown}");
     assert!(info["size"].as_u64().expect("size") > 0);
 
     let file = fixture_plugin("wrong-version");
@@ -104,7 +120,54 @@ fn inspect_a_builtin_and_a_file() {
     );
     let info: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(info["valid"], false);
-    assert!(info["error"].as_str().expect("error").contains("@0.2.0"));
+    assert!(info["error"].as_str().expect("error").contains("@0.9.0"));
+}
+
+/// A provider of plugin interface 0.1 loads, starts nothing until the user grants it a
+/// program, and then runs it.
+#[test]
+fn an_interface_0_1_provider_runs_only_what_the_user_granted() {
+    let env = Env::new();
+    let file = fixture_plugin("legacy-v1");
+    let path = file.to_str().expect("utf-8 path");
+    let added = env.run(&["plugin", "add", path]);
+    let shown = text(&added.stdout);
+    assert!(added.status.success(), "{shown}{}", text(&added.stderr));
+    assert!(
+        shown.contains("granted by you: nothing"),
+        "add shows it may start nothing: {shown}"
+    );
+    assert!(
+        shown.contains("codecafe plugin grant legacy <program>"),
+        "{shown}"
+    );
+
+    // Its command is refused where it asks for it, naming the plugin, the program and the fix.
+    let refused = env.run(&["plugin", "check", "legacy"]);
+    let report = text(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("plugin `legacy` asked to start `sh`")
+            && report.contains("codecafe plugin grant legacy sh"),
+        "{report}"
+    );
+
+    let granted = env.json(&["plugin", "grant", "legacy", "sh", "--json"]);
+    assert_eq!(granted["programs"], serde_json::json!(["sh"]));
+    let info = env.json(&["plugin", "inspect", "legacy", "--json"]);
+    assert_eq!(info["needsGrant"], true);
+    assert_eq!(info["grantedPrograms"], serde_json::json!(["sh"]));
+    let checked = env.run(&["plugin", "check", "legacy"]);
+    assert!(
+        checked.status.success(),
+        "granted, it builds its command: {}",
+        text(&checked.stdout)
+    );
+
+    // A plugin that declares its programs cannot be granted more.
+    let refused = env.run(&["plugin", "grant", "claude-code", "sh"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("declares the programs it may start itself"));
 }
 
 #[test]
@@ -126,7 +189,7 @@ fn check_contains_every_hostile_fixture() {
         match *fixture {
             "foreign-import" => assert!(stderr.contains("fixture:evil/net@0.1.0"), "{stderr}"),
             "wrong-version" => assert!(
-                stderr.contains("codecafe:provider/adapter@0.2.0"),
+                stderr.contains("codecafe:provider/adapter@0.9.0"),
                 "{stderr}"
             ),
             _ => {

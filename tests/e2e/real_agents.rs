@@ -1,571 +1,533 @@
-//! End to end with the **real** agent CLIs: the pinned `claude` and `codex` of `tests/agents`
-//! (installed by `npm ci --prefix tests/agents`, which `.ci/run` does) run a two-stage recipe
-//! (claude-code `analyze` → codex `review`) through `codecafe`, offline, against the scripted fake
-//! model server of `tests/fake-model` started in this process on 127.0.0.1.
+//! End to end with the **real** agent CLIs, as a new user runs them: `codecafe init && codecafe
+//! run --recipe moon "…"` with the pinned `claude` and `codex` of `tests/agents` (installed by
+//! `npm ci --prefix tests/agents`, which `.ci/run` does), offline against the scripted fake
+//! model server of `tests/fake-model` on 127.0.0.1. No recipe is edited: the built-in `moon`
+//! runs analyze → plan → code (Claude Code; read-only, read-only, edit) → review (codex,
+//! read-only) with the permissions it declares.
 //!
-//! The agents get the fake server's address, a key and private config directories through
-//! `CODECAFE_AGENT_ENV_ALLOW`, which adds variables of codecafe's environment to what agents
-//! inherit.
+//! - The user's keys only in the CLIs' own configuration, or only in the environment: either
+//!   way the coder's commit lands on the order's branch.
+//! - The agent sessions: plan forks analyze's Claude session (a new session id whose first
+//!   request carries analyze's turn), code continues plan's (the same id).
+//! - Cost: each stage's is its own run's, though Claude reports session totals; the order's is
+//!   the sum; codex's tokens are priced with `<data dir>/pricing.json`, else left unpriced.
+//! - `order input` resumes the codex thread that asked; follow-ups continue the codex and the
+//!   Claude sessions.
+//! - The control: logged in nowhere, the preflight stops the run before anything exists.
+//!
+//! - Usage across processes: an answered question in a Claude stage that continued another
+//!   stage's session costs and uses only its own run (both processes of it), and a codex
+//!   follow-up's tokens are its own run's though codex reports the resumed thread's totals.
+//!
+//! See `real_agents/support.rs` for the user's setup and the scripted model.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+#[allow(
+    dead_code,
+    reason = "each real-agent test binary uses some of the helpers"
+)]
+#[path = "real_agents/support.rs"]
+mod support;
 
-use codecafe_fake_model::{Api, FakeModel, RecordedRequest, Script, Served, ServerOptions};
-use codecafe_test_support::{Codecafe, git, init_repo_with, workspace_root};
+use codecafe_fake_model::Api;
 use serde_json::Value;
+use support::{
+    ANALYSIS, COMMIT_MESSAGE, Credentials, EXIT_AWAITING_INPUT, EXIT_NOT_READY, PLAN, REVIEW_USAGE,
+    Run, User, analyze_turn, assert_committed_on_branch, claude_session, claude_text, close,
+    code_turns, history_has, number, plan_turn, review_turns, script, stage_prompt, with_signals,
+};
 
-/// The longest a whole `codecafe order run` of the two real agents may take.
-const RUN_LIMIT: Duration = Duration::from_secs(240);
+/// codex's price in the user's `pricing.json` (USD per million tokens).
+const PRICING: &str =
+    r#"{"version": 1, "models": {"gpt-5.5": {"input": 1.25, "cachedInput": 0.125, "output": 10}}}"#;
 
-/// The model's side of the claude stage: `Write` creates `greet.sh` in the worktree, `Bash`
-/// runs it, then a final answer with the signals block.
-const CLAUDE_SCRIPT: &str = r##"[
-  {
-    "blocks": [
-      {"type": "text", "text": "I'll create the script first."},
-      {"type": "tool_use", "name": "Write", "input": {
-        "file_path": "${REPO}/greet.sh",
-        "content": "#!/bin/sh\necho \"Hello from greet.sh\"\n"}}
-    ],
-    "usage": {"input_tokens": 3, "cache_creation_input_tokens": 1900,
-              "cache_read_input_tokens": 17300, "output_tokens": 96}
-  },
-  {
-    "match": "greet.sh",
-    "blocks": [
-      {"type": "text", "text": "Now let me run it."},
-      {"type": "tool_use", "name": "Bash", "input": {
-        "command": "sh greet.sh | tee greet.out", "description": "Run greet.sh"}}
-    ],
-    "usage": {"input_tokens": 5, "cache_creation_input_tokens": 160,
-              "cache_read_input_tokens": 19200, "output_tokens": 74}
-  },
-  {
-    "match": "Hello from greet.sh",
-    "blocks": [
-      {"type": "text", "text": "Created `greet.sh` and ran it.\n\n```yaml\nsignals:\n  nextAction: proceed\n  needsUserInput: false\n```"}
-    ],
-    "usage": {"input_tokens": 4, "cache_creation_input_tokens": 90,
-              "cache_read_input_tokens": 19360, "output_tokens": 41}
-  }
-]"##;
-
-/// The model's side of the codex stage: `exec_command` writes `exec-ran.txt`, `apply_patch`
-/// adds `NOTES.md`, then a final answer with the signals block.
-const CODEX_SCRIPT: &str = r##"[
-  {
-    "blocks": [
-      {"type": "function_call", "name": "exec_command", "arguments": {
-        "cmd": "git status --short && echo exec-ran > exec-ran.txt", "workdir": "${REPO}"}}
-    ],
-    "usage": {"input_tokens": 1500, "cached_input_tokens": 11264, "output_tokens": 90,
-              "reasoning_output_tokens": 24}
-  },
-  {
-    "match": "Process exited with code 0",
-    "blocks": [
-      {"type": "custom_tool_call", "name": "apply_patch",
-       "input": "*** Begin Patch\n*** Add File: NOTES.md\n+# Notes\n+\n+Reviewed greet.sh.\n*** End Patch\n"}
-    ],
-    "usage": {"input_tokens": 300, "cached_input_tokens": 12800, "output_tokens": 70,
-              "reasoning_output_tokens": 0}
-  },
-  {
-    "match": "Success. Updated the following files",
-    "blocks": [
-      {"type": "text", "text": "Added `NOTES.md`.\n\n```yaml\nsignals:\n  nextAction: proceed\n  needsUserInput: false\n```"}
-    ],
-    "usage": {"input_tokens": 200, "cached_input_tokens": 13056, "output_tokens": 40,
-              "reasoning_output_tokens": 0}
-  }
-]"##;
-
-/// Variables of codecafe's environment the agents inherit on top of the default allow-list.
-const AGENT_ENV: &[&str] = &[
-    "ANTHROPIC_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "CLAUDE_CONFIG_DIR",
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
-    "DISABLE_TELEMETRY",
-    "DISABLE_ERROR_REPORTING",
-    "DISABLE_AUTOUPDATER",
-    "CODEX_HOME",
-    "FAKE_KEY",
-];
-
-/// The two-stage recipe, pointing codex at the fake server on `port`.
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
+/// What the review's scripted tokens cost at [`PRICING`].
+fn review_cost() -> f64 {
+    REVIEW_USAGE
+        .iter()
+        .map(|(input, cached, output)| {
+            (*input as f64 * 1.25 + *cached as f64 * 0.125 + *output as f64 * 10.0) / 1e6
+        })
+        .sum()
 }
 
-fn recipe(port: u16) -> String {
-    let provider = format!(
-        "{{name=\"fake\",base_url=\"http://127.0.0.1:{port}/v1\",env_key=\"FAKE_KEY\",\
-         wire_api=\"responses\",request_max_retries=1,stream_max_retries=1}}"
+/// The Claude stages of moon, in order.
+const CLAUDE_STAGES: [&str; 3] = ["analyze", "plan", "code"];
+
+/// The Claude turns of a whole moon run (analyze 0, plan 1, code 2..=4).
+fn moon_claude_turns() -> Vec<Value> {
+    let mut turns = vec![analyze_turn(), plan_turn()];
+    turns.extend(code_turns());
+    turns
+}
+
+/// plan forked analyze's session, code continued plan's: in the events and at the server.
+/// Returns (analyze's session, plan's and code's session).
+fn assert_moon_sessions(user: &User, run: &Run) -> (String, String) {
+    let started = |stage: &str| run.one("stage:started", Some(stage), user);
+    let analyze = started("analyze");
+    assert_eq!(analyze["session"], "fresh", "{analyze}");
+    let plan = started("plan");
+    assert_eq!(
+        (&plan["session"], &plan["sessionOf"]),
+        (&"fork".into(), &"analyze".into()),
+        "plan's skill has `context: fork`: {plan}"
     );
-    let provider = serde_json::to_string(&provider).expect("a JSON string");
-    format!(
-        r#"name: real
-workflow:
-  stages: [analyze, review]
-analyze:
-  provider: claude-code
-  permission_mode: bypassPermissions
-  timeout: 3m
-  prompt: "Create greet.sh that prints a greeting, then run it."
-review:
-  provider: codex
-  model: gpt-5.5
-  sandbox: workspace-write
-  timeout: 3m
-  prompt: "Review the change and record notes in NOTES.md."
-  options:
-    approval: never
-    extra_args: ["--disable", "unbounded_connection_retries"]
-    config:
-      model_provider: '"fake"'
-      model_providers.fake: {provider}
-      features.plugins: false
-      features.apps: false
-      analytics.enabled: false
-"#
-    )
-}
-
-/// `tests/agents/node_modules/.bin`, which must hold both CLIs.
-fn agents_bin() -> PathBuf {
-    let bin = workspace_root().join("tests/agents/node_modules/.bin");
-    for name in ["claude", "codex"] {
-        assert!(
-            bin.join(name).is_file(),
-            "the real agent CLIs are not installed ({} is missing): run `npm ci --prefix \
-             tests/agents` in the workspace root (CI does)",
-            bin.join(name).display()
-        );
-    }
-    bin
-}
-
-/// `codecafe args` in `cwd` with the agents on `PATH`, private homes under `home` and the fake
-/// server's address and key passed on to the agents through `CODECAFE_AGENT_ENV_ALLOW`.
-fn agent_command(
-    cli: &Codecafe,
-    cwd: &Path,
-    home: &Path,
-    model: &FakeModel,
-    args: &[&str],
-) -> Command {
-    let bin = agents_bin();
-    let claude_dir = home.join(".claude");
-    let codex_home = home.join("codex");
-    std::fs::create_dir_all(&claude_dir).expect("claude dir");
-    std::fs::create_dir_all(&codex_home).expect("codex home");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+    let code = started("code");
+    assert_eq!(
+        (&code["session"], &code["sessionOf"]),
+        (&"continue".into(), &"plan".into()),
+        "implementation-runner has `context: inherit`: {code}"
     );
-    let mut command = cli.command(cwd, args);
-    command
-        .env("PATH", path)
-        .env("HOME", home)
-        .env("CLAUDE_CONFIG_DIR", &claude_dir)
-        .env("CODEX_HOME", &codex_home)
-        .env("ANTHROPIC_BASE_URL", model.base_url())
-        .env("ANTHROPIC_API_KEY", "sk-ant-fake-key-for-offline-tests")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_ERROR_REPORTING", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("FAKE_KEY", "fake-key")
-        .env("CODECAFE_AGENT_ENV_ALLOW", AGENT_ENV.join(","));
-    command
-}
 
-/// NDJSON lines as values.
-fn ndjson(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
+    let first = run.session("analyze", user);
+    let forked = run.session("plan", user);
+    assert_ne!(first, forked, "a fork is a new session");
+    assert_eq!(
+        run.session("code", user),
+        forked,
+        "code continues plan's session"
+    );
 
-/// Runs `command` to its end, killing it after `limit`; returns exit code, stdout, stderr.
-fn run_bounded(mut command: Command, limit: Duration) -> (Option<i32>, String, String) {
-    let stdout = tempfile::NamedTempFile::new().expect("stdout file");
-    let stderr = tempfile::NamedTempFile::new().expect("stderr file");
-    command
-        .stdout(stdout.reopen().expect("stdout"))
-        .stderr(stderr.reopen().expect("stderr"));
-    let mut child = command.spawn().expect("codecafe starts");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let out = std::fs::read_to_string(stdout.path()).unwrap_or_default();
-    let err = std::fs::read_to_string(stderr.path()).unwrap_or_default();
+    // What the fake server saw: the session header of each request, and the history.
+    let turn = |index| user.turn(Api::Anthropic, index);
+    let analyze_requests = turn(0);
+    assert_eq!(analyze_requests.len(), 1, "{}", user.requests_summary());
+    assert_eq!(claude_session(&analyze_requests[0]), Some(first.clone()));
+    let plan_requests = turn(1);
+    assert_eq!(plan_requests.len(), 1, "{}", user.requests_summary());
+    assert_eq!(claude_session(&plan_requests[0]), Some(forked.clone()));
     assert!(
-        status.is_some(),
-        "codecafe did not finish within {limit:?}\nstdout:\n{out}\nstderr:\n{err}"
+        history_has(&plan_requests[0], "user", &stage_prompt("analyze"))
+            && history_has(&plan_requests[0], "assistant", ANALYSIS),
+        "the forked session's first request carries analyze's turn: {}",
+        plan_requests[0].body
     );
-    (status.and_then(|s| s.code()), out, err)
-}
-
-/// The events of one kind (and stage, when given).
-fn events<'a>(all: &'a [Value], kind: &str, stage: Option<&str>) -> Vec<&'a Value> {
-    all.iter()
-        .filter(|e| e["kind"] == kind)
-        .filter(|e| stage.is_none_or(|s| e["payload"]["stage"] == s))
-        .collect()
-}
-
-fn turn_requests(model: &FakeModel, api: Api) -> Vec<RecordedRequest> {
-    model
-        .requests()
-        .into_iter()
-        .filter(|r| r.api == Some(api) && r.served == Served::Turn)
-        .collect()
-}
-
-#[test]
-fn claude_then_codex_write_files_and_run_commands_in_the_worktree() {
-    agents_bin();
-    let work = tempfile::tempdir().expect("temp work");
-    let repo = init_repo_with(
-        &work.path().join("shop"),
-        "main",
-        &[("app.txt", "line one\n")],
-    );
-    let cli = Codecafe::new(env!("CARGO_BIN_EXE_codecafe")).non_interactive();
-    cli.ok(&repo, &["init"]);
-    let workflows = repo.join(".orch/workflows");
-    std::fs::create_dir_all(&workflows).expect("workflows dir");
-    let recipe_file = workflows.join("real.workflow.yml");
-    // The order pins its recipe when it is created, and the fake server's script needs the
-    // order's worktree: pick the server's port first, start it once the script is known.
-    let port = free_port();
-    std::fs::write(&recipe_file, recipe(port)).expect("recipe");
-
-    let order = cli.json(
-        &repo,
-        &[
-            "order",
-            "new",
-            "--recipe",
-            "real",
-            "--prompt",
-            "Add a greeting script",
-            "--json",
-        ],
-    );
-    let id = order["id"].as_str().expect("order id").to_owned();
-    let branch = order["branch"].as_str().expect("branch").to_owned();
-    let worktree = PathBuf::from(order["worktreePath"].as_str().expect("worktree"));
-
-    let vars = [("REPO".to_owned(), worktree.display().to_string())];
-    let script = format!(
-        r#"{{"anthropic": {CLAUDE_SCRIPT}, "openai": {CODEX_SCRIPT}, "fallback_text": "OK."}}"#
-    );
-    let script = Script::from_json_with_vars(&script, &vars).expect("script");
-    let model = FakeModel::start_with(
-        script,
-        ServerOptions {
-            port,
-            ..ServerOptions::default()
-        },
-    )
-    .expect("fake model server");
-
-    let command = agent_command(
-        &cli,
-        &repo,
-        &work.path().join("agent-home"),
-        &model,
-        &["order", "run", &id, "--json"],
-    );
-    let (code, stdout, stderr) = run_bounded(command, RUN_LIMIT);
-    let all = ndjson(&stdout);
-    let context = || {
-        format!(
-            "exit {code:?}\nstdout:\n{stdout}\nstderr:\n{stderr}\nrequests:\n{:#?}",
-            model
-                .requests()
-                .iter()
-                .map(|r| (&r.method, &r.path, r.api, r.served, &r.last_user_text))
-                .collect::<Vec<_>>()
-        )
-    };
-    assert_eq!(code, Some(0), "{}", context());
-
-    // The agents' side effects, in the order's worktree (the agents do not commit).
-    let greet = std::fs::read_to_string(worktree.join("greet.sh")).expect("greet.sh written");
-    assert!(greet.contains("Hello from greet.sh"), "{greet}");
-    let ran = std::fs::read_to_string(worktree.join("greet.out")).expect("Bash ran greet.sh");
-    assert_eq!(ran.trim(), "Hello from greet.sh");
-    let exec = std::fs::read_to_string(worktree.join("exec-ran.txt")).expect("exec_command ran");
-    assert_eq!(exec.trim(), "exec-ran");
-    let notes = std::fs::read_to_string(worktree.join("NOTES.md")).expect("apply_patch added");
-    assert!(notes.contains("Reviewed greet.sh."), "{notes}");
-    assert_eq!(git(&worktree, &["branch", "--show-current"]).trim(), branch);
-    let status = git(&worktree, &["status", "--porcelain"]);
-    for file in ["greet.sh", "greet.out", "exec-ran.txt", "NOTES.md"] {
-        assert!(status.contains(&format!("?? {file}")), "{file}: {status}");
-    }
-    // Nothing leaked into the main checkout.
-    assert!(!repo.join("greet.sh").exists() && !repo.join("NOTES.md").exists());
-
-    // Events.
-    for stage in ["analyze", "review"] {
+    for index in 2..=4 {
+        let requests = turn(index);
         assert_eq!(
-            events(&all, "stage:completed", Some(stage)).len(),
+            requests.len(),
             1,
-            "{stage}: {}",
-            context()
+            "turn {index}\n{}",
+            user.requests_summary()
         );
+        assert_eq!(claude_session(&requests[0]), Some(forked.clone()));
     }
-    assert_eq!(
-        events(&all, "order:completed", None).len(),
-        1,
-        "{}",
-        context()
-    );
-    let outputs = |stage: &str, kind: &str| -> Vec<Value> {
-        events(&all, "order:output", Some(stage))
-            .into_iter()
-            .map(|e| e["payload"]["event"].clone())
-            .filter(|e| e["type"] == kind)
-            .collect()
-    };
-    let claude_tools: Vec<Value> = outputs("analyze", "tool-call");
+    let code_first = &turn(2)[0];
     assert!(
-        claude_tools.iter().any(|t| t.to_string().contains("Write"))
-            && claude_tools.iter().any(|t| t.to_string().contains("Bash")),
-        "{claude_tools:?}"
+        history_has(code_first, "assistant", PLAN)
+            && history_has(code_first, "assistant", ANALYSIS),
+        "code's first request continues plan's conversation: {}",
+        code_first.body
     );
-    let codex_changes = outputs("review", "file-change");
-    assert!(
-        codex_changes
-            .iter()
-            .any(|c| c["path"].as_str().is_some_and(|p| p.ends_with("NOTES.md"))),
-        "{codex_changes:?}\n{}",
-        context()
-    );
-    let codex_tools = outputs("review", "tool-call");
-    assert!(
-        codex_tools
-            .iter()
-            .any(|t| t.to_string().contains("exec-ran")),
-        "{codex_tools:?}"
-    );
-
-    // Usage from the scripted figures.
-    let usage =
-        |stage: &str| events(&all, "stage:completed", Some(stage))[0]["payload"]["usage"].clone();
-    // Claude reports the sum of its three turns (and a cost); codex the sum of its three turns,
-    // its input without the cached part.
-    let claude_usage = usage("analyze");
-    assert_eq!(claude_usage["inputTokens"], 3 + 5 + 4, "{claude_usage}");
-    assert_eq!(claude_usage["outputTokens"], 96 + 74 + 41, "{claude_usage}");
-    assert_eq!(
-        claude_usage["cachedInputTokens"],
-        17300 + 19200 + 19360,
-        "{claude_usage}"
-    );
-    assert_eq!(
-        claude_usage["cacheWriteTokens"],
-        1900 + 160 + 90,
-        "{claude_usage}"
-    );
-    assert!(
-        claude_usage["costUsd"].as_f64().is_some_and(|c| c > 0.0),
-        "{claude_usage}"
-    );
-    let codex_usage = usage("review");
-    assert_eq!(
-        codex_usage["inputTokens"],
-        1500 + 300 + 200,
-        "{codex_usage}"
-    );
-    assert_eq!(codex_usage["outputTokens"], 90 + 70 + 40, "{codex_usage}");
-    assert_eq!(
-        codex_usage["cachedInputTokens"],
-        11264 + 12800 + 13056,
-        "{codex_usage}"
-    );
-    let completed = events(&all, "order:completed", None)[0]["payload"]["costUsd"].as_f64();
-    assert_eq!(
-        completed,
-        claude_usage["costUsd"].as_f64(),
-        "the order's cost is claude's"
-    );
-
-    // What the fake server received.
-    let claude = turn_requests(&model, Api::Anthropic);
-    assert_eq!(claude.len(), 3, "{}", context());
-    let second = claude[1].body.to_string();
-    assert!(second.contains("tool_result"), "{second}");
-    let codex = turn_requests(&model, Api::Openai);
-    assert_eq!(codex.len(), 3, "{}", context());
-    assert!(codex.iter().all(|r| r.path == "/v1/responses"));
-    assert!(
-        codex[0].body.to_string().contains("NOTES.md"),
-        "the review prompt reached codex"
-    );
-    assert_eq!(model.remaining_turns(Api::Anthropic), 0);
-    assert_eq!(model.remaining_turns(Api::Openai), 0);
+    (first, forked)
 }
 
-/// The model asks a question (`await_user`), then answers once the user's answer arrives.
-const ASK_SCRIPT: &str = r##"{"anthropic": [
-  {
-    "blocks": [
-      {"type": "text", "text": "Before I start: which limit should apply per API key?\n\n```yaml\nsignals:\n  nextAction: await_user\n  needsUserInput: true\n  questions:\n    - Which limit should apply per API key?\n```"}
-    ],
-    "usage": {"input_tokens": 10, "output_tokens": 30}
-  },
-  {
-    "match": "100 requests per minute",
-    "blocks": [
-      {"type": "text", "text": "Noted: 100 requests per minute per API key.\n\n```yaml\nsignals:\n  nextAction: proceed\n  needsUserInput: false\n```"}
-    ],
-    "usage": {"input_tokens": 20, "output_tokens": 25}
-  }
-], "fallback_text": "OK."}"##;
+/// Each Claude stage's cost is its own run's: identical usage per request, so analyze and plan
+/// (one request each) cost the same and code (three requests) three times that — not the
+/// session totals Claude reports (1x, 2x, 5x). Returns their sum.
+fn assert_claude_stage_costs(user: &User, run: &Run) -> f64 {
+    let cost = |stage: &str| number(&run.one("stage:completed", Some(stage), user), "costUsd");
+    let (analyze, plan, code) = (cost("analyze"), cost("plan"), cost("code"));
+    assert!(analyze > 0.0, "{}", run.context(user));
+    let same = |a: f64, b: f64| (a - b).abs() <= b.abs() * 1e-6;
+    assert!(
+        same(plan, analyze) && same(code, 3.0 * analyze),
+        "stage costs analyze {analyze}, plan {plan}, code {code}: expected {analyze}, \
+         {analyze}, {} (plan forks analyze's session and code continues it; Claude's \
+         total_cost_usd covers the whole session)",
+        3.0 * analyze
+    );
+    for stage in CLAUDE_STAGES {
+        let completed = run.one("stage:completed", Some(stage), user);
+        assert_eq!(completed["costEstimated"], Value::Null, "{completed}");
+    }
+    analyze + plan + code
+}
 
-const ASK_RECIPE: &str = "name: ask
-workflow:
-  stages: [analyze]
-analyze:
-  provider: claude-code
-  permission_mode: bypassPermissions
-  timeout: 3m
-";
-
+/// The user keeps the keys in the CLIs' own configuration only — Claude Code's
+/// `~/.claude/settings.json` (`apiKeyHelper`, endpoint in `env`), codex's `~/.codex/auth.json`
+/// from `codex login --with-api-key` — and runs `moon` with no key in codecafe's environment.
+/// The preflight accepts both logins, the coder's commit is on the order's branch, the
+/// sessions fork and continue as the skills say, and each stage's cost is its own; codex's is
+/// priced from the user's `pricing.json`.
 #[test]
-fn claude_asks_and_order_input_continues_the_same_session() {
-    agents_bin();
-    let work = tempfile::tempdir().expect("temp work");
-    let repo = init_repo_with(
-        &work.path().join("shop"),
-        "main",
-        &[
-            ("app.txt", "line one\n"),
-            (".orch/workflows/ask.workflow.yml", ASK_RECIPE),
-        ],
+fn moon_commits_code_with_keys_only_in_the_clis_own_configuration() {
+    let review = with_signals("REVIEW-OK: greet.sh prints the greeting.", "proceed", "");
+    let user = User::new(
+        &script(&moon_claude_turns(), &review_turns(&review), &[]),
+        &[],
+        Credentials::Config,
+        &[],
     );
-    let cli = Codecafe::new(env!("CARGO_BIN_EXE_codecafe")).non_interactive();
-    cli.ok(&repo, &["init"]);
-    let model = FakeModel::start(Script::from_json(ASK_SCRIPT).expect("script")).expect("server");
-    let home = work.path().join("agent-home");
-    let requests = |model: &FakeModel| {
-        format!(
-            "{:#?}",
-            model
-                .requests()
-                .iter()
-                .map(|r| (&r.method, &r.path, r.served, &r.last_user_text))
-                .collect::<Vec<_>>()
-        )
-    };
-
-    let first = agent_command(
-        &cli,
-        &repo,
-        &home,
-        &model,
-        &[
-            "run",
-            "--recipe",
-            "ask",
-            "Add rate limiting to the API",
-            "--json",
-        ],
-    );
-    let (code, stdout, stderr) = run_bounded(first, RUN_LIMIT);
-    assert_eq!(
-        code,
-        Some(3),
-        "awaiting input\nstdout:\n{stdout}\nstderr:\n{stderr}\n{}",
-        requests(&model)
-    );
-    let all = ndjson(&stdout);
-    let asked = events(&all, "order:awaiting-input", None);
-    assert_eq!(asked.len(), 1, "{stdout}");
+    // What the CLIs themselves say about these logins (codecafe's preflight asks them too).
+    let (code, out) = user.cli_status("claude", &["auth", "status"]);
+    assert_eq!(code, Some(0), "claude auth status: {out}");
     assert!(
-        asked[0]
-            .to_string()
-            .contains("Which limit should apply per API key?"),
-        "{stdout}"
+        out.contains(r#""loggedIn": true"#) && out.contains(r#""apiKeySource": "apiKeyHelper""#),
+        "{out}"
     );
-    let id = all[0]["orderId"].as_str().expect("order id").to_owned();
-    let session = |all: &[Value]| -> Vec<String> {
-        events(all, "order:output", Some("analyze"))
-            .into_iter()
-            .filter(|e| e["payload"]["event"]["type"] == "session-started")
-            .filter_map(|e| e["payload"]["event"]["id"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let first_session = session(&all);
-    assert_eq!(first_session.len(), 1, "{stdout}");
+    let (code, out) = user.cli_status("codex", &["login", "status"]);
+    assert_eq!(code, Some(0), "codex login status: {out}");
+    assert!(out.contains("API key configured"), "{out}");
+    std::fs::write(user.cli.home().join("pricing.json"), PRICING).expect("pricing.json");
 
-    // The answer, from a separate process after the first one exited.
-    let second = agent_command(
-        &cli,
-        &repo,
-        &home,
-        &model,
-        &[
-            "order",
-            "input",
-            &id,
-            "Use 100 requests per minute per API key.",
-            "--json",
-        ],
+    let run = user.run(&["run", "--recipe", "moon", "Add a greeting script", "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.context(&user));
+    let id = run.order_id();
+    run.one("order:completed", None, &user);
+    let order = user.order(&id);
+    assert_eq!(order["status"], "completed", "{order}");
+    assert_committed_on_branch(&user, &order);
+    let tools: Vec<String> = run
+        .agent_events("code", "tool-call")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        tools.iter().any(|t| t.contains("Write")) && tools.iter().any(|t| t.contains("Bash")),
+        "{tools:?}"
     );
-    let (code, stdout, stderr) = run_bounded(second, RUN_LIMIT);
-    assert_eq!(
-        code,
-        Some(0),
-        "completed\nstdout:\n{stdout}\nstderr:\n{stderr}\n{}",
-        requests(&model)
-    );
-    let all = ndjson(&stdout);
-    assert_eq!(events(&all, "order:completed", None).len(), 1, "{stdout}");
-    assert_eq!(
-        session(&all),
-        first_session,
-        "the same claude session continued"
+    assert!(
+        run.agent_events("code", "tool-denied").is_empty(),
+        "{}",
+        run.context(&user)
     );
 
-    // The fake server saw the continuation: the answer after the earlier question.
-    let turns = turn_requests(&model, Api::Anthropic);
-    assert_eq!(turns.len(), 2, "{}", requests(&model));
-    let answer = turns[1].last_user_text.as_deref().unwrap_or_default();
+    assert_moon_sessions(&user, &run);
+    let claude = assert_claude_stage_costs(&user, &run);
+
+    // codex: its tokens priced with the user's table.
+    let review = run.one("stage:completed", Some("review"), &user);
+    assert_eq!(review["costEstimated"], true, "{review}");
+    assert_eq!(review["unpriced"], Value::Null, "{review}");
+    let usage = &review["usage"];
+    assert_eq!(usage["inputTokens"], 1500, "{review}");
+    assert_eq!(usage["cachedInputTokens"], 5000, "{review}");
+    assert_eq!(usage["outputTokens"], 150, "{review}");
     assert!(
-        answer.contains("Use 100 requests per minute per API key."),
-        "{answer}"
+        close(number(&review, "costUsd"), review_cost()),
+        "review cost {} != {} ({review})",
+        review["costUsd"],
+        review_cost()
     );
-    let body = turns[1].body.to_string();
+    let completed = run.one("order:completed", None, &user);
     assert!(
-        body.contains("Add rate limiting to the API")
-            && body.contains("which limit should apply per API key?"),
-        "the resumed request carries the earlier messages: {body}"
+        close(number(&completed, "costUsd"), claude + review_cost()),
+        "the order's cost is the stages' sum {}: {completed}",
+        claude + review_cost()
     );
-    let header = |r: &RecordedRequest| r.headers.get("x-claude-code-session-id").cloned();
-    assert_eq!(header(&turns[0]), Some(first_session[0].clone()));
-    assert_eq!(header(&turns[1]), Some(first_session[0].clone()));
-    assert_eq!(model.remaining_turns(Api::Anthropic), 0);
+    assert_eq!(completed["costEstimated"], true, "{completed}");
+    assert!(
+        close(number(&order, "costUsd"), claude + review_cost()),
+        "{order}"
+    );
+
+    // codex ran its command in its read-only sandbox and saw the commit.
+    let codex = user.turns(Api::Openai);
+    assert_eq!(codex.len(), 2, "{}", user.requests_summary());
+    assert!(
+        codex[1]
+            .last_user_text
+            .as_deref()
+            .is_some_and(|t| t.contains(COMMIT_MESSAGE)),
+        "the review's command output: {:?}",
+        codex[1].last_user_text
+    );
+    assert_eq!(user.model.remaining_turns(Api::Anthropic), 0);
+    assert_eq!(user.model.remaining_turns(Api::Openai), 0);
+}
+
+/// The question the review asks.
+const QUESTION: &str = "Should greet.sh also print the date?";
+/// The user's answer.
+const ANSWER: &str = "ANSWER-9D2: no date, keep it simple.";
+/// The follow-up for codex (the recipe's last stage).
+const FOLLOWUP_CODEX: &str = "FOLLOWUP-CODEX-1B4: is greet.sh executable?";
+/// The follow-up for Claude Code (based on the code stage).
+const FOLLOWUP_CLAUDE: &str = "FOLLOWUP-CLAUDE-6E8: add a comment line to greet.sh";
+
+/// The user exports the keys (`ANTHROPIC_API_KEY` + `ANTHROPIC_BASE_URL`, `OPENAI_API_KEY`
+/// named by codex's provider) and nothing is in the CLIs' configuration: `moon` commits the
+/// code; codex's tokens are unpriced (gpt-5.5 is in no table) and the budget warns that it
+/// does not count them. The review asks a question; `order input` resumes the same codex
+/// thread. Then a follow-up (based on `code`, the last stage that edits) continues the coder's
+/// Claude session, and one based on `review` the codex thread.
+#[test]
+fn moon_with_keys_in_the_environment_then_input_and_followups_continue_the_sessions() {
+    let mut anthropic = moon_claude_turns();
+    anthropic.push(claude_text(
+        FOLLOWUP_CLAUDE,
+        &with_signals("Added a comment line.", "proceed", ""),
+    ));
+    let asks = with_signals(
+        &format!("The change works. {QUESTION}"),
+        "await_user",
+        &format!("  needsUserInput: true\n  questions:\n    - {QUESTION}\n"),
+    );
+    let mut openai = review_turns(&asks);
+    openai.push(serde_json::json!({
+        "match": ANSWER,
+        "blocks": [{"type": "text", "text": with_signals("REVIEW-OK: approved without the date.", "proceed", "")}],
+        "usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 20}
+    }));
+    openai.push(serde_json::json!({
+        "match": FOLLOWUP_CODEX,
+        "blocks": [{"type": "text", "text": with_signals("It is not executable; run chmod +x.", "proceed", "")}],
+        "usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 20}
+    }));
+    let user = User::new(
+        &script(&anthropic, &openai, &[]),
+        &[],
+        Credentials::Environment,
+        &[],
+    );
+    // Nothing in the CLIs' own configuration: no codex auth.json, no key helper.
+    assert!(!user.home.join(".codex/auth.json").exists());
+
+    let run = user.run(&[
+        "run",
+        "--recipe",
+        "moon",
+        "--max-cost",
+        "50",
+        "Add a greeting script",
+        "--json",
+    ]);
+    assert_eq!(
+        run.code,
+        Some(EXIT_AWAITING_INPUT),
+        "the review asks\n{}",
+        run.context(&user)
+    );
+    let id = run.order_id();
+    let asked = run.one("order:awaiting-input", None, &user);
+    assert_eq!(asked["reason"], "questions", "{asked}");
+    assert_eq!(asked["stage"], "review", "{asked}");
+    assert!(asked["questions"].to_string().contains(QUESTION), "{asked}");
+    let order = user.order(&id);
+    assert_committed_on_branch(&user, &order);
+    let (_, coder_session) = assert_moon_sessions(&user, &run);
+    let claude = assert_claude_stage_costs(&user, &run);
+    let thread = run.session("review", &user);
+    // The budget cannot count codex's unpriced tokens, and says so.
+    let warnings: Vec<String> = run
+        .events("order:warning", None)
+        .iter()
+        .map(|e| e["payload"]["message"].to_string())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("gpt-5.5")),
+        "a warning that the budget does not count the unpriced review\n{}",
+        run.context(&user)
+    );
+
+    // The answer, from a new process: the same codex thread continues.
+    let answered = user.run(&["order", "input", &id, ANSWER, "--json"]);
+    assert_eq!(answered.code, Some(0), "{}", answered.context(&user));
+    answered.one("order:completed", None, &user);
+    assert_eq!(answered.session("review", &user), thread, "the same thread");
+    let resumed = user.turn(Api::Openai, 2);
+    assert_eq!(resumed.len(), 1, "{}", user.requests_summary());
+    assert!(
+        history_has(&resumed[0], "assistant", QUESTION),
+        "the resumed thread carries the question: {}",
+        resumed[0].body
+    );
+    let review = answered.one("stage:completed", Some("review"), &user);
+    assert_eq!(review["unpriced"], "gpt-5.5", "{review}");
+    assert_ne!(review["costEstimated"], true, "{review}");
+    let completed = answered.one("order:completed", None, &user);
+    assert!(
+        close(number(&completed, "costUsd"), claude),
+        "the order's cost is the Claude stages' {claude} (codex is unpriced): {completed}"
+    );
+
+    // A follow-up (by default on the last stage that edits: code) continues the coder's
+    // Claude session.
+    let followup = user.run(&["order", "followup", &id, FOLLOWUP_CLAUDE, "--json"]);
+    assert_eq!(followup.code, Some(0), "{}", followup.context(&user));
+    let started = followup.one("stage:started", Some("followup"), &user);
+    assert_eq!(
+        (&started["session"], &started["sessionOf"]),
+        (&"continue".into(), &"code".into()),
+        "{started}"
+    );
+    assert_eq!(followup.session("followup", &user), coder_session);
+    let request = user.turn(Api::Anthropic, 5);
+    assert_eq!(request.len(), 1, "{}", user.requests_summary());
+    assert_eq!(claude_session(&request[0]), Some(coder_session.clone()));
+    assert!(
+        history_has(&request[0], "assistant", "Wrote and committed"),
+        "the follow-up continues the coder's conversation: {}",
+        request[0].body
+    );
+    let cost = number(
+        &followup.one("stage:completed", Some("followup"), &user),
+        "costUsd",
+    );
+    let one_request = claude / 5.0;
+    assert!(
+        (cost - one_request).abs() <= one_request * 1e-6,
+        "the follow-up's cost is its one request's {one_request}, not the session's: {cost}"
+    );
+
+    // A follow-up based on `review` continues the codex thread.
+    let followup = user.run(&[
+        "order",
+        "followup",
+        &id,
+        "--stage",
+        "review",
+        FOLLOWUP_CODEX,
+        "--json",
+    ]);
+    assert_eq!(followup.code, Some(0), "{}", followup.context(&user));
+    let started = followup.one("stage:started", Some("followup"), &user);
+    assert_eq!(
+        (&started["session"], &started["sessionOf"]),
+        (&"continue".into(), &"review".into()),
+        "{started}"
+    );
+    assert_eq!(followup.session("followup", &user), thread);
+    let codex_followup = followup.one("stage:completed", Some("followup"), &user);
+    let request = user.turn(Api::Openai, 3);
+    assert_eq!(request.len(), 1, "{}", user.requests_summary());
+    assert!(
+        history_has(&request[0], "assistant", QUESTION) && history_has(&request[0], "user", ANSWER),
+        "the follow-up continues the thread: {}",
+        request[0].body
+    );
+    assert_eq!(user.model.remaining_turns(Api::Anthropic), 0);
+    assert_eq!(user.model.remaining_turns(Api::Openai), 0);
+
+    // The codex follow-up's usage is its own run's (the one request scripted with 100 input
+    // and 20 output tokens), not the thread's total that codex reports after `exec resume`.
+    let usage = &codex_followup["usage"];
+    assert_eq!(
+        (
+            &usage["inputTokens"],
+            &usage["cachedInputTokens"],
+            &usage["outputTokens"]
+        ),
+        (&100.into(), &0.into(), &20.into()),
+        "the codex follow-up's tokens are its own run's, not the thread's total \
+         (codex 0.171 reports a resumed thread's cumulative usage): {codex_followup}"
+    );
+}
+
+/// The coder's question.
+const CODER_QUESTION: &str = "Should greet.sh greet in English or in French?";
+/// The user's answer to it.
+const CODER_ANSWER: &str = "ANSWER-3A7: in English.";
+
+/// The code stage continues plan's Claude session (which forked analyze's), asks a question
+/// first, and is answered with `order input` from a new process. Claude reports the session's
+/// total each time; the stage's cost must still be only its own four requests (the question
+/// and the three after the answer), and the order's the sum of its stages' — not the
+/// session's history (analyze and plan) counted again.
+///
+/// Fails today: `order input` restores the stage without the cost baseline it started from
+/// (`run_loop::drive` leaves `StageRec::cost_baseline` at 0), so code is charged 6 requests.
+#[test]
+fn an_answered_question_in_a_continued_claude_session_costs_only_its_own_turns() {
+    let asks = with_signals(
+        CODER_QUESTION,
+        "await_user",
+        &format!("  needsUserInput: true\n  questions:\n    - {CODER_QUESTION}\n"),
+    );
+    let mut anthropic = vec![
+        analyze_turn(),
+        plan_turn(),
+        claude_text(&stage_prompt("code"), &asks),
+    ];
+    let mut after_answer = code_turns();
+    after_answer[0]["match"] = CODER_ANSWER.into();
+    anthropic.extend(after_answer);
+    let review = with_signals("REVIEW-OK", "proceed", "");
+    let user = User::new(
+        &script(&anthropic, &review_turns(&review), &[]),
+        &[],
+        Credentials::Environment,
+        &[],
+    );
+    let run = user.run(&["run", "--recipe", "moon", "Add a greeting script", "--json"]);
+    assert_eq!(
+        run.code,
+        Some(EXIT_AWAITING_INPUT),
+        "the coder asks\n{}",
+        run.context(&user)
+    );
+    let id = run.order_id();
+    let cost =
+        |run: &Run, stage: &str| number(&run.one("stage:completed", Some(stage), &user), "costUsd");
+    let one_request = cost(&run, "analyze");
+    assert!(
+        (cost(&run, "plan") - one_request).abs() <= one_request * 1e-6,
+        "{}",
+        run.context(&user)
+    );
+    let session = run.session("code", &user);
+
+    let answered = user.run(&["order", "input", &id, CODER_ANSWER, "--json"]);
+    assert_eq!(answered.code, Some(0), "{}", answered.context(&user));
+    assert_eq!(answered.session("code", &user), session, "the same session");
+    let order = user.order(&id);
+    assert_committed_on_branch(&user, &order);
+    let code = cost(&answered, "code");
+    let completed_code = answered.one("stage:completed", Some("code"), &user);
+    assert!(
+        (code - 4.0 * one_request).abs() <= one_request * 1e-6,
+        "code made four requests of {one_request} each; its cost is {code} (6x is the whole \
+         session's total after the answer, analyze's and plan's turns included): \
+         {completed_code}"
+    );
+    let completed = answered.one("order:completed", None, &user);
+    assert!(
+        (number(&completed, "costUsd") - 6.0 * one_request).abs() <= one_request * 1e-6,
+        "the order's cost is analyze + plan + code = 6 requests of {one_request}: {completed}"
+    );
+    // And its tokens are those of its four requests (1200 input, 300 output each), the
+    // question's included: not only the last process's.
+    let usage = &completed_code["usage"];
+    assert_eq!(
+        (&usage["inputTokens"], &usage["outputTokens"]),
+        (&(4 * 1200).into(), &(4 * 300).into()),
+        "{completed_code}"
+    );
+}
+
+/// The control: the same user with the agents configured but logged in nowhere (no key in the
+/// environment, no key helper, no `codex login`). The preflight stops the run before anything
+/// exists (exit 5) and names what to do; no agent ever reached the model.
+#[test]
+fn moon_without_any_key_stops_before_creating_anything() {
+    let user = User::new(
+        &script(&moon_claude_turns(), &[], &[]),
+        &[],
+        Credentials::Missing,
+        &[],
+    );
+    let (code, out) = user.cli_status("claude", &["auth", "status"]);
+    assert_eq!(code, Some(1), "claude auth status: {out}");
+    assert!(out.contains(r#""loggedIn": false"#), "{out}");
+    let (code, out) = user.cli_status("codex", &["login", "status"]);
+    assert_eq!(code, Some(1), "codex login status: {out}");
+    assert!(out.contains("Not logged in"), "{out}");
+
+    let run = user.run(&["run", "--recipe", "moon", "Add a greeting script", "--json"]);
+    assert_eq!(run.code, Some(EXIT_NOT_READY), "{}", run.context(&user));
+    for hint in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] {
+        assert!(
+            run.stderr.contains(hint) || run.stdout.contains(hint),
+            "the preflight says how to log in ({hint})\n{}",
+            run.context(&user)
+        );
+    }
+    let list = user.run(&["order", "list", "--json"]);
+    assert_eq!(list.stdout.trim(), "[]", "no order was created");
+    assert!(
+        user.model.requests().is_empty(),
+        "{}",
+        user.requests_summary()
+    );
 }

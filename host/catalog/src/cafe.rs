@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CatalogError, Result};
 use crate::layout::OrchDir;
+use crate::recipe::Permissions;
 use crate::storage::{self, Versioned};
 
 /// Per-cafe settings.
@@ -32,6 +33,13 @@ pub struct CafeSettings {
     pub house_rules: String,
     /// The language agents should answer in (e.g. `en`, `ko`).
     pub language: String,
+    /// The permissions of stages that set none and whose role has no default (`read-only`
+    /// when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Permissions>,
+    /// The most any stage of this cafe may be given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_ceiling: Option<Permissions>,
 }
 
 /// The settings keys, as `cafe update --set` takes them.
@@ -43,6 +51,8 @@ pub const SETTING_KEYS: &[&str] = &[
     "maxParallelOrders",
     "houseRules",
     "language",
+    "permissions",
+    "permissionsCeiling",
 ];
 
 /// A registered repository.
@@ -310,6 +320,8 @@ impl Cafes {
                     max_parallel_orders: 3,
                     house_rules: String::new(),
                     language: "en".to_owned(),
+                    permissions: None,
+                    permissions_ceiling: None,
                 },
                 id,
                 name,
@@ -539,6 +551,22 @@ fn apply_setting(settings: &mut CafeSettings, repo: &Path, key: &str, value: &st
             };
         }
         "houseRules" => settings.house_rules = value.to_owned(),
+        "permissions" | "permissionsCeiling" => {
+            let level = match value {
+                "" => None,
+                name => Some(Permissions::from_name(name).ok_or_else(|| {
+                    bad(format!(
+                        "`{name}` is not a level: give one of {}, or nothing to unset it",
+                        Permissions::VALUES.join(", ")
+                    ))
+                })?),
+            };
+            if key == "permissions" {
+                settings.permissions = level;
+            } else {
+                settings.permissions_ceiling = level;
+            }
+        }
         "language" => {
             if value.is_empty() || value.len() > 16 {
                 return Err(bad("give a language code such as `en` or `ko`".to_owned()));
@@ -583,18 +611,23 @@ name: Starter
 description: Plan the change, implement it, then have another agent review it.
 workflow:
   stages: [plan, code, review]
+# `permissions` says how far each stage's agent may go on its own: read-only (the
+# default), edit (files in the worktree, commands confined to it) or full.
 plan:
   provider: claude-code
   role: planner
   skills: [decide-sequence]
+  permissions: read-only
 code:
   provider: claude-code
   role: coder
   skills: [implementation-runner]
+  permissions: edit
 review:
   provider: codex
   role: reviewer
   skills: [codex-review-code]
+  permissions: read-only
 ";
 
 /// Ignore rules for codecafe's runtime files inside `.orch/`.

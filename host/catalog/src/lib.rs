@@ -10,6 +10,7 @@
 
 pub mod cafe;
 pub mod error;
+pub mod grants;
 pub mod ids;
 pub mod layout;
 mod location;
@@ -19,6 +20,7 @@ pub mod role;
 pub mod skill;
 pub mod storage;
 pub mod template;
+pub mod trust;
 mod yaml;
 
 pub use error::{CatalogError, Problem, Result};

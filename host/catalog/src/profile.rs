@@ -8,7 +8,7 @@
 //!   "version": 1,
 //!   "active": "default",
 //!   "profiles": {
-//!     "default": { "roles": { "reviewer": { "provider": "codex" } } },
+//!     "default": { "roles": { "reviewer": { "provider": "codex" } }, "passEnv": ["CORP_PROXY"] },
 //!     "cheap": {
 //!       "roles": {
 //!         "coder": { "provider": "claude-code", "model": "haiku", "options": { "max_turns": 20 } }
@@ -50,13 +50,17 @@ pub struct Assignment {
     pub options: BTreeMap<String, serde_json::Value>,
 }
 
-/// One profile: role id → assignment.
+/// One profile: role id → assignment, and variables every agent also gets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Profile {
     /// Assignments by role id.
     #[serde(default)]
     pub roles: BTreeMap<String, Assignment>,
+    /// Variables of the user's environment every agent gets while the profile is active, on
+    /// top of what its provider declares (names, or `PREFIX_*`), like a stage's `pass_env`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
 }
 
 /// The profiles document.

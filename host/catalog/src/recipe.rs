@@ -20,9 +20,11 @@
 //! `on_failure` (`stop` | `continue` | `retry`), `retries` (0 to [`MAX_RETRIES`]; `retry`
 //! without it means [`DEFAULT_RETRIES`]), `retry_backoff` and `timeout` (durations such as
 //! `30s`, `2m`, `1h30m`), `prompt` (extra template text), `model`, `depends_on` (stage ids),
-//! `signals` (a signal parser), `context` (`fork` | `inherit`, overriding the skills'), and
-//! provider options: `permission_mode`, `sandbox`, `command`, and `options` (any other
-//! provider option, passed to the provider plugin as JSON).
+//! `signals` (a signal parser), `context` (`fork` | `inherit`, overriding the skills'), the
+//! permission policy (`permissions`, `approvals`, `allowed_commands`, `on_denied`, `pass_env`;
+//! see [`permissions`]), and provider options: `command`, and `options` (any other provider
+//! option, passed to the provider plugin as JSON). `permissions` and `approvals` may also be
+//! set at the top level for every stage.
 //!
 //! **Order.** A stage without `depends_on` runs after the stages before it in
 //! `workflow.stages`; consecutive `mode: parallel` stages form one step that runs at once. A
@@ -40,6 +42,7 @@ pub mod duration;
 mod catalog;
 mod graph;
 mod parse;
+pub mod permissions;
 mod resolve;
 mod suggest;
 mod validate;
@@ -51,6 +54,7 @@ use crate::error::{CatalogError, Problem, Result};
 use crate::location::Position;
 
 pub use catalog::{BUILTIN_RECIPES, RecipeCatalog, starter_recipe};
+pub use permissions::{Approvals, OnDenied, Permissions, PolicyDefaults};
 pub use resolve::{ResolvedRecipe, Source, Sourced, StageSpec};
 
 /// Most retries a stage may ask for.
@@ -73,7 +77,15 @@ pub const DEFAULT_PROVIDER: &str = "claude-code";
 pub const RECIPE_SUFFIX: &str = ".workflow.yml";
 
 /// The recipe settings at the top level; every other top-level key is a stage block.
-pub const TOP_LEVEL_KEYS: &[&str] = &["name", "description", "workflow", "budget", "signals"];
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "workflow",
+    "budget",
+    "signals",
+    "permissions",
+    "approvals",
+];
 /// The keys of a stage block.
 pub const STAGE_KEYS: &[&str] = &[
     "provider",
@@ -89,13 +101,16 @@ pub const STAGE_KEYS: &[&str] = &[
     "depends_on",
     "signals",
     "context",
-    "permission_mode",
-    "sandbox",
+    "permissions",
+    "approvals",
+    "allowed_commands",
+    "on_denied",
+    "pass_env",
     "command",
     "options",
 ];
 /// Stage keys that are provider options (passed to the provider like the entries of `options`).
-pub const PROVIDER_OPTION_KEYS: &[&str] = &["permission_mode", "sandbox", "command"];
+pub const PROVIDER_OPTION_KEYS: &[&str] = &["command"];
 
 /// The provider a role gets when neither the stage nor the active profile chooses one:
 /// `reviewer` → `codex`; `analyzer`, `planner`, `coder`, `tester`, any other role and no role →
@@ -245,6 +260,7 @@ pub(crate) struct StageBlock {
     pub(crate) depends_on: Option<Vec<Located<String>>>,
     pub(crate) signals: Option<Located<String>>,
     pub(crate) context: Option<Located<SessionContext>>,
+    pub(crate) policy: permissions::StagePolicy,
     pub(crate) options: Vec<(String, serde_json::Value)>,
 }
 
@@ -271,6 +287,8 @@ pub struct Recipe {
     description: Option<String>,
     budget: Option<f64>,
     signals: Option<Located<String>>,
+    permissions: Option<Located<Permissions>>,
+    approvals: Option<Located<Approvals>>,
     /// `workflow.stages`, in order.
     order: Vec<Located<String>>,
     /// Every stage block, in file order (including ones not listed in `workflow.stages`).
@@ -324,6 +342,8 @@ impl Recipe {
             description: parsed.description,
             budget: parsed.budget,
             signals: parsed.signals,
+            permissions: parsed.permissions,
+            approvals: parsed.approvals,
             order: parsed.order,
             blocks: parsed.blocks,
             problems,

@@ -18,7 +18,8 @@
 //! {% for skill in skills %}{{ skill.instructions }}{% endfor %}
 //! ```
 //!
-//! Front matter keys: `name` (required), `description`, `variables`. Each variable has a `type`
+//! Front matter keys: `name` (required), `description`, `permissions` (the default
+//! [`crate::recipe::Permissions`] of stages playing the role), `variables`. Each variable has a `type`
 //! (`string`, `number`, `boolean` or `list`) and optionally a `default` of that type, a
 //! `description`, and `required: true` (which cannot be combined with a default). Variable names
 //! are identifiers (`a-z`, `0-9`, `_`, not starting with a digit) and may not reuse an engine
@@ -100,7 +101,7 @@ pub const ENGINE_VARIABLES: &[(&str, &str)] = &[
 ];
 
 /// The front matter keys a role may have.
-pub const FRONT_MATTER_KEYS: &[&str] = &["name", "description", "variables"];
+pub const FRONT_MATTER_KEYS: &[&str] = &["name", "description", "permissions", "variables"];
 
 /// The keys of one variable's declaration.
 pub const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "required"];
@@ -195,10 +196,10 @@ pub struct Variable {
     #[serde(rename = "type")]
     pub var_type: VarType,
     /// The value used when none is given.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
     /// What it is for.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Rendering fails when no value is given.
     pub required: bool,
@@ -234,6 +235,9 @@ pub struct Role {
     pub name: String,
     /// What the role does.
     pub description: String,
+    /// The permissions of stages playing it that set none (and whose recipe sets none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<crate::recipe::Permissions>,
     /// Declared variables, by name.
     pub variables: BTreeMap<String, Variable>,
     /// The minijinja template (the file after the front matter).

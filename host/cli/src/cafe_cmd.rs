@@ -43,7 +43,8 @@ pub enum CafeCommand {
         #[arg(long)]
         name: Option<String>,
         /// A setting as KEY=VALUE (baseBranch, worktreeRoot, branchPrefix, defaultRecipe,
-        /// maxParallelOrders, houseRules, language); repeatable.
+        /// maxParallelOrders, houseRules, language, permissions, permissionsCeiling — a
+        /// permission level: read-only, edit or full; empty to unset); repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
     },
@@ -204,4 +205,9 @@ fn print_cafe(cafe: &Cafe) {
     println!("  maxParallelOrders: {}", s.max_parallel_orders);
     println!("  houseRules:        {house_rules}");
     println!("  language:          {}", s.language);
+    let level = |p: Option<codecafe_service::catalog_types::recipe::Permissions>| {
+        p.map_or("- (unset)", |p| p.name())
+    };
+    println!("  permissions:       {}", level(s.permissions));
+    println!("  permissionsCeiling: {}", level(s.permissions_ceiling));
 }

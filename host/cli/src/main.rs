@@ -4,13 +4,17 @@
 //! Exit codes: 0 success (for `run` / `order run|input|retry|resume`: the order completed;
 //! `order followup`: the follow-up completed); 1 an error (the message says what to do) or a
 //! failed order; 2 bad usage (from clap); 3 the order awaits input; 4 the order was cancelled;
-//! 128 + the signal when SIGTERM (143) or SIGHUP (129) stopped a run: its agents were stopped
-//! and `order resume` continues it.
+//! 5 not ready: a provider the run needs (its CLI, version, login), the repository or the
+//! machine is not ready, so nothing was created or started — the message lists each problem
+//! with its fix (with `--json`, also `{"error": …, "problems": […]}` on stdout), and `codecafe
+//! doctor` exits 5 when it finds a problem; 128 + the signal when SIGTERM (143) or SIGHUP (129)
+//! stopped a run: its agents were stopped and `order resume` continues it.
 
 mod cafe_cmd;
 mod config_cmd;
 mod control_cmd;
 mod demo_cmd;
+mod doctor_cmd;
 mod order_cmd;
 mod output;
 mod plugin_cmd;
@@ -20,12 +24,14 @@ mod progress;
 mod recipe_cmd;
 mod role_cmd;
 mod run_cmd;
+mod serve_cmd;
 mod skill_cmd;
+mod trust_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use codecafe_service::{CancelToken, Service};
+use codecafe_service::{CancelToken, Service, doctor};
 
 /// Run AI coding agents through multi-stage recipes, each job on its own git worktree.
 #[derive(Debug, Parser)]
@@ -55,6 +61,11 @@ enum Command {
     /// Run a complete order offline, no agent account needed: a scratch repository, a
     /// two-stage recipe of shell commands (the `command` provider), its own worktree.
     Demo(demo_cmd::DemoArgs),
+    /// Is everything ready for a real run: agent CLIs, versions, logins, sandbox, git, trust.
+    Doctor(doctor_cmd::DoctorArgs),
+    /// Trust this repository's `.orch/` content that can run programs (plugins, command
+    /// stages, …), pinned by its content hash; `--list`, `--revoke`.
+    Trust(trust_cmd::TrustArgs),
     /// Orders: a recipe run on its own branch and worktree.
     #[command(subcommand)]
     Order(order_cmd::OrderCommand),
@@ -85,9 +96,41 @@ enum Command {
     Profile(profile_cmd::ProfileCommand),
     /// Choose the provider (and model, options) for a role in a profile.
     Assign(profile_cmd::AssignArgs),
+    /// The local API and web view on 127.0.0.1: prints the URL to open (with its token);
+    /// SIGINT or SIGTERM stop it, leaving the orders it runs resumable.
+    Serve(serve_cmd::ServeArgs),
 }
 
+/// About how long compiling the built-in plugins takes (measured on two busy cores: 2.3 s in
+/// a release build, 30 s in a debug one).
+const COMPILE_ESTIMATE: &str = if cfg!(debug_assertions) {
+    "~30 s in a debug build"
+} else {
+    "~3 s"
+};
+
 impl Command {
+    /// Whether this invocation loads the plugins (the first one in a data directory compiles
+    /// the built-ins).
+    fn loads_plugins(&self) -> bool {
+        use order_cmd::OrderCommand as O;
+        matches!(
+            self,
+            Self::Run(_)
+                | Self::Demo(_)
+                | Self::Doctor(_)
+                | Self::Plugin(_)
+                | Self::Order(
+                    O::New(_)
+                        | O::Run(_)
+                        | O::Input(_)
+                        | O::Retry(_)
+                        | O::Resume(_)
+                        | O::Followup(_)
+                )
+        )
+    }
+
     /// Whether this invocation starts agents (then signals cancel or stop them cleanly).
     fn runs_agents(&self) -> bool {
         use order_cmd::OrderCommand as O;
@@ -111,18 +154,51 @@ fn main() -> ExitCode {
         if let Err(err) = cancel_on_signals(&token) {
             eprintln!("warning: cannot handle Ctrl-C and SIGTERM ({err}); they will kill codecafe");
         }
+    } else if matches!(cli.command, Command::Serve(_)) {
+        // The server runs agents too, and handles its signals itself (stopping, not cancelling).
+        ignore_sigpipe();
     }
     init_logging(cli.verbose);
+    let json = json_asked();
     let result = Service::open()
         .map_err(anyhow::Error::from)
-        .and_then(|service| dispatch(cli.command, &service, &token));
+        .and_then(|service| {
+            if cli.command.loads_plugins() && doctor::builtins_need_compiling(&service) {
+                // Seconds of silence on a first start would look like a hang.
+                eprintln!("compiling the built-in plugins (first run only, {COMPILE_ESTIMATE})…");
+            }
+            dispatch(cli.command, &service, &token)
+        });
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            match printer::not_ready(&err) {
+                Some(problems) => {
+                    if json {
+                        printer::print_not_ready_json(&err, problems);
+                    }
+                    ExitCode::from(printer::EXIT_NOT_READY)
+                }
+                // An untrusted repository is not ready either: nothing was created.
+                None if printer::untrusted(&err) => {
+                    if json {
+                        printer::print_not_ready_json(&err, &[]);
+                    }
+                    ExitCode::from(printer::EXIT_NOT_READY)
+                }
+                None => ExitCode::FAILURE,
+            }
         }
     }
+}
+
+/// Whether `--json` was given (before any `--`: after it, it would be a prompt's text).
+fn json_asked() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json")
 }
 
 fn dispatch(command: Command, service: &Service, token: &CancelToken) -> anyhow::Result<ExitCode> {
@@ -140,6 +216,9 @@ fn dispatch(command: Command, service: &Service, token: &CancelToken) -> anyhow:
         Command::Demo(args) => demo_cmd::run(service, &args, token),
         Command::Status(args) => control_cmd::status(service, &args),
         Command::Config(command) => config_cmd::run(command, service),
+        Command::Doctor(args) => doctor_cmd::run(&args, service),
+        Command::Trust(args) => trust_cmd::run(&args, service),
+        Command::Serve(args) => serve_cmd::run(service, &args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

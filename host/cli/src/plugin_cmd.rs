@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use codecafe_service::plugins::{self, CheckReport, CheckRequest, Inspected, PluginList};
+use codecafe_service::plugins::{
+    self, CheckReport, CheckRequest, Inspected, PluginDetails, PluginList,
+};
 use codecafe_service::{Scope, Service};
 
 use crate::output::{emit, exit_code, print_json, table};
@@ -27,10 +29,27 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Validate a `.wasm` plugin and install it in your plugins folder.
+    /// Validate a `.wasm` plugin and install it in your plugins folder; shows what it may make
+    /// codecafe do (programs, environment). A provider built for plugin interface 0.1 cannot
+    /// declare programs: give them with `--grant` (asked when run in a terminal).
     Add {
         /// The component file.
         file: PathBuf,
+        /// A program the plugin may start (for interface-0.1 providers); repeatable.
+        #[arg(long = "grant", value_name = "PROGRAM")]
+        grant: Vec<String>,
+    },
+    /// Let an interface-0.1 provider start these programs (pinned to its file's hash: a
+    /// changed file needs a new grant).
+    Grant {
+        /// The plugin's id (or its `.wasm` file).
+        plugin: String,
+        /// Programs it may start: names on PATH or absolute paths.
+        #[arg(required = true)]
+        programs: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Remove a plugin installed with `plugin add`.
     Remove {
@@ -67,8 +86,8 @@ pub fn run(command: PluginCommand, service: &Service) -> Result<ExitCode> {
             emit(json, &inspected, print_inspected)?;
             Ok(exit_code(inspected.valid))
         }
-        PluginCommand::Add { file } => {
-            let added = plugins::add(service, &file)?;
+        PluginCommand::Add { file, grant } => {
+            let added = plugins::add(service, &file, &grant)?;
             let plugin = &added.plugin;
             let overrides = if added.overrides_builtin {
                 " (it overrides the built-in plugin of the same id)"
@@ -80,7 +99,36 @@ pub fn run(command: PluginCommand, service: &Service) -> Result<ExitCode> {
                 "added {kind} {} {} to {path}{overrides}",
                 plugin.id, plugin.version
             );
+            print_requirements(plugin);
+            if plugin.needs_grant && plugin.granted_programs.is_empty() {
+                let asked = ask_programs(&plugin.id)?;
+                if asked.is_empty() {
+                    println!(
+                        "it may start nothing until you grant it programs: \
+                         `codecafe plugin grant {} <program>`",
+                        plugin.id
+                    );
+                } else {
+                    let granted = plugins::grant(service, &scope, &plugin.id, &asked)?;
+                    println!("granted: {}", granted.programs.join(", "));
+                }
+            }
             Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Grant {
+            plugin,
+            programs,
+            json,
+        } => {
+            let granted = plugins::grant(service, &scope, &plugin, &programs)?;
+            emit(json, &granted, |g| {
+                println!(
+                    "{} (file {}) may start: {}",
+                    g.plugin,
+                    &g.hash[..g.hash.len().min(12)],
+                    g.programs.join(", ")
+                );
+            })
         }
         PluginCommand::Remove { id } => {
             let removed = plugins::remove(service, &scope, &id)?;
@@ -131,6 +179,50 @@ fn print_list(list: &PluginList) {
     }
 }
 
+/// What a provider may make codecafe do.
+fn print_requirements(plugin: &PluginDetails) {
+    let Some(requirements) = &plugin.requirements else {
+        return;
+    };
+    let or_nothing = |items: &[String]| {
+        if items.is_empty() {
+            "nothing".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    if plugin.needs_grant {
+        println!(
+            "programs:    granted by you: {} (built for plugin interface 0.1, it declares none)",
+            or_nothing(&plugin.granted_programs)
+        );
+    } else {
+        let programs = if requirements.programs.iter().any(|p| p == "*") {
+            "any program its stage names (only in repositories you trust)".to_owned()
+        } else {
+            or_nothing(&requirements.programs)
+        };
+        println!("programs:    {programs}");
+    }
+    println!("environment: {}", or_nothing(&requirements.env));
+}
+
+/// Asks on the terminal which programs to grant; none when not in a terminal.
+fn ask_programs(id: &str) -> Result<Vec<String>> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(Vec::new());
+    }
+    print!(
+        "{id} was built for plugin interface 0.1 and cannot declare what it runs. Programs it \
+         may start (space-separated, empty for none): "
+    );
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.split_whitespace().map(str::to_owned).collect())
+}
+
 fn print_inspected(inspected: &Inspected) {
     if let Some(plugin) = &inspected.plugin {
         println!("id:          {}", plugin.id);
@@ -146,6 +238,7 @@ fn print_inspected(inspected: &Inspected) {
             let capabilities = serde_json::to_string(capabilities).unwrap_or_default();
             println!("capabilities: {capabilities}");
         }
+        print_requirements(plugin);
     }
     let inspection = &inspected.inspection;
     println!("origin:      {}", inspection.origin.label());

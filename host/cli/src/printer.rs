@@ -3,8 +3,9 @@
 
 use std::io::Write as _;
 
+use codecafe_service::doctor::Check;
 use codecafe_service::narrate::line as human_line;
-use codecafe_service::{Event, RunOutcome};
+use codecafe_service::{Event, RunOutcome, ServiceError};
 
 use crate::progress::Live;
 
@@ -12,6 +13,35 @@ use crate::progress::Live;
 pub const EXIT_AWAITING_INPUT: u8 = 3;
 /// Exit code of a cancelled order.
 pub const EXIT_CANCELLED: u8 = 4;
+/// Exit code of a run that did not start because a provider it needs, the repository or the
+/// machine is not ready (nothing was created); also `doctor`'s when it finds a problem.
+pub const EXIT_NOT_READY: u8 = 5;
+
+/// The problems of a run that stopped as not ready, when `err` is that.
+pub fn not_ready(err: &anyhow::Error) -> Option<&[Check]> {
+    err.chain()
+        .find_map(|cause| match cause.downcast_ref::<ServiceError>() {
+            Some(ServiceError::NotReady { problems }) => Some(problems.as_slice()),
+            _ => None,
+        })
+}
+
+/// Whether `err` is a refusal to run what an untrusted repository brings.
+pub fn untrusted(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<ServiceError>(),
+            Some(ServiceError::Untrusted { .. })
+        )
+    })
+}
+
+/// Prints a run stopped as not ready as one JSON object on stdout:
+/// `{"error": "<message>", "problems": [{subject, check, level, message, fix}, …]}`.
+pub fn print_not_ready_json(err: &anyhow::Error, problems: &[Check]) {
+    let value = serde_json::json!({ "error": format!("{err:#}"), "problems": problems });
+    println!("{value}");
+}
 
 /// Prints the events of one foreground run.
 pub struct Printer {

@@ -238,6 +238,11 @@ fn print_resolved(shown: &RecipeShow) {
             or_dash(stage.after.join(", ")),
             on_failure,
             stage.context.value.name().to_owned(),
+            format!(
+                "{}{}",
+                stage.permissions.value.name(),
+                source_note(&stage.permissions.source)
+            ),
         ]
     });
     table(
@@ -250,10 +255,21 @@ fn print_resolved(shown: &RecipeShow) {
             "AFTER",
             "ON FAILURE",
             "CONTEXT",
+            "PERMISSIONS",
         ],
         rows,
     );
     for stage in &resolved.stages {
+        if !stage.allowed_commands.is_empty() {
+            println!(
+                "  {}: allowed commands: {}",
+                stage.id,
+                stage.allowed_commands.join(", ")
+            );
+        }
+        if !stage.pass_env.is_empty() {
+            println!("  {}: passes {}", stage.id, stage.pass_env.join(", "));
+        }
         for (key, value) in &stage.options {
             println!(
                 "  {}: option {key} = {}{}",

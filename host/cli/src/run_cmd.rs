@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use codecafe_service::orders::{self, NewOrderRequest};
-use codecafe_service::{CancelToken, DryRun, RunOutcome, Scope, Service, StopReason, execute};
+use codecafe_service::{
+    CancelToken, DryRun, RunOutcome, Scope, Service, StopReason, execute, trust,
+};
 
 use crate::output::print_json;
 use crate::printer::{Printer, exit_code};
@@ -41,6 +43,10 @@ pub struct RunArgs {
     /// Start from this branch instead of the cafe's base branch.
     #[arg(long)]
     base: Option<String>,
+    /// Trust the repository's `.orch/` as it is now (recorded, as `codecafe trust` does)
+    /// before running: for non-interactive runs such as CI. `CODECAFE_TRUST=1` does the same.
+    #[arg(long)]
+    trust: bool,
 }
 
 impl RunArgs {
@@ -107,11 +113,12 @@ pub struct LogsArgs {
 pub struct FollowupArgs {
     /// Order id or unique prefix (a completed order, or one in `followup`).
     id: String,
-    /// What the follow-up should do (run like the recipe's last stage — provider, model, role,
-    /// options — continuing its agent session where the provider can resume).
+    /// What the follow-up should do (run like the recipe's last stage that may edit files —
+    /// provider, model, role, options, permissions — continuing its agent session where the
+    /// provider can resume).
     #[arg(required_unless_present = "finish", conflicts_with = "finish")]
     prompt: Option<String>,
-    /// Base the follow-up on this stage of the recipe instead of the last one.
+    /// Base the follow-up on this stage of the recipe instead.
     #[arg(long, conflicts_with = "finish")]
     stage: Option<String>,
     /// Close the follow-up: the order is `completed` again.
@@ -145,6 +152,9 @@ pub fn finish(outcome: &RunOutcome, token: &CancelToken) -> ExitCode {
 /// `codecafe run`: a new order, executed in the foreground.
 pub fn run(service: &Service, args: &RunArgs, token: &CancelToken) -> Result<ExitCode> {
     let request = args.request()?;
+    if args.trust {
+        grant_trust(service, &request)?;
+    }
     if args.dry_run {
         print_dry_run(&execute::dry_run(service, &request)?, args.json)?;
         return Ok(ExitCode::SUCCESS);
@@ -177,6 +187,25 @@ pub fn run(service: &Service, args: &RunArgs, token: &CancelToken) -> Result<Exi
     )?;
     drop(printer);
     Ok(finish(&outcome, token))
+}
+
+/// `run --trust`: trusts the run's repository, saying so on stderr (stdout may be JSON).
+fn grant_trust(service: &Service, request: &NewOrderRequest) -> Result<()> {
+    let cafe = service.registered_cafe(&request.scope)?;
+    let status = trust::trust(service, &cafe.path)?;
+    if !status.items.is_empty() {
+        eprintln!(
+            "trusted {} (--trust): {}",
+            status.repository.display(),
+            status
+                .items
+                .iter()
+                .map(|item| item.item.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// `codecafe order run`.

@@ -74,7 +74,7 @@ fn assistant_line() -> String {
 /// 100,000 lines cycled from a real claude transcript.
 fn transcript_lines() -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../plugins/claude-code/tests/transcripts/tool-write-bash.jsonl");
+        .join("../../plugins/claude-code/tests/transcripts/2.1.332/tool-write-bash.jsonl");
     let transcript = std::fs::read_to_string(&path).expect("the recorded transcript");
     let lines: Vec<&str> = transcript.lines().collect();
     lines

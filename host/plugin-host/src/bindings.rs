@@ -1,14 +1,24 @@
-//! Typed bindings of both plugin worlds and their conversion to the SDK's plain types.
+//! Typed bindings of the plugin worlds and their conversion to the SDK's plain types.
 //!
-//! The rest of codecafe never sees a wasmtime type: values cross into [`codecafe_sdk::types`]
-//! here, in one place.
+//! Providers are linked in two versions side by side: `codecafe:provider@0.2.0` (the current
+//! one) and `codecafe:provider@0.1.0` (plugins built before 0.2: they declare no requirements,
+//! get no permission policy and report no denials). The rest of codecafe never sees a wasmtime
+//! type: values cross into [`codecafe_sdk::types`] here, in one place.
 
 use codecafe_sdk::types as sdk;
 
-/// Bindings of `codecafe:provider/provider@0.1.0`.
+/// Bindings of `codecafe:provider/provider@0.2.0`.
 pub(crate) mod provider {
     wasmtime::component::bindgen!({
         path: "../../wit/provider",
+        world: "codecafe:provider/provider@0.2.0",
+    });
+}
+
+/// Bindings of `codecafe:provider/provider@0.1.0`.
+pub(crate) mod provider_v1 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/deps/provider@0.1.0",
         world: "codecafe:provider/provider@0.1.0",
     });
 }
@@ -21,202 +31,326 @@ pub(crate) mod signals {
     });
 }
 
-use provider::exports::codecafe::provider::adapter as wit;
 use signals::exports::codecafe::signals::parser as wit_signals;
 
-fn mode_from_wit(mode: wit::Mode) -> sdk::Mode {
-    match mode {
-        wit::Mode::Headless => sdk::Mode::Headless,
-        wit::Mode::Interactive => sdk::Mode::Interactive,
-    }
+/// The token counts and cost of a WIT `usage` of either version, as an SDK `Usage` whose
+/// session-total flags are false (a 0.1 plugin's figures are its run's).
+macro_rules! usage_counts {
+    ($u:expr) => {
+        sdk::Usage {
+            input_tokens: $u.input_tokens,
+            output_tokens: $u.output_tokens,
+            cached_input_tokens: $u.cached_input_tokens,
+            cache_write_tokens: $u.cache_write_tokens,
+            cost_usd: $u.cost_usd,
+            cost_is_session_total: false,
+            tokens_are_session_total: false,
+        }
+    };
 }
 
-fn mode_to_wit(mode: sdk::Mode) -> wit::Mode {
-    match mode {
-        sdk::Mode::Headless => wit::Mode::Headless,
-        sdk::Mode::Interactive => wit::Mode::Interactive,
-    }
+/// The conversions both provider versions share (their types have the same names and shapes
+/// where they overlap), generated once per version's module.
+macro_rules! shared_conversions {
+    ($wit:path) => {
+        use codecafe_sdk::types as sdk;
+        use $wit as wit;
+
+        pub(crate) fn mode_from_wit(mode: wit::Mode) -> sdk::Mode {
+            match mode {
+                wit::Mode::Headless => sdk::Mode::Headless,
+                wit::Mode::Interactive => sdk::Mode::Interactive,
+            }
+        }
+
+        pub(crate) fn mode_to_wit(mode: sdk::Mode) -> wit::Mode {
+            match mode {
+                sdk::Mode::Headless => wit::Mode::Headless,
+                sdk::Mode::Interactive => wit::Mode::Interactive,
+            }
+        }
+
+        pub(crate) fn capabilities_from_wit(flags: wit::Capabilities) -> sdk::Capabilities {
+            sdk::Capabilities {
+                resume: flags.contains(wit::Capabilities::RESUME),
+                fork: flags.contains(wit::Capabilities::FORK),
+                live_input: flags.contains(wit::Capabilities::LIVE_INPUT),
+                approvals: flags.contains(wit::Capabilities::APPROVALS),
+                usage: flags.contains(wit::Capabilities::USAGE),
+                cost: flags.contains(wit::Capabilities::COST),
+                screen_check: flags.contains(wit::Capabilities::SCREEN_CHECK),
+            }
+        }
+
+        pub(crate) fn session_to_wit(s: &Option<sdk::SessionRef>) -> Option<wit::SessionRef> {
+            s.as_ref().map(|s| wit::SessionRef {
+                id: s.id.clone(),
+                fork: s.fork,
+            })
+        }
+
+        pub(crate) fn command_from_wit(c: wit::CommandSpec) -> sdk::CommandSpec {
+            sdk::CommandSpec {
+                program: c.program,
+                args: c.args,
+                env: c.env,
+                stdin: match c.stdin {
+                    wit::StdinSpec::Closed => sdk::Stdin::Closed,
+                    wit::StdinSpec::Bytes(b) => sdk::Stdin::Bytes(b),
+                    wit::StdinSpec::KeepOpen(b) => sdk::Stdin::KeepOpen(b),
+                },
+                io: match c.io {
+                    wit::IoKind::Pipes => sdk::Io::Pipes,
+                    wit::IoKind::Pty => sdk::Io::Pty,
+                },
+            }
+        }
+
+        pub(crate) fn build_error_from_wit(e: wit::BuildError) -> sdk::BuildError {
+            match e {
+                wit::BuildError::InvalidOption(p) => sdk::BuildError::InvalidOption {
+                    key: p.key,
+                    message: p.message,
+                },
+                wit::BuildError::UnsupportedMode(mode) => sdk::BuildError::UnsupportedMode {
+                    mode: mode_from_wit(mode),
+                },
+                wit::BuildError::Unsupported(message) => sdk::BuildError::Unsupported { message },
+                wit::BuildError::InvalidInvocation(message) => {
+                    sdk::BuildError::InvalidInvocation { message }
+                }
+            }
+        }
+
+        pub(crate) fn stream_to_wit(s: sdk::Stream) -> wit::OutputStream {
+            match s {
+                sdk::Stream::Stdout => wit::OutputStream::Stdout,
+                sdk::Stream::Stderr => wit::OutputStream::Stderr,
+            }
+        }
+
+        pub(crate) fn adapter_error_from_wit(e: wit::AdapterError) -> sdk::AdapterError {
+            match e {
+                wit::AdapterError::Unsupported(m) => sdk::AdapterError::Unsupported(m),
+                wit::AdapterError::InvalidInput(m) => sdk::AdapterError::InvalidInput(m),
+            }
+        }
+
+        pub(crate) fn decision_to_wit(d: sdk::ApprovalDecision) -> wit::ApprovalDecision {
+            match d {
+                sdk::ApprovalDecision::Allow => wit::ApprovalDecision::Allow,
+                sdk::ApprovalDecision::AllowAlways => wit::ApprovalDecision::AllowAlways,
+                sdk::ApprovalDecision::Deny => wit::ApprovalDecision::Deny,
+            }
+        }
+
+        pub(crate) fn screen_from_wit(s: wit::ScreenState) -> sdk::ScreenState {
+            match s {
+                wit::ScreenState::Idle => sdk::ScreenState::Idle,
+                wit::ScreenState::Busy => sdk::ScreenState::Busy,
+                wit::ScreenState::WaitingForInput(q) => sdk::ScreenState::WaitingForInput(q),
+            }
+        }
+
+        pub(crate) fn batch_from_wit(b: wit::OutputBatch) -> sdk::OutputBatch {
+            sdk::OutputBatch {
+                events: b.events.into_iter().map(event_from_wit).collect(),
+                replies: b.replies,
+                close_input: b.close_input,
+            }
+        }
+
+        /// The events both versions have; `None` for a version's own.
+        fn shared_event_from_wit(e: wit::AgentEvent) -> Result<sdk::AgentEvent, wit::AgentEvent> {
+            use sdk::AgentEvent as E;
+            Ok(match e {
+                wit::AgentEvent::SessionStarted(id) => E::SessionStarted { id },
+                wit::AgentEvent::AssistantText(text) => E::AssistantText { text },
+                wit::AgentEvent::Thinking(text) => E::Thinking { text },
+                wit::AgentEvent::ToolCall(t) => E::ToolCall(sdk::ToolCall {
+                    id: t.id,
+                    name: t.name,
+                    input: t.input,
+                }),
+                wit::AgentEvent::ToolResult(t) => E::ToolResult(sdk::ToolResult {
+                    id: t.id,
+                    output: t.output,
+                    is_error: t.is_error,
+                }),
+                wit::AgentEvent::FileChange(f) => E::FileChange(sdk::FileChange {
+                    path: f.path,
+                    kind: match f.kind {
+                        wit::ChangeKind::Add => sdk::ChangeKind::Add,
+                        wit::ChangeKind::Update => sdk::ChangeKind::Update,
+                        wit::ChangeKind::Delete => sdk::ChangeKind::Delete,
+                    },
+                }),
+                wit::AgentEvent::FinalResult(r) => E::FinalResult(sdk::FinalResult {
+                    text: r.text,
+                    is_error: r.is_error,
+                }),
+                wit::AgentEvent::Error(message) => E::Error { message },
+                wit::AgentEvent::ApprovalRequest(a) => E::ApprovalRequest(sdk::ApprovalRequest {
+                    id: a.id,
+                    tool: a.tool,
+                    input: a.input,
+                    description: a.description,
+                }),
+                wit::AgentEvent::Log(text) => E::Log { text },
+                wit::AgentEvent::Other(o) => E::Other {
+                    kind: o.kind,
+                    data: o.data,
+                },
+                #[allow(unreachable_patterns)]
+                other => return Err(other),
+            })
+        }
+    };
 }
 
-pub(crate) fn info_from_wit(info: wit::ProviderInfo) -> sdk::ProviderInfo {
-    let flags = info.capabilities;
-    sdk::ProviderInfo {
-        id: info.id,
-        name: info.name,
-        version: info.version,
-        description: info.description,
-        modes: info.modes.into_iter().map(mode_from_wit).collect(),
-        capabilities: sdk::Capabilities {
-            resume: flags.contains(wit::Capabilities::RESUME),
-            fork: flags.contains(wit::Capabilities::FORK),
-            live_input: flags.contains(wit::Capabilities::LIVE_INPUT),
-            approvals: flags.contains(wit::Capabilities::APPROVALS),
-            usage: flags.contains(wit::Capabilities::USAGE),
-            cost: flags.contains(wit::Capabilities::COST),
-            screen_check: flags.contains(wit::Capabilities::SCREEN_CHECK),
-        },
-    }
-}
+/// The current provider version, `0.2.0`.
+pub(crate) mod v2 {
+    shared_conversions!(super::provider::exports::codecafe::provider::adapter);
 
-pub(crate) fn invocation_to_wit(i: &sdk::Invocation) -> wit::Invocation {
-    wit::Invocation {
-        prompt: i.prompt.clone(),
-        working_dir: i.working_dir.clone(),
-        model: i.model.clone(),
-        mode: mode_to_wit(i.mode),
-        session: i.session.as_ref().map(|s| wit::SessionRef {
-            id: s.id.clone(),
-            fork: s.fork,
-        }),
-        system_prompt: i.system_prompt.clone(),
-        options: i.options.clone(),
+    pub(crate) fn info_from_wit(info: wit::ProviderInfo) -> sdk::ProviderInfo {
+        sdk::ProviderInfo {
+            id: info.id,
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            modes: info.modes.into_iter().map(mode_from_wit).collect(),
+            capabilities: capabilities_from_wit(info.capabilities),
+            requirements: sdk::Requirements {
+                programs: info.requirements.programs,
+                env: info.requirements.env,
+            },
+            readiness: info.readiness.map(|r| sdk::Readiness {
+                program: r.program,
+                version_args: r.version_args,
+                tested_versions: r.tested_versions,
+                login_check: r.login_check,
+                login_env: r.login_env,
+                login_hint: r.login_hint,
+                model_config: r.model_config.map(|m| sdk::ModelConfig {
+                    files: m.files,
+                    key: m.key,
+                }),
+            }),
+        }
     }
-}
 
-pub(crate) fn command_from_wit(c: wit::CommandSpec) -> sdk::CommandSpec {
-    sdk::CommandSpec {
-        program: c.program,
-        args: c.args,
-        env: c.env,
-        stdin: match c.stdin {
-            wit::StdinSpec::Closed => sdk::Stdin::Closed,
-            wit::StdinSpec::Bytes(b) => sdk::Stdin::Bytes(b),
-            wit::StdinSpec::KeepOpen(b) => sdk::Stdin::KeepOpen(b),
-        },
-        io: match c.io {
-            wit::IoKind::Pipes => sdk::Io::Pipes,
-            wit::IoKind::Pty => sdk::Io::Pty,
-        },
+    pub(crate) fn invocation_to_wit(i: &sdk::Invocation) -> wit::Invocation {
+        wit::Invocation {
+            prompt: i.prompt.clone(),
+            working_dir: i.working_dir.clone(),
+            model: i.model.clone(),
+            mode: mode_to_wit(i.mode),
+            session: session_to_wit(&i.session),
+            system_prompt: i.system_prompt.clone(),
+            policy: wit::Policy {
+                level: match i.policy.level {
+                    sdk::PermissionLevel::ReadOnly => wit::PermissionLevel::ReadOnly,
+                    sdk::PermissionLevel::Edit => wit::PermissionLevel::Edit,
+                    sdk::PermissionLevel::Full => wit::PermissionLevel::Full,
+                },
+                approvals: match i.policy.approvals {
+                    sdk::ApprovalPolicy::Ask => wit::ApprovalPolicy::Ask,
+                    sdk::ApprovalPolicy::Deny => wit::ApprovalPolicy::Deny,
+                },
+                allowed_commands: i.policy.allowed_commands.clone(),
+                sandbox_available: i.policy.sandbox_available,
+            },
+            options: i.options.clone(),
+        }
     }
-}
 
-pub(crate) fn build_error_from_wit(e: wit::BuildError) -> sdk::BuildError {
-    match e {
-        wit::BuildError::InvalidOption(p) => sdk::BuildError::InvalidOption {
-            key: p.key,
-            message: p.message,
-        },
-        wit::BuildError::UnsupportedMode(mode) => sdk::BuildError::UnsupportedMode {
-            mode: mode_from_wit(mode),
-        },
-        wit::BuildError::Unsupported(message) => sdk::BuildError::Unsupported { message },
-        wit::BuildError::InvalidInvocation(message) => {
-            sdk::BuildError::InvalidInvocation { message }
+    pub(crate) fn event_from_wit(e: wit::AgentEvent) -> sdk::AgentEvent {
+        match shared_event_from_wit(e) {
+            Ok(event) => event,
+            Err(wit::AgentEvent::Usage(u)) => sdk::AgentEvent::Usage(sdk::Usage {
+                cost_is_session_total: u.cost_is_session_total,
+                tokens_are_session_total: u.tokens_are_session_total,
+                ..usage_counts!(u)
+            }),
+            Err(wit::AgentEvent::ToolDenied(d)) => sdk::AgentEvent::ToolDenied(sdk::ToolDenial {
+                id: d.id,
+                tool: d.tool,
+                input: d.input,
+                reason: d.reason,
+            }),
+            // Every other case is shared.
+            Err(_) => sdk::AgentEvent::other("unknown", "{}"),
         }
     }
 }
 
-pub(crate) fn stream_to_wit(s: sdk::Stream) -> wit::OutputStream {
-    match s {
-        sdk::Stream::Stdout => wit::OutputStream::Stdout,
-        sdk::Stream::Stderr => wit::OutputStream::Stderr,
-    }
-}
+/// The previous provider version, `0.1.0`.
+pub(crate) mod v1 {
+    shared_conversions!(super::provider_v1::exports::codecafe::provider::adapter);
 
-pub(crate) fn adapter_error_from_wit(e: wit::AdapterError) -> sdk::AdapterError {
-    match e {
-        wit::AdapterError::Unsupported(m) => sdk::AdapterError::Unsupported(m),
-        wit::AdapterError::InvalidInput(m) => sdk::AdapterError::InvalidInput(m),
+    /// A 0.1 plugin declares no requirements and names no readiness check.
+    pub(crate) fn info_from_wit(info: wit::ProviderInfo) -> sdk::ProviderInfo {
+        sdk::ProviderInfo {
+            id: info.id,
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            modes: info.modes.into_iter().map(mode_from_wit).collect(),
+            capabilities: capabilities_from_wit(info.capabilities),
+            requirements: sdk::Requirements::default(),
+            readiness: None,
+        }
     }
-}
 
-pub(crate) fn decision_to_wit(d: sdk::ApprovalDecision) -> wit::ApprovalDecision {
-    match d {
-        sdk::ApprovalDecision::Allow => wit::ApprovalDecision::Allow,
-        sdk::ApprovalDecision::AllowAlways => wit::ApprovalDecision::AllowAlways,
-        sdk::ApprovalDecision::Deny => wit::ApprovalDecision::Deny,
+    /// A 0.1 plugin gets no permission policy (it did not know of one).
+    pub(crate) fn invocation_to_wit(i: &sdk::Invocation) -> wit::Invocation {
+        wit::Invocation {
+            prompt: i.prompt.clone(),
+            working_dir: i.working_dir.clone(),
+            model: i.model.clone(),
+            mode: mode_to_wit(i.mode),
+            session: session_to_wit(&i.session),
+            system_prompt: i.system_prompt.clone(),
+            options: i.options.clone(),
+        }
     }
-}
 
-pub(crate) fn screen_from_wit(s: wit::ScreenState) -> sdk::ScreenState {
-    match s {
-        wit::ScreenState::Idle => sdk::ScreenState::Idle,
-        wit::ScreenState::Busy => sdk::ScreenState::Busy,
-        wit::ScreenState::WaitingForInput(q) => sdk::ScreenState::WaitingForInput(q),
+    /// A 0.1 plugin's cost is its run's.
+    pub(crate) fn event_from_wit(e: wit::AgentEvent) -> sdk::AgentEvent {
+        match shared_event_from_wit(e) {
+            Ok(event) => event,
+            Err(wit::AgentEvent::Usage(u)) => sdk::AgentEvent::Usage(usage_counts!(u)),
+            // Every other case is shared.
+            Err(_) => sdk::AgentEvent::other("unknown", "{}"),
+        }
     }
 }
 
 /// Bytes of text and data in a batch, to enforce the per-call output cap.
-pub(crate) fn batch_size(b: &wit::OutputBatch) -> usize {
+pub(crate) fn batch_size(b: &sdk::OutputBatch) -> usize {
+    use sdk::AgentEvent as E;
     let events: usize = b
         .events
         .iter()
         .map(|e| match e {
-            wit::AgentEvent::SessionStarted(s)
-            | wit::AgentEvent::AssistantText(s)
-            | wit::AgentEvent::Thinking(s)
-            | wit::AgentEvent::Error(s)
-            | wit::AgentEvent::Log(s) => s.len(),
-            wit::AgentEvent::ToolCall(t) => t.id.len() + t.name.len() + t.input.len(),
-            wit::AgentEvent::ToolResult(t) => t.id.len() + t.output.len(),
-            wit::AgentEvent::FileChange(f) => f.path.len(),
-            wit::AgentEvent::Usage(_) => 40,
-            wit::AgentEvent::FinalResult(r) => r.text.len(),
-            wit::AgentEvent::ApprovalRequest(a) => {
+            E::SessionStarted { id: s }
+            | E::AssistantText { text: s }
+            | E::Thinking { text: s }
+            | E::Error { message: s }
+            | E::Log { text: s } => s.len(),
+            E::ToolCall(t) => t.id.len() + t.name.len() + t.input.len(),
+            E::ToolResult(t) => t.id.len() + t.output.len(),
+            E::FileChange(f) => f.path.len(),
+            E::Usage(_) => 40,
+            E::FinalResult(r) => r.text.len(),
+            E::ApprovalRequest(a) => {
                 a.id.len() + a.tool.len() + a.input.len() + a.description.len()
             }
-            wit::AgentEvent::Other(o) => o.kind.len() + o.data.len(),
+            E::ToolDenied(d) => d.id.len() + d.tool.len() + d.input.len() + d.reason.len(),
+            E::Other { kind, data } => kind.len() + data.len(),
         })
         .sum();
     events + b.replies.iter().map(Vec::len).sum::<usize>()
-}
-
-pub(crate) fn batch_from_wit(b: wit::OutputBatch) -> sdk::OutputBatch {
-    sdk::OutputBatch {
-        events: b.events.into_iter().map(event_from_wit).collect(),
-        replies: b.replies,
-        close_input: b.close_input,
-    }
-}
-
-fn event_from_wit(e: wit::AgentEvent) -> sdk::AgentEvent {
-    use sdk::AgentEvent as E;
-    match e {
-        wit::AgentEvent::SessionStarted(id) => E::SessionStarted { id },
-        wit::AgentEvent::AssistantText(text) => E::AssistantText { text },
-        wit::AgentEvent::Thinking(text) => E::Thinking { text },
-        wit::AgentEvent::ToolCall(t) => E::ToolCall(sdk::ToolCall {
-            id: t.id,
-            name: t.name,
-            input: t.input,
-        }),
-        wit::AgentEvent::ToolResult(t) => E::ToolResult(sdk::ToolResult {
-            id: t.id,
-            output: t.output,
-            is_error: t.is_error,
-        }),
-        wit::AgentEvent::FileChange(f) => E::FileChange(sdk::FileChange {
-            path: f.path,
-            kind: match f.kind {
-                wit::ChangeKind::Add => sdk::ChangeKind::Add,
-                wit::ChangeKind::Update => sdk::ChangeKind::Update,
-                wit::ChangeKind::Delete => sdk::ChangeKind::Delete,
-            },
-        }),
-        wit::AgentEvent::Usage(u) => E::Usage(sdk::Usage {
-            input_tokens: u.input_tokens,
-            output_tokens: u.output_tokens,
-            cached_input_tokens: u.cached_input_tokens,
-            cache_write_tokens: u.cache_write_tokens,
-            cost_usd: u.cost_usd,
-        }),
-        wit::AgentEvent::FinalResult(r) => E::FinalResult(sdk::FinalResult {
-            text: r.text,
-            is_error: r.is_error,
-        }),
-        wit::AgentEvent::Error(message) => E::Error { message },
-        wit::AgentEvent::ApprovalRequest(a) => E::ApprovalRequest(sdk::ApprovalRequest {
-            id: a.id,
-            tool: a.tool,
-            input: a.input,
-            description: a.description,
-        }),
-        wit::AgentEvent::Log(text) => E::Log { text },
-        wit::AgentEvent::Other(o) => E::Other {
-            kind: o.kind,
-            data: o.data,
-        },
-    }
 }
 
 pub(crate) fn parser_info_from_wit(i: wit_signals::ParserInfo) -> sdk::ParserInfo {

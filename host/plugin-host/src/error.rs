@@ -47,8 +47,8 @@ pub enum PluginError {
 
     /// The component was built against a WIT version this host does not support.
     #[error(
-        "{plugin}: built against `{found}`, but this codecafe supports version {supported}; \
-         rebuild the plugin with a codecafe-sdk for WIT {supported}"
+        "{plugin}: built against `{found}`, but this codecafe supports {supported}; rebuild \
+         the plugin with this codecafe's codecafe-sdk"
     )]
     WrongVersion {
         /// Where the plugin came from.
@@ -130,6 +130,18 @@ pub enum PluginError {
         size: usize,
         /// The cap.
         limit: usize,
+    },
+
+    /// A provider asked the host to start a program it did not declare (and the user did not
+    /// grant it).
+    #[error("plugin `{plugin}` asked to start `{program}`, which it did not declare {detail}")]
+    UndeclaredProgram {
+        /// The plugin's id.
+        plugin: String,
+        /// The program it asked for.
+        program: String,
+        /// What it may start, and what the user can do.
+        detail: String,
     },
 
     /// The plugin trapped: a panic, a stack overflow or another fault.

@@ -40,11 +40,14 @@ pub use session::{ProviderSession, SignalParserSession};
 
 use sandbox::SandboxState;
 
-/// The WIT version of both plugin worlds this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The WIT versions this host implements, as messages name them.
+pub const WIT_VERSION: &str = "provider 0.2.0 (and 0.1.0), signals 0.1.0";
 
 /// The provider world's exported interface, versioned.
-pub const PROVIDER_INTERFACE: &str = "codecafe:provider/adapter@0.1.0";
+pub const PROVIDER_INTERFACE: &str = "codecafe:provider/adapter@0.2.0";
+/// The previous provider interface, still linked: plugins built against it load, declare
+/// nothing, and may start programs only once the user grants them.
+pub const PROVIDER_INTERFACE_V1: &str = "codecafe:provider/adapter@0.1.0";
 /// The signal parser world's exported interface, versioned.
 pub const SIGNALS_INTERFACE: &str = "codecafe:signals/parser@0.1.0";
 
@@ -73,7 +76,7 @@ impl PluginKind {
     /// The WIT world it implements.
     pub fn world(self) -> &'static str {
         match self {
-            Self::Provider => "codecafe:provider/provider@0.1.0",
+            Self::Provider => "codecafe:provider/provider@0.2.0",
             Self::SignalParser => "codecafe:signals/signal-parser@0.1.0",
         }
     }
@@ -317,15 +320,19 @@ impl PluginHost {
                 plugin: source.label.clone(),
                 message: format!("{err:#}"),
             })?;
+        let instantiate_error = |err: wasmtime::Error| PluginError::Instantiate {
+            plugin: source.label.clone(),
+            message: format!("{err:#}"),
+        };
         let pre = match kind {
-            PluginKind::Provider => {
-                session::Pre::Provider(bindings::provider::ProviderPre::new(pre).map_err(
-                    |err| PluginError::Instantiate {
-                        plugin: source.label.clone(),
-                        message: format!("{err:#}"),
-                    },
-                )?)
+            PluginKind::Provider if inspection.wit_version() == Some("0.1.0") => {
+                session::Pre::ProviderV1(
+                    bindings::provider_v1::ProviderPre::new(pre).map_err(instantiate_error)?,
+                )
             }
+            PluginKind::Provider => session::Pre::Provider(
+                bindings::provider::ProviderPre::new(pre).map_err(instantiate_error)?,
+            ),
             PluginKind::SignalParser => {
                 session::Pre::SignalParser(bindings::signals::SignalParserPre::new(pre).map_err(
                     |err| PluginError::Instantiate {
@@ -342,6 +349,7 @@ impl PluginHost {
             id: Arc::from(source.label.as_str()),
             info: PluginInfo::Unknown,
             inspection,
+            granted: Arc::from(Vec::new()),
         };
         plugin.info = plugin.read_info()?;
         plugin.id = Arc::from(plugin.info.id());
@@ -373,17 +381,17 @@ impl Inspection {
         for (prefix, current, kind) in [
             (
                 "codecafe:provider/adapter@",
-                PROVIDER_INTERFACE,
+                &[PROVIDER_INTERFACE, PROVIDER_INTERFACE_V1][..],
                 PluginKind::Provider,
             ),
             (
                 "codecafe:signals/parser@",
-                SIGNALS_INTERFACE,
+                &[SIGNALS_INTERFACE][..],
                 PluginKind::SignalParser,
             ),
         ] {
             if let Some(export) = self.exports.iter().find(|e| e.starts_with(prefix)) {
-                return if export == current {
+                return if current.contains(&export.as_str()) {
                     Ok(kind)
                 } else {
                     Err(PluginError::WrongVersion {
@@ -406,6 +414,16 @@ impl Inspection {
     }
 }
 
+impl Inspection {
+    /// The WIT version of the plugin interface it exports (`0.2.0`, `0.1.0`), if it exports one.
+    pub fn wit_version(&self) -> Option<&str> {
+        self.exports
+            .iter()
+            .filter(|e| e.starts_with("codecafe:"))
+            .find_map(|e| e.rsplit_once('@').map(|(_, version)| version))
+    }
+}
+
 /// WASI 0.2 is linked (behind the sandbox); nothing else is.
 fn is_provided_import(name: &str) -> bool {
     name.starts_with("wasi:") && name.contains("@0.2.")
@@ -416,7 +434,7 @@ fn is_provided_import(name: &str) -> bool {
 #[serde(rename_all = "kebab-case", untagged)]
 pub enum PluginInfo {
     /// A provider's info.
-    Provider(codecafe_sdk::ProviderInfo),
+    Provider(Box<codecafe_sdk::ProviderInfo>),
     /// A signal parser's info.
     SignalParser(codecafe_sdk::ParserInfo),
     /// Not read yet.
@@ -470,6 +488,8 @@ pub struct LoadedPlugin {
     id: Arc<str>,
     info: PluginInfo,
     inspection: Inspection,
+    /// Programs the user granted it (for plugins that declare none: WIT 0.1).
+    granted: Arc<[String]>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -503,6 +523,83 @@ impl LoadedPlugin {
         &self.inspection
     }
 
+    /// The programs it declared it may start (a provider's `requirements.programs`; `*` means
+    /// any, as the built-in `command` provider declares).
+    pub fn declared_programs(&self) -> &[String] {
+        match &self.info {
+            PluginInfo::Provider(info) => &info.requirements.programs,
+            _ => &[],
+        }
+    }
+
+    /// The variables of the user's environment its agent gets (names or `PREFIX_*`).
+    pub fn declared_env(&self) -> &[String] {
+        match &self.info {
+            PluginInfo::Provider(info) => &info.requirements.env,
+            _ => &[],
+        }
+    }
+
+    /// A provider built against WIT 0.1, which declares no programs: it may start only what
+    /// the user granted it.
+    pub fn needs_grant(&self) -> bool {
+        self.kind == PluginKind::Provider && self.inspection.wit_version() == Some("0.1.0")
+    }
+
+    /// The programs the user granted it.
+    pub fn granted_programs(&self) -> &[String] {
+        &self.granted
+    }
+
+    /// The same plugin with `programs` granted by the user (see [`LoadedPlugin::needs_grant`]).
+    pub fn with_granted_programs(mut self, programs: Vec<String>) -> Self {
+        self.granted = Arc::from(programs);
+        self
+    }
+
+    /// Whether it may start `program`: declared or granted, by name (`*` allows any).
+    pub fn may_start(&self, program: &str) -> bool {
+        let declared = match &self.info {
+            PluginInfo::Provider(info) => info.requirements.allows_program(program),
+            _ => false,
+        };
+        declared || self.granted.iter().any(|p| p == "*" || p == program)
+    }
+
+    /// [`LoadedPlugin::may_start`] as an error naming the plugin, the program and the fix.
+    pub fn check_program(&self, program: &str) -> Result<(), PluginError> {
+        if self.may_start(program) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> = self
+            .declared_programs()
+            .iter()
+            .chain(self.granted.iter())
+            .map(String::as_str)
+            .collect();
+        let hint = if self.needs_grant() {
+            format!(
+                "it was built for plugin interface 0.1, which cannot declare programs: if you \
+                 trust it, grant it with `codecafe plugin grant {} {program}`",
+                self.id
+            )
+        } else {
+            "the plugin is broken or hostile: remove it (`codecafe plugin list` shows where it \
+             comes from)"
+                .to_owned()
+        };
+        let declared = if allowed.is_empty() {
+            "nothing".to_owned()
+        } else {
+            allowed.join(", ")
+        };
+        Err(PluginError::UndeclaredProgram {
+            plugin: self.id.to_string(),
+            program: program.to_owned(),
+            detail: format!("(it may start: {declared}); {hint}"),
+        })
+    }
+
     /// A fresh instance for one stage session of a provider.
     pub fn provider_session(&self) -> Result<ProviderSession, PluginError> {
         ProviderSession::new(self)
@@ -515,7 +612,9 @@ impl LoadedPlugin {
 
     fn read_info(&self) -> Result<PluginInfo, PluginError> {
         let info = match self.kind {
-            PluginKind::Provider => PluginInfo::Provider(self.provider_session()?.info()?),
+            PluginKind::Provider => {
+                PluginInfo::Provider(Box::new(self.provider_session()?.info()?))
+            }
             PluginKind::SignalParser => {
                 PluginInfo::SignalParser(self.signal_parser_session()?.info()?)
             }

@@ -9,14 +9,41 @@ use std::sync::Arc;
 use codecafe_sdk::types as sdk;
 use wasmtime::Store;
 
-use crate::bindings::{self, provider, signals};
+use crate::bindings::{self, provider, provider_v1, signals};
 use crate::sandbox::{self, MemoryCapReached, SandboxState};
 use crate::{LoadedPlugin, PluginError, PluginKind, deadline_ticks};
 
 /// The linked, pre-instantiated form of a plugin.
 pub(crate) enum Pre {
     Provider(provider::ProviderPre<SandboxState>),
+    /// A provider built against `codecafe:provider@0.1.0`.
+    ProviderV1(provider_v1::ProviderPre<SandboxState>),
     SignalParser(signals::SignalParserPre<SandboxState>),
+}
+
+/// A provider instance, of either linked version.
+pub(crate) enum ProviderBindings {
+    V2(provider::Provider),
+    V1(provider_v1::Provider),
+}
+
+/// Runs `$body` on the provider's adapter interface of whichever version it is, with `$conv`
+/// naming that version's conversions (`crate::bindings::v2` or `v1`).
+macro_rules! on_adapter {
+    ($bindings:expr, |$adapter:ident, $conv:ident| $body:expr) => {
+        match $bindings {
+            ProviderBindings::V2(b) => {
+                use crate::bindings::v2 as $conv;
+                let $adapter = b.codecafe_provider_adapter();
+                $body
+            }
+            ProviderBindings::V1(b) => {
+                use crate::bindings::v1 as $conv;
+                let $adapter = b.codecafe_provider_adapter();
+                $body
+            }
+        }
+    };
 }
 
 /// The parts every session has: the plugin, its store, the limits.
@@ -146,9 +173,10 @@ fn classify(
 fn instantiate_provider(
     pre: &Pre,
     store: &mut Store<SandboxState>,
-) -> wasmtime::Result<provider::Provider> {
+) -> wasmtime::Result<ProviderBindings> {
     match pre {
-        Pre::Provider(pre) => pre.instantiate(store),
+        Pre::Provider(pre) => pre.instantiate(store).map(ProviderBindings::V2),
+        Pre::ProviderV1(pre) => pre.instantiate(store).map(ProviderBindings::V1),
         Pre::SignalParser(_) => Err(wasmtime::format_err!("not a provider")),
     }
 }
@@ -159,13 +187,13 @@ fn instantiate_parser(
 ) -> wasmtime::Result<signals::SignalParser> {
     match pre {
         Pre::SignalParser(pre) => pre.instantiate(store),
-        Pre::Provider(_) => Err(wasmtime::format_err!("not a signal parser")),
+        Pre::Provider(_) | Pre::ProviderV1(_) => Err(wasmtime::format_err!("not a signal parser")),
     }
 }
 
 /// One instance of a provider plugin, for one stage session.
 pub struct ProviderSession {
-    instance: Instance<provider::Provider>,
+    instance: Instance<ProviderBindings>,
 }
 
 impl std::fmt::Debug for ProviderSession {
@@ -210,14 +238,12 @@ impl ProviderSession {
 
     /// `info`.
     pub fn info(&mut self) -> Result<sdk::ProviderInfo, PluginError> {
-        self.instance
-            .call(
-                "info",
-                instantiate_provider,
-                |b, s| b.codecafe_provider_adapter().call_info(s),
-                |i| str_size(&i.id) + str_size(&i.name) + str_size(&i.description),
-            )
-            .map(bindings::info_from_wit)
+        self.instance.call(
+            "info",
+            instantiate_provider,
+            |b, s| on_adapter!(b, |a, conv| a.call_info(s).map(conv::info_from_wit)),
+            |i| str_size(&i.id) + str_size(&i.name) + str_size(&i.description),
+        )
     }
 
     /// `build-command`: the command for an invocation, or the plugin's typed refusal.
@@ -225,28 +251,30 @@ impl ProviderSession {
         &mut self,
         invocation: &sdk::Invocation,
     ) -> Result<Result<sdk::CommandSpec, sdk::BuildError>, PluginError> {
-        let wit_invocation = bindings::invocation_to_wit(invocation);
-        self.instance
-            .call(
-                "build-command",
-                instantiate_provider,
-                |b, s| {
-                    b.codecafe_provider_adapter()
-                        .call_build_command(s, &wit_invocation)
-                },
-                |r| match r {
-                    Ok(c) => {
-                        c.program.len()
-                            + c.args.iter().map(String::len).sum::<usize>()
-                            + c.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-                    }
-                    Err(_) => 0,
-                },
-            )
-            .map(|r| {
-                r.map(bindings::command_from_wit)
-                    .map_err(bindings::build_error_from_wit)
-            })
+        let built = self.instance.call(
+            "build-command",
+            instantiate_provider,
+            |b, s| {
+                on_adapter!(b, |a, conv| a
+                    .call_build_command(s, &conv::invocation_to_wit(invocation))
+                    .map(|r| r
+                        .map(conv::command_from_wit)
+                        .map_err(conv::build_error_from_wit)))
+            },
+            |r| match r {
+                Ok(c) => {
+                    c.program.len()
+                        + c.args.iter().map(String::len).sum::<usize>()
+                        + c.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                }
+                Err(_) => 0,
+            },
+        )?;
+        // What the plugin asks the host to start is checked here, where it asks.
+        if let Ok(spec) = &built {
+            self.instance.plugin.check_program(&spec.program)?;
+        }
+        Ok(built)
     }
 
     /// `parse-output`: one or more complete lines of the agent's output, joined by `\n`
@@ -256,18 +284,16 @@ impl ProviderSession {
         source: sdk::Stream,
         lines: &str,
     ) -> Result<sdk::OutputBatch, PluginError> {
-        let source = bindings::stream_to_wit(source);
-        self.instance
-            .call(
-                "parse-output",
-                instantiate_provider,
-                |b, s| {
-                    b.codecafe_provider_adapter()
-                        .call_parse_output(s, source, lines)
-                },
-                bindings::batch_size,
-            )
-            .map(bindings::batch_from_wit)
+        self.instance.call(
+            "parse-output",
+            instantiate_provider,
+            |b, s| {
+                on_adapter!(b, |a, conv| a
+                    .call_parse_output(s, conv::stream_to_wit(source), lines)
+                    .map(conv::batch_from_wit))
+            },
+            bindings::batch_size,
+        )
     }
 
     /// `finish-output`: the agent exited.
@@ -275,17 +301,16 @@ impl ProviderSession {
         &mut self,
         exit_code: Option<i32>,
     ) -> Result<sdk::OutputBatch, PluginError> {
-        self.instance
-            .call(
-                "finish-output",
-                instantiate_provider,
-                |b, s| {
-                    b.codecafe_provider_adapter()
-                        .call_finish_output(s, exit_code)
-                },
-                bindings::batch_size,
-            )
-            .map(bindings::batch_from_wit)
+        self.instance.call(
+            "finish-output",
+            instantiate_provider,
+            |b, s| {
+                on_adapter!(b, |a, conv| a
+                    .call_finish_output(s, exit_code)
+                    .map(conv::batch_from_wit))
+            },
+            bindings::batch_size,
+        )
     }
 
     /// `encode-input`: bytes delivering the user's text to the running agent.
@@ -293,34 +318,50 @@ impl ProviderSession {
         &mut self,
         text: &str,
     ) -> Result<Result<Vec<u8>, sdk::AdapterError>, PluginError> {
-        self.instance
-            .call(
-                "encode-input",
-                instantiate_provider,
-                |b, s| b.codecafe_provider_adapter().call_encode_input(s, text),
-                |r| r.as_ref().map_or(0, Vec::len),
-            )
-            .map(|r| r.map_err(bindings::adapter_error_from_wit))
+        self.instance.call(
+            "encode-input",
+            instantiate_provider,
+            |b, s| {
+                on_adapter!(b, |a, conv| a
+                    .call_encode_input(s, text)
+                    .map(|r| r.map_err(conv::adapter_error_from_wit)))
+            },
+            |r| r.as_ref().map_or(0, Vec::len),
+        )
     }
 
-    /// `encode-approval`: bytes delivering the user's decision on an approval request.
+    /// `encode-approval`: bytes delivering the user's decision on an approval request, with a
+    /// denial's reason for the agent (a 0.1 plugin cannot take one).
     pub fn encode_approval(
         &mut self,
         request_id: &str,
         decision: sdk::ApprovalDecision,
+        reason: Option<&str>,
     ) -> Result<Result<Vec<u8>, sdk::AdapterError>, PluginError> {
-        let decision = bindings::decision_to_wit(decision);
-        self.instance
-            .call(
-                "encode-approval",
-                instantiate_provider,
-                |b, s| {
+        self.instance.call(
+            "encode-approval",
+            instantiate_provider,
+            |b, s| match b {
+                ProviderBindings::V2(b) => {
+                    use crate::bindings::v2 as conv;
                     b.codecafe_provider_adapter()
-                        .call_encode_approval(s, request_id, decision)
-                },
-                |r| r.as_ref().map_or(0, Vec::len),
-            )
-            .map(|r| r.map_err(bindings::adapter_error_from_wit))
+                        .call_encode_approval(
+                            s,
+                            request_id,
+                            conv::decision_to_wit(decision),
+                            reason,
+                        )
+                        .map(|r| r.map_err(conv::adapter_error_from_wit))
+                }
+                ProviderBindings::V1(b) => {
+                    use crate::bindings::v1 as conv;
+                    b.codecafe_provider_adapter()
+                        .call_encode_approval(s, request_id, conv::decision_to_wit(decision))
+                        .map(|r| r.map_err(conv::adapter_error_from_wit))
+                }
+            },
+            |r| r.as_ref().map_or(0, Vec::len),
+        )
     }
 
     /// `check-screen`: the agent's state from its rendered screen.
@@ -329,17 +370,16 @@ impl ProviderSession {
         screen: &str,
         title: &str,
     ) -> Result<sdk::ScreenState, PluginError> {
-        self.instance
-            .call(
-                "check-screen",
-                instantiate_provider,
-                |b, s| {
-                    b.codecafe_provider_adapter()
-                        .call_check_screen(s, screen, title)
-                },
-                no_size,
-            )
-            .map(bindings::screen_from_wit)
+        self.instance.call(
+            "check-screen",
+            instantiate_provider,
+            |b, s| {
+                on_adapter!(b, |a, conv| a
+                    .call_check_screen(s, screen, title)
+                    .map(conv::screen_from_wit))
+            },
+            no_size,
+        )
     }
 }
 

@@ -174,10 +174,10 @@ fn a_wrong_wit_version_is_refused_at_load() {
         Err(error @ PluginError::WrongVersion { .. }) => {
             let message = error.to_string();
             assert!(
-                message.contains("codecafe:provider/adapter@0.2.0"),
+                message.contains("codecafe:provider/adapter@0.9.0"),
                 "{message}"
             );
-            assert!(message.contains("0.1.0"), "{message}");
+            assert!(message.contains("0.2.0"), "{message}");
         }
         other => panic!("expected a wrong version error, got {other:?}"),
     }

@@ -45,6 +45,7 @@ pub fn provider_problems(recipe: &ResolvedRecipe, plugins: &Registry, cwd: &Path
             session: None,
             system_prompt: None,
             options: spec.invocation_options(),
+            policy: crate::policy::invocation_policy(spec),
         };
         let built = plugin
             .provider_session()

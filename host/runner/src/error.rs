@@ -109,6 +109,14 @@ pub enum RunnerError {
         /// What it cost so far.
         spent: f64,
     },
+    /// The user's price table cannot be read.
+    #[error("{}: {message}; fix the file or remove it to use the built-in prices", path.display())]
+    Pricing {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A worker thread died.
     #[error("internal error: {0}")]
     Internal(String),

@@ -15,6 +15,9 @@
 //! - [`slots`]: [`Slots`], terminal slots that hold across every codecafe process.
 //! - [`snapshot`]: [`RecipeSnapshot`], the recipe an order runs, pinned when it is created.
 //! - [`check`]: provider checks before anything is created.
+//! - [`denials`]: tool calls an agent was refused, and what they do to its stage.
+//! - [`pricing`]: prices for agents that report tokens but no cost.
+//! - [`policy`]: a stage's permission policy, the command sandbox, the agent's environment.
 //! - [`control`]: [`CancelToken`], how a caller cancels or stops a run.
 //! - [`liveness`]: runner ids and whether their process lives.
 //! - [`groups`]: the process groups of running agents, recorded for other processes.
@@ -22,11 +25,14 @@
 
 pub mod check;
 pub mod control;
+pub mod denials;
 pub mod error;
 pub mod groups;
 pub mod liveness;
 pub mod outcome;
+pub mod policy;
 pub mod prepare;
+pub mod pricing;
 pub mod prompt;
 mod run_loop;
 pub mod runner;
@@ -37,7 +43,9 @@ mod stage;
 pub use control::{CancelToken, StopReason};
 pub use error::RunnerError;
 pub use outcome::RunOutcome;
-pub use prepare::{Catalogs, DryRun, DryRunStage, FOLLOWUP_STAGE, FollowupSpec, Prepared};
+pub use prepare::{
+    CafePermissions, Catalogs, DryRun, DryRunStage, FOLLOWUP_STAGE, FollowupSpec, Prepared,
+};
 pub use runner::{
     Continuation, INTERRUPT_POLL, Runner, RunnerConfig, STALE_AFTER, finish_followup,
 };

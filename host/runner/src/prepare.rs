@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use codecafe_catalog::recipe::{Known, RecipeCatalog, ResolvedRecipe, SessionContext, StageSpec};
+use codecafe_catalog::recipe::{
+    Known, Permissions, PolicyDefaults, RecipeCatalog, ResolvedRecipe, SessionContext, StageSpec,
+};
 use codecafe_catalog::role::{Answer, PreviousOutput, RenderContext, Role, RoleCatalog, SkillVar};
 use codecafe_catalog::skill::{SkillCatalog, SkillContext};
 use codecafe_catalog::{CatalogError, profile::Profiles};
@@ -31,6 +33,16 @@ pub struct Catalogs {
     pub skills: SkillCatalog,
     /// Profiles.
     pub profiles: Profiles,
+}
+
+/// A cafe's permission settings: the default of stages that set none and whose role has
+/// none, and the most a stage may be given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CafePermissions {
+    /// The cafe's `permissions`.
+    pub default: Option<Permissions>,
+    /// The cafe's `permissionsCeiling`.
+    pub ceiling: Option<Permissions>,
 }
 
 /// What a follow-up is: the stage it is based on and the user's request.
@@ -101,6 +113,7 @@ pub fn prepare(
     prompt: &str,
     vars: BTreeMap<String, Value>,
     house_rules: &str,
+    cafe: CafePermissions,
 ) -> Result<Prepared, RunnerError> {
     let recipe = catalogs.recipes.find(recipe_id)?;
     let (mut providers, mut parsers) = (Vec::new(), Vec::new());
@@ -118,12 +131,22 @@ pub fn prepare(
     };
     recipe.validate(&known)?;
     let skills = &catalogs.skills;
-    let resolved = recipe.resolve_with(&catalogs.profiles, &|id| {
-        skills.get(id).map(|s| match s.context {
-            SkillContext::Inherit => SessionContext::Inherit,
-            SkillContext::Fork => SessionContext::Fork,
-        })
-    });
+    let roles_catalog = &catalogs.roles;
+    let defaults = PolicyDefaults {
+        role_permissions: &|id| roles_catalog.get(id).and_then(|r| r.permissions),
+        cafe: cafe.default,
+        ceiling: cafe.ceiling,
+    };
+    let resolved = recipe.resolve_for(
+        &catalogs.profiles,
+        &|id| {
+            skills.get(id).map(|s| match s.context {
+                SkillContext::Inherit => SessionContext::Inherit,
+                SkillContext::Fork => SessionContext::Fork,
+            })
+        },
+        &defaults,
+    );
     if !resolved.problems.is_empty() {
         return Err(CatalogError::Invalid {
             problems: resolved.problems,
@@ -265,8 +288,9 @@ impl Prepared {
     }
 
     /// The follow-up of this recipe: one stage, [`FOLLOWUP_STAGE`], with the provider, model,
-    /// role, skills, options, signal parser and timeout of stage `based_on` (default: the last
-    /// stage), rendering `request`. Its `previous` outputs are every recipe stage's.
+    /// role, skills, options, signal parser, timeout and permissions of stage `based_on`
+    /// (default: the last stage whose permissions allow edits, else the last stage), rendering
+    /// `request`. Its `previous` outputs are every recipe stage's.
     pub fn for_followup(&self, based_on: Option<&str>, request: &str) -> Result<Self, RunnerError> {
         let base = match based_on {
             Some(id) => self
@@ -278,10 +302,14 @@ impl Prepared {
                     stage: id.to_owned(),
                     known: self.recipe.stages.iter().map(|s| s.id.clone()).collect(),
                 })?,
+            // The last stage that may change files: a follow-up is more work on the change.
             None => self
                 .recipe
                 .stages
-                .last()
+                .iter()
+                .rev()
+                .find(|s| s.permissions.value != Permissions::ReadOnly)
+                .or_else(|| self.recipe.stages.last())
                 .ok_or_else(|| RunnerError::Internal("the recipe has no stage".into()))?,
         };
         let mut spec = base.clone();

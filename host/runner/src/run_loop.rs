@@ -40,8 +40,12 @@ use codecafe_store::{
 use crate::error::RunnerError;
 use crate::outcome::RunOutcome;
 use crate::prepare::{FOLLOWUP_STAGE, Prepared};
+use crate::pricing::CostKind;
 use crate::runner::{INTERRUPT_POLL, Runner};
 use crate::stage::{StageJob, StageResult, WorkerMsg, abbreviate, run_stage};
+
+mod persist;
+mod start;
 
 /// Per-stage bookkeeping of the loop.
 #[derive(Default)]
@@ -51,6 +55,16 @@ struct StageRec {
     started: Option<Instant>,
     usage: Option<Usage>,
     cost: Option<f64>,
+    /// The total of the agent session this run continues or forks, as its agent reported it
+    /// when it was left (0 for a fresh session): subtracted from reported session totals.
+    cost_baseline: f64,
+    /// The token totals of that session when this run started, for agents that report totals.
+    usage_baseline: Option<Usage>,
+    /// What earlier processes of this run reported (an answered question continues the run in a
+    /// new process), for agents that report each process's own tokens.
+    usage_before: Option<Usage>,
+    /// How `cost` was arrived at.
+    cost_kind: CostKind,
     result: Option<StageResult>,
     cancel: Option<Arc<AtomicBool>>,
 }
@@ -81,6 +95,18 @@ pub(crate) fn drive(
         let rec = stages.entry(stage_run.stage_id.clone()).or_default();
         rec.run_id = Some(stage_run.id);
         rec.attempt = stage_run.attempt;
+        // A run continued in this process (an answer, a resume) goes on from what it recorded:
+        // its session's totals when it started are its latest totals less its own figures.
+        rec.usage = stage_run.usage;
+        rec.cost = stage_run.cost_usd;
+        rec.usage_before = stage_run.usage;
+        rec.cost_baseline = match (stage_run.session_cost_usd, stage_run.cost_usd) {
+            (Some(total), Some(own)) if total >= own => total - own,
+            _ => 0.0,
+        };
+        rec.usage_baseline = stage_run
+            .session_usage
+            .map(|total| crate::pricing::usage_less(&total, stage_run.usage.as_ref()));
         if let Some(session) = stage_run.agent_session_id {
             sessions.insert(
                 stage_run.stage_id.clone(),
@@ -377,6 +403,11 @@ impl<'r, 'a> Loop<'r, 'a> {
                             EventBody::OrderCompleted(OrderCompleted {
                                 failed_stages: failed_stages.clone(),
                                 cost_usd,
+                                cost_estimated: self
+                                    .store()
+                                    .stage_runs(self.order.id)?
+                                    .iter()
+                                    .any(|run| run.cost_estimated),
                             })
                         },
                         RunOutcome::Completed { failed_stages },
@@ -455,331 +486,6 @@ impl<'r, 'a> Loop<'r, 'a> {
         })
     }
 
-    fn persist_stage(
-        &mut self,
-        stage: &str,
-        action: StageAction,
-        attempt: u32,
-        session: Option<&Session>,
-        emit: &mut dyn FnMut(&Event),
-    ) -> Result<(), RunnerError> {
-        let store = self.store();
-        let prepared = self.prepared;
-        let spec = prepared.spec(stage)?;
-        let provider = spec.provider.value.clone();
-        let (mode, of) = match session {
-            Some(session) => match self.session_for(spec, session)? {
-                Some(resolved) => (resolved.mode, Some(resolved.of)),
-                None => (SessionMode::Fresh, None),
-            },
-            None => (SessionMode::Fresh, None),
-        };
-        let rec = self.stages.entry(stage.to_owned()).or_default();
-        match action {
-            StageAction::Start => {
-                let run = store.start_stage_run(
-                    &NewStageRun::new(self.order.id, stage).provider(provider.clone()),
-                )?;
-                rec.run_id = Some(run.id);
-                rec.attempt = run.attempt;
-                rec.started = Some(Instant::now());
-                rec.usage = None;
-                rec.cost = None;
-                rec.result = None;
-                let body = EventBody::StageStarted(StageStarted {
-                    stage: stage.to_owned(),
-                    attempt: run.attempt,
-                    provider,
-                    session: mode,
-                    session_of: of,
-                });
-                self.event(body, emit)
-            }
-            StageAction::Skip => {
-                store.skip_stage(self.order.id, stage)?;
-                self.event(
-                    EventBody::StageSkipped(StageRef {
-                        stage: stage.to_owned(),
-                    }),
-                    emit,
-                )
-            }
-            StageAction::Retry | StageAction::Rerun => {
-                // The failed run stays on record; the next start makes a new one.
-                rec.run_id = None;
-                Ok(())
-            }
-            StageAction::Complete
-            | StageAction::Fail
-            | StageAction::Cancel
-            | StageAction::AwaitInput
-            | StageAction::InputReceived
-            | StageAction::ResumeAfterCrash => {
-                let Some(run_id) = rec.run_id else {
-                    // A pending stage cancelled before it ever ran.
-                    if action == StageAction::Cancel {
-                        return self.event(
-                            EventBody::StageCancelled(StageRef {
-                                stage: stage.to_owned(),
-                            }),
-                            emit,
-                        );
-                    }
-                    return Err(RunnerError::Internal(format!(
-                        "stage `{stage}` has no run to {action}"
-                    )));
-                };
-                let attempt = if rec.attempt > 0 {
-                    rec.attempt
-                } else {
-                    attempt
-                };
-                let result = rec.result.as_ref();
-                let error = result.and_then(|r| match &r.outcome {
-                    StageOutcome::Failed { error } => Some(error.clone()),
-                    StageOutcome::TimedOut => Some(format!(
-                        "timed out after {}",
-                        codecafe_catalog::recipe::duration::format_duration(spec.timeout)
-                    )),
-                    _ => None,
-                });
-                let update = StageRunUpdate {
-                    exit_code: result.and_then(|r| r.exit_code),
-                    output: result.map(|r| r.output.clone()),
-                    error: error.clone(),
-                };
-                store.update_stage_run(run_id, action, &update)?;
-                let duration_ms = rec
-                    .started
-                    .map(|s| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX));
-                let (usage, cost_usd, exit_code) =
-                    (rec.usage, rec.cost, result.and_then(|r| r.exit_code));
-                let signals = result
-                    .map(|r| match &r.outcome {
-                        StageOutcome::Succeeded { signals } => {
-                            signals.iter().map(signal_record).collect::<Vec<_>>()
-                        }
-                        _ => Vec::new(),
-                    })
-                    .unwrap_or_default();
-                let output = result.map(|r| r.output.clone());
-                let stage = stage.to_owned();
-                match action {
-                    StageAction::Complete => {
-                        if let Some(output) = output {
-                            self.outputs.insert(stage.clone(), output);
-                        }
-                        self.event(
-                            EventBody::StageCompleted(StageCompleted {
-                                stage,
-                                attempt,
-                                duration_ms,
-                                usage,
-                                cost_usd,
-                                signals,
-                            }),
-                            emit,
-                        )
-                    }
-                    StageAction::Fail => self.event(
-                        EventBody::StageFailed(StageFailed {
-                            stage,
-                            attempt,
-                            duration_ms,
-                            error,
-                            exit_code,
-                            usage,
-                            cost_usd,
-                        }),
-                        emit,
-                    ),
-                    StageAction::Cancel => {
-                        self.event(EventBody::StageCancelled(StageRef { stage }), emit)
-                    }
-                    _ => Ok(()),
-                }
-            }
-        }
-    }
-
-    /// The agent session stage `spec` runs in for `session`: a session is continued or forked
-    /// only by the provider that made it (a claude session id means nothing to codex), and
-    /// forked only by a provider that can fork; otherwise the stage starts fresh (`None`).
-    fn session_for(
-        &self,
-        spec: &StageSpec,
-        session: &Session,
-    ) -> Result<Option<ResolvedSession>, RunnerError> {
-        let (of, fork) = match session {
-            Session::Fresh => return Ok(None),
-            Session::Continue { of } => (of, false),
-            Session::Fork { of } => (of, true),
-        };
-        let Some(recorded) = self.sessions.get(of) else {
-            return Ok(None);
-        };
-        if recorded
-            .provider
-            .as_deref()
-            .is_some_and(|p| p != spec.provider.value)
-        {
-            return Ok(None);
-        }
-        if fork {
-            let plugin = self
-                .runner
-                .plugins
-                .get_kind(&spec.provider.value, PluginKind::Provider)?;
-            if !matches!(plugin.info(), PluginInfo::Provider(info) if info.capabilities.fork) {
-                return Ok(None);
-            }
-        }
-        Ok(Some(ResolvedSession {
-            id: recorded.session.clone(),
-            of: of.clone(),
-            mode: if fork {
-                SessionMode::Fork
-            } else {
-                SessionMode::Continue
-            },
-        }))
-    }
-
-    fn start(
-        &mut self,
-        stage: &str,
-        attempt: u32,
-        session: &Session,
-        retry_reason: Option<String>,
-        answers: Vec<String>,
-        timeout: Duration,
-    ) -> Result<StageJob<'a>, RunnerError> {
-        let runner = self.runner;
-        let prepared = self.prepared;
-        let spec = prepared.spec(stage)?;
-        let plan = &prepared.plan;
-        let index = plan
-            .index_of(stage)
-            .ok_or_else(|| RunnerError::Internal(format!("unknown stage `{stage}`")))?;
-        let previous = self.previous_outputs(index);
-        // The answers come from the store (recorded before this run), not from the engine's
-        // list of answers the session has not seen: a re-run in another process sees them too.
-        let _ = answers;
-        let mut prompt = prepared.render(spec, previous, self.answers_for(index), attempt)?;
-        if let Some(reason) = retry_reason {
-            prompt.push_str(&format!(
-                "\n\n## This is attempt {attempt}\n\nThe previous attempt did not succeed: {reason}"
-            ));
-        }
-        let provider = runner
-            .plugins
-            .get_kind(&spec.provider.value, PluginKind::Provider)?
-            .clone();
-        let parser = runner
-            .plugins
-            .get_kind(&spec.signals.value, PluginKind::SignalParser)?
-            .clone();
-        let session = self.session_for(spec, session)?.map(|resolved| SessionRef {
-            id: resolved.id,
-            fork: resolved.mode == SessionMode::Fork,
-        });
-        let cwd = self
-            .order
-            .worktree_path
-            .clone()
-            .unwrap_or_else(|| runner.repo.clone());
-        let invocation = Invocation {
-            prompt,
-            working_dir: cwd.to_string_lossy().into_owned(),
-            model: spec.model.value.clone(),
-            mode: Mode::Headless,
-            session,
-            system_prompt: (!prepared.house_rules.trim().is_empty())
-                .then(|| prepared.house_rules.clone()),
-            options: spec.invocation_options(),
-        };
-        let following = plan
-            .downstream(index)
-            .into_iter()
-            .filter(|&i| i != index)
-            .map(|i| plan.stage(i).id.clone())
-            .collect();
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.stages.entry(stage.to_owned()).or_default().cancel = Some(Arc::clone(&cancel));
-        Ok(StageJob {
-            slots: runner.slots,
-            order: self.order.id,
-            stage: stage.to_owned(),
-            provider,
-            parser,
-            invocation,
-            cwd,
-            base_env: runner.config.base_env.clone(),
-            timeout,
-            lease_timeout: runner.config.lease_timeout,
-            context: StageContext {
-                stage_id: stage.to_owned(),
-                following_stages: following,
-                attempt,
-            },
-            cancel,
-        })
-    }
-
-    /// The final texts a stage's prompt sees: its ancestors' in the plan, in plan order,
-    /// whatever the timing (for a follow-up: every recipe stage's).
-    fn previous_outputs(&self, index: usize) -> Vec<PreviousOutput> {
-        let plan = &self.prepared.plan;
-        let ids: Vec<String> = if self.prepared.followup.is_some() {
-            self.outputs
-                .keys()
-                .filter(|id| id.as_str() != FOLLOWUP_STAGE)
-                .cloned()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect()
-        } else {
-            plan.ancestors(index)
-                .iter()
-                .map(|&a| plan.stage(a).id.clone())
-                .collect()
-        };
-        ids.into_iter()
-            .filter_map(|id| {
-                self.outputs.get(&id).map(|output| PreviousOutput {
-                    stage: id.clone(),
-                    output: output.clone(),
-                })
-            })
-            .collect()
-    }
-
-    /// The user's answers a stage's prompt sees: those to questions of the stage itself or of
-    /// its ancestors in the plan, in the order given (for a follow-up: every answer).
-    fn answers_for(&self, index: usize) -> Vec<Answer> {
-        let plan = &self.prepared.plan;
-        let mut stages: Vec<&str> = plan
-            .ancestors(index)
-            .iter()
-            .map(|&a| plan.stage(a).id.as_str())
-            .collect();
-        stages.push(plan.stage(index).id.as_str());
-        let followup = self.prepared.followup.is_some();
-        self.questions
-            .iter()
-            .filter(|q| q.kind == QuestionKind::Questions)
-            .filter_map(|q| {
-                let stage = q.stage.as_deref()?;
-                let answer = q.answer.clone()?;
-                (followup || stages.contains(&stage)).then(|| Answer {
-                    stage: stage.to_owned(),
-                    questions: q.questions.clone(),
-                    answer,
-                })
-            })
-            .collect()
-    }
-
     /// A worker's report: persist and emit; the engine event it means, if any.
     fn receive(
         &mut self,
@@ -814,18 +520,34 @@ impl<'r, 'a> Loop<'r, 'a> {
                                 self.runner.store.set_stage_session(run_id, id)?;
                             }
                         }
-                        AgentEvent::Usage(usage) => {
+                        AgentEvent::Usage(reported) => {
                             let rec = self.stages.entry(stage.clone()).or_default();
-                            rec.usage = Some(*usage);
-                            if usage.cost_usd.is_some() {
-                                rec.cost = usage.cost_usd;
+                            let usage = crate::pricing::run_usage(
+                                reported,
+                                rec.usage_baseline.as_ref(),
+                                rec.usage_before.as_ref(),
+                            );
+                            let (cost, kind) = self.run_cost(&stage, &usage)?;
+                            let rec = self.stages.entry(stage.clone()).or_default();
+                            rec.usage = Some(usage);
+                            if cost.is_some() {
+                                rec.cost = cost;
                             }
+                            rec.cost_kind = kind.clone();
                             if let Some(run_id) = run_id {
-                                cost_total = Some(self.runner.store.record_stage_usage(
+                                cost_total = Some(
+                                    self.runner.store.record_stage_usage(run_id, &usage, cost)?,
+                                );
+                                let session_cost =
+                                    reported.cost_usd.filter(|_| reported.cost_is_session_total);
+                                let session_usage =
+                                    reported.tokens_are_session_total.then_some(reported);
+                                self.runner.store.record_stage_cost_basis(
                                     run_id,
-                                    usage,
-                                    usage.cost_usd,
-                                )?);
+                                    session_cost,
+                                    session_usage,
+                                    kind == CostKind::Estimated,
+                                )?;
                             }
                         }
                         _ => {}
@@ -867,21 +589,4 @@ struct ResolvedSession {
     id: String,
     of: String,
     mode: SessionMode,
-}
-
-/// A signal as recorded in `stage:completed`.
-fn signal_record(signal: &Signal) -> SignalRecord {
-    match signal {
-        Signal::Proceed => SignalRecord::Proceed,
-        Signal::AwaitUser { questions } => SignalRecord::AwaitUser {
-            questions: questions.clone(),
-        },
-        Signal::Skip { stages } => SignalRecord::Skip {
-            stages: stages.clone(),
-        },
-        Signal::SkipNext => SignalRecord::SkipNext,
-        Signal::Retry { reason } => SignalRecord::Retry {
-            reason: reason.clone(),
-        },
-    }
 }

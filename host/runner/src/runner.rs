@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::control::CancelToken;
 use crate::error::RunnerError;
 use crate::outcome::RunOutcome;
-use crate::prepare::{Catalogs, FOLLOWUP_STAGE, Prepared, prepare};
+use crate::prepare::{CafePermissions, Catalogs, FOLLOWUP_STAGE, Prepared, prepare};
 use crate::slots::Slots;
 use crate::snapshot::RecipeSnapshot;
 
@@ -68,6 +68,8 @@ pub struct RunnerConfig {
     pub stale_after: Duration,
     /// How often the claim's heartbeat is renewed while the order runs.
     pub heartbeat: Duration,
+    /// Prices for agents that report tokens but no cost.
+    pub pricing: std::sync::Arc<crate::pricing::Pricing>,
     /// The environment agents start with (plus what their command adds).
     pub base_env: Vec<(String, String)>,
     /// Where each running agent's process group is recorded (see [`crate::groups`]), so that
@@ -87,6 +89,7 @@ impl Default for RunnerConfig {
             max_backoff: Duration::from_secs(5 * 60),
             stale_after: STALE_AFTER,
             heartbeat: Duration::from_secs(5),
+            pricing: std::sync::Arc::default(),
             base_env: codecafe_terminals::agent_base_env(),
             group_dir: None,
             max_parallel_orders: None,
@@ -103,6 +106,7 @@ pub struct Runner<'a> {
     catalogs: &'a Catalogs,
     pub(crate) repo: PathBuf,
     house_rules: String,
+    cafe_permissions: CafePermissions,
     pub(crate) config: RunnerConfig,
     pub(crate) control: CancelToken,
 }
@@ -141,6 +145,7 @@ impl<'a> Runner<'a> {
             catalogs,
             repo,
             house_rules,
+            cafe_permissions: CafePermissions::default(),
             config,
             control: CancelToken::new(),
         }
@@ -150,6 +155,13 @@ impl<'a> Runner<'a> {
     /// [`INTERRUPT_POLL`].
     pub fn with_control(mut self, token: CancelToken) -> Self {
         self.control = token;
+        self
+    }
+
+    /// Uses the cafe's `permissions` and `permissionsCeiling` settings for stages that set
+    /// none (see [`codecafe_catalog::recipe::permissions`]).
+    pub fn with_cafe_permissions(mut self, permissions: CafePermissions) -> Self {
+        self.cafe_permissions = permissions;
         self
     }
 
@@ -172,6 +184,7 @@ impl<'a> Runner<'a> {
             prompt,
             vars,
             &self.house_rules,
+            self.cafe_permissions,
         )?;
         if prepared.plan.index_of(FOLLOWUP_STAGE).is_some() {
             return Err(RunnerError::Internal(format!(

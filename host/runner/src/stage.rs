@@ -8,14 +8,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use codecafe_catalog::recipe::{OnDenied, Permissions};
 use codecafe_engine::driver::{Signal, StageOutcome};
 use codecafe_plugin_host::LoadedPlugin;
 use codecafe_sdk::{
-    AgentEvent, Invocation, LineFramer, NextAction, OutputBatch, StageContext, Stream,
+    AgentEvent, Invocation, LineFramer, NextAction, OutputBatch, StageContext, Stream, ToolDenial,
 };
 use codecafe_terminals::{AgentProcess, Output};
 use uuid::Uuid;
 
+use crate::denials::{self, Denials};
 use crate::slots::Slots;
 
 /// Longest line kept from an agent's output.
@@ -41,6 +43,10 @@ pub(crate) struct StageJob<'p> {
     pub lease_timeout: Duration,
     pub context: StageContext,
     pub cancel: Arc<AtomicBool>,
+    /// The stage's level, for the hint of a denial.
+    pub permissions: Permissions,
+    /// What a denied tool call does to the stage.
+    pub on_denied: OnDenied,
 }
 
 /// What a worker reports.
@@ -61,6 +67,8 @@ pub(crate) struct StageResult {
     pub outcome: StageOutcome,
     pub output: String,
     pub exit_code: Option<i32>,
+    /// Tool calls the agent was refused, each once.
+    pub denials: Vec<ToolDenial>,
 }
 
 fn failed(error: impl Into<String>) -> StageResult {
@@ -70,6 +78,7 @@ fn failed(error: impl Into<String>) -> StageResult {
         },
         output: String::new(),
         exit_code: None,
+        denials: Vec::new(),
     }
 }
 
@@ -130,12 +139,14 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
         Ok(batch) => collector.take(job, batch, None, tx),
         Err(err) => collector.plugin_error = Some(err.to_string()),
     }
+    let denials = std::mem::take(&mut collector.denials).into_vec();
     match ended {
         Ended::TimedOut => {
             return StageResult {
                 outcome: StageOutcome::TimedOut,
                 output: collector.final_text(),
                 exit_code,
+                denials,
             };
         }
         Ended::Cancelled => return cancelled(),
@@ -150,13 +161,15 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
         }),
         (_, _, Some(text)) => Some(format!("the agent reported an error: {}", abbreviate(text))),
         (None, _, _) => Some("the agent's exit status is unknown".to_owned()),
-        _ => None,
+        // Work the stage's level should have allowed was refused: not a success.
+        _ => denials::failure(&denials, job.on_denied, job.permissions),
     };
     if let Some(error) = error {
         return StageResult {
             outcome: StageOutcome::Failed { error },
             output,
             exit_code,
+            denials,
         };
     }
     let outcome = match read_signals(job, &output) {
@@ -167,6 +180,7 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
         outcome,
         output,
         exit_code,
+        denials,
     }
 }
 
@@ -175,6 +189,7 @@ fn cancelled() -> StageResult {
         outcome: StageOutcome::Cancelled,
         output: String::new(),
         exit_code: None,
+        denials: Vec::new(),
     }
 }
 
@@ -290,6 +305,7 @@ struct Collector {
     final_error: Option<String>,
     last_error: Option<String>,
     plugin_error: Option<String>,
+    denials: Denials,
 }
 
 impl Collector {
@@ -318,6 +334,7 @@ impl Collector {
                     self.final_error = result.is_error.then(|| result.text.clone());
                 }
                 AgentEvent::Error { message } => self.last_error = Some(message.clone()),
+                AgentEvent::ToolDenied(denial) => self.denials.add(denial),
                 _ => {}
             }
         }

@@ -32,9 +32,10 @@ const CAP: usize = 2;
 fn recipe(log: &Path) -> String {
     let log = log.display();
     let script = format!(
-        "P=$(cat); N=$(printf '%s\\n' \"$P\" | head -n 1); echo \"S $N\" >> '{log}'; \
-         echo started; case \"$P\" in *ZZHOLDZZ*) \
-         trap 'echo \"E $N\" >> {log}; exit 143' TERM; sleep 30 & wait $!;; esac; sleep 0.2; \
+        "P=$(cat); N=$(printf '%s\\n' \"$P\" | head -n 1); \
+         case \"$P\" in *ZZHOLDZZ*) trap 'echo \"E $N\" >> {log}; exit 143' TERM;; esac; \
+         echo \"S $N\" >> '{log}'; echo started; \
+         case \"$P\" in *ZZHOLDZZ*) sleep 30 & wait $!;; esac; sleep 0.2; \
          echo \"E $N\" >> '{log}'; case \"$P\" in *ZZFAILZZ*) exit 1;; esac; echo done"
     );
     format!(
@@ -44,8 +45,9 @@ fn recipe(log: &Path) -> String {
 }
 
 /// The most agents between their `S` and `E` lines at any point of the log (the cancelled
-/// agent writes its `E` when it gets SIGTERM; one killed before its `E` would count as running
-/// until the end, which only makes the figure larger).
+/// agent writes its `E` when it gets SIGTERM — its trap is set before it says it started, which
+/// is when the test cancels it; one killed before its `E` would count as running until the end,
+/// which only makes the figure larger).
 fn peak_overlap(log: &str) -> usize {
     let (mut running, mut peak) = (0usize, 0usize);
     for line in log.lines() {

@@ -473,7 +473,8 @@ fn dry_run_renders_every_prompt_and_starts_nothing() {
     );
 }
 
-/// A `claude` on `PATH` that logs its arguments and runs the fake agent's claude-like stream.
+/// A `claude` on `PATH` that logs its arguments and runs the fake agent's claude-like stream,
+/// reporting cost as the real one does: the session's running total (`cost` more per run).
 fn claude_config(dir: &std::path::Path, session: &str, cost: f64) -> (RunnerConfig, PathBuf) {
     use std::os::unix::fs::PermissionsExt as _;
     let bin = dir.join("bin");
@@ -483,9 +484,11 @@ fn claude_config(dir: &std::path::Path, session: &str, cost: f64) -> (RunnerConf
     std::fs::write(
         &shim,
         format!(
-            "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}'\n",
-            log.display(),
-            codecafe_test_support::fake_agent().display()
+            "#!/bin/sh\necho \"$@\" >> '{log}'\nn=$(wc -l < '{log}')\n\
+             FAKE_AGENT_SCRIPT=$(printf '%s' \"$FAKE_AGENT_SCRIPT\" | sed \"s/\\\"cost_usd\\\":{cost}/\\\"cost_usd\\\":$(awk \"BEGIN {{ print {cost} * $n }}\")/\")\n\
+             export FAKE_AGENT_SCRIPT\nexec '{agent}'\n",
+            log = log.display(),
+            agent = codecafe_test_support::fake_agent().display()
         ),
     )
     .expect("shim");
@@ -527,9 +530,12 @@ fn session_usage_and_cost_are_recorded_and_inherit_resumes_the_session() {
     assert_eq!(runs.len(), 2);
     for run in &runs {
         assert_eq!(run.agent_session_id.as_deref(), Some("sess-1"));
+        // Each run costs its own 0.25, though the agent reports the session's total.
         assert_eq!(run.cost_usd, Some(0.25));
         assert_eq!(run.output.as_deref(), Some("analysis done"));
     }
+    assert_eq!(runs[0].session_cost_usd, Some(0.25));
+    assert_eq!(runs[1].session_cost_usd, Some(0.5));
     let order = s.store.order(id).expect("order");
     assert!((order.cost_usd - 0.5).abs() < 1e-9, "{}", order.cost_usd);
     let args = std::fs::read_to_string(log).expect("args");

@@ -1,10 +1,11 @@
 //! `codecafe demo`: a complete order on a fresh machine, without any agent account.
 //!
 //! [`setup`] creates a scratch git repository (under the system temp dir, or a directory given),
-//! registers it as a cafe with its `.orch/`, and writes a two-stage recipe whose stages use the
-//! built-in `command` provider (plain shell commands, offline). Running the returned request
-//! (`execute::run`) is a real order: its own branch and worktree, the same engine, runner,
-//! slots, events and signal parser as an agent run. Only the agent is a shell command.
+//! registers it as a cafe with its `.orch/`, writes a two-stage recipe whose stages use the
+//! built-in `command` provider (plain shell commands, offline) and trusts the repository for it
+//! (`codecafe trust`). Running the returned request (`execute::run`) is a real order: its own
+//! branch and worktree, the same engine, runner, slots, events and signal parser as an agent
+//! run. Only the agent is a shell command.
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,8 @@ pub fn setup(service: &Service, dir: Option<&Path>) -> Result<Demo> {
         .canonicalize()
         .map_err(|err| ServiceError::io(&dir, err))?;
     let cafe = crate::cafes::init(service, &dir, None)?.cafe;
+    // Its recipe runs shell commands (`command` stages), written by codecafe itself just now.
+    crate::trust::trust(service, &dir)?;
     let request = NewOrderRequest {
         scope: Scope::cafe(&cafe.id),
         recipe: Some("demo".to_owned()),

@@ -171,6 +171,16 @@ pub enum ServiceError {
         /// The installed providers' ids.
         installed: Vec<String>,
     },
+    /// A provider the run needs, the repository or the machine is not ready (see
+    /// [`crate::doctor`]); nothing was created or started.
+    #[error(
+        "not ready to run:{}\n`codecafe doctor` checks again",
+        problems.iter().map(|p| format!("\n  - {p}")).collect::<String>()
+    )]
+    NotReady {
+        /// Each problem, with its fix.
+        problems: Vec<crate::doctor::Check>,
+    },
     /// A plugin file did not validate, so it was not installed.
     #[error("{} was not added: {reason}", file.display())]
     PluginNotAdded {
@@ -178,6 +188,26 @@ pub enum ServiceError {
         file: PathBuf,
         /// Why it cannot be used.
         reason: PluginError,
+    },
+    /// The repository's `.orch/` holds what can run programs or reach beyond the worktree, and
+    /// the user has not trusted it as it is.
+    #[error(
+        "{}: its .orch/ holds what can run programs or reach beyond the worktree, {}:{}\n\
+         nothing was run. Review it, then trust it with `codecafe trust {}` (for a \
+         non-interactive run: `codecafe run --trust …`, or {}=1 in the environment)",
+        repository.display(),
+        if *changed { "changed since you trusted it" } else { "and you have not trusted it" },
+        items.iter().map(|item| format!("\n  - {item}")).collect::<String>(),
+        repository.display(),
+        crate::trust::TRUST_ENV
+    )]
+    Untrusted {
+        /// The repository.
+        repository: PathBuf,
+        /// It was trusted, and changed since.
+        changed: bool,
+        /// What needs trust (new or changed), in words.
+        items: Vec<String>,
     },
 }
 

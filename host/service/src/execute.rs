@@ -13,13 +13,16 @@ use codecafe_catalog::role::RoleCatalog;
 use codecafe_catalog::skill::SkillCatalog;
 use codecafe_engine::driver::RetryFrom;
 use codecafe_plugin_host::registry::Registry;
+use codecafe_runner::pricing::Pricing;
 use codecafe_runner::{
-    CancelToken, Catalogs, Continuation, DryRun, Prepared, RunOutcome, Runner, RunnerConfig,
+    CafePermissions, CancelToken, Catalogs, Continuation, DryRun, Prepared, RunOutcome, Runner,
+    RunnerConfig,
 };
 use codecafe_store::{Event, Order, OrderStatus, Store};
 use serde_json::Value;
 
 use crate::control::holder_alive;
+use crate::doctor::{self, Continues};
 use crate::error::{Result, ServiceError};
 use crate::orders::{self, Created, NewOrderRequest};
 use crate::service::Service;
@@ -60,6 +63,7 @@ pub(crate) fn with_runner<T>(
     let config = RunnerConfig {
         group_dir: Some(service.paths().agent_groups()),
         max_parallel_orders: Some(cafe.settings.max_parallel_orders),
+        pricing: std::sync::Arc::new(Pricing::load(&service.paths().data)?),
         ..RunnerConfig::default()
     };
     let runner = Runner::new(
@@ -71,7 +75,11 @@ pub(crate) fn with_runner<T>(
         cafe.settings.house_rules.clone(),
         config,
     )
-    .with_control(linked(service, token));
+    .with_control(linked(service, token))
+    .with_cafe_permissions(CafePermissions {
+        default: cafe.settings.permissions,
+        ceiling: cafe.settings.permissions_ceiling,
+    });
     body(&runner)
 }
 
@@ -148,10 +156,18 @@ pub fn run(
     emit: &mut dyn FnMut(&Event),
 ) -> Result<(Created, RunOutcome)> {
     let cafe = service.registered_cafe(&request.scope)?;
-    let snapshot = with_runner(service, &cafe, &CancelToken::new(), |runner| {
-        Ok(runner.snapshot_of(&check_runnable(runner, &cafe, request)?))
+    crate::trust::ensure(service, &cafe.path)?;
+    let notes = crate::trust::override_notes(service, &cafe, &orders::recipe_id(request, &cafe))?;
+    let (snapshot, ready) = with_runner(service, &cafe, &CancelToken::new(), |runner| {
+        let prepared = check_runnable(runner, &cafe, request)?;
+        let stages = &prepared.recipe.stages;
+        let worktree = !request.no_worktree;
+        let warnings = doctor::preflight(&cafe, stages, runner.plugins(), worktree)?;
+        Ok((runner.snapshot_of(&prepared), warnings))
     })?;
-    let new = orders::create_pinned(service, request, &cafe, &snapshot)?;
+    let mut new = orders::create_pinned(service, request, &cafe, &snapshot)?;
+    new.warnings.extend(ready);
+    new.warnings.extend(notes);
     created(&new);
     let outcome = with_runner(service, &new.cafe, token, |runner| {
         Ok(runner.run(new.order.id, None, emit)?)
@@ -169,7 +185,9 @@ pub fn execute(
 ) -> Result<RunOutcome> {
     let order = orders::find(service, id)?;
     let cafe = service.order_cafe(&order)?;
+    crate::trust::ensure(service, &cafe.path)?;
     with_runner(service, &cafe, token, |runner| {
+        doctor::preflight_order(&cafe, runner, &order, Continues::Recipe)?;
         Ok(runner.run(order.id, prompt, emit)?)
     })
 }
@@ -190,7 +208,9 @@ fn continue_order(
     emit: &mut dyn FnMut(&Event),
 ) -> Result<RunOutcome> {
     let cafe = service.order_cafe(order)?;
+    crate::trust::ensure(service, &cafe.path)?;
     with_runner(service, &cafe, token, |runner| {
+        doctor::preflight_order(&cafe, runner, order, Continues::Recipe)?;
         Ok(runner.continue_order(order.id, continuation, emit)?)
     })
 }
@@ -303,7 +323,9 @@ pub fn followup(
 ) -> Result<RunOutcome> {
     let order = orders::find(service, id)?;
     let cafe = service.order_cafe(&order)?;
+    crate::trust::ensure(service, &cafe.path)?;
     with_runner(service, &cafe, token, |runner| {
+        doctor::preflight_order(&cafe, runner, &order, Continues::Followup(stage))?;
         Ok(runner.followup(order.id, request, stage, emit)?)
     })
 }

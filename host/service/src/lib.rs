@@ -17,16 +17,23 @@
 //! | [`catalog`] | recipes, skills, roles, profiles: list, show, validate, create, change |
 //! | [`plugins`] | list, inspect, add, remove, check |
 //! | [`demo`] | a complete offline order on a scratch repository |
+//! | [`trust`] | workspace trust: what a repository's `.orch/` may run, pinned by content hash |
+//! | [`doctor`] | is everything ready: agent CLIs, versions, logins, sandbox, git, trust |
 //! | [`narrate`] | events in words: a human line per event, a run's live status line |
+//! | [`feed`] | every order's events as one sequence, read by a server that streams them |
 //!
-//! Errors are one enum, [`ServiceError`], whose messages say what to do next.
+//! Errors are one enum, [`ServiceError`], whose messages say what to do next; its
+//! [`ErrorKind`] says what sort of failure it is (the HTTP server's status codes).
 
 pub mod cafes;
 pub mod catalog;
 pub mod control;
 pub mod demo;
+pub mod doctor;
 pub mod error;
+mod error_kind;
 pub mod execute;
+pub mod feed;
 pub mod narrate;
 pub mod orders;
 pub mod paths;
@@ -34,8 +41,10 @@ pub mod plugins;
 pub mod service;
 pub mod settings;
 pub mod status;
+pub mod trust;
 
 pub use error::{Result, ServiceError};
+pub use error_kind::ErrorKind;
 pub use paths::Paths;
 pub use service::{Scope, Service};
 
@@ -46,4 +55,4 @@ pub use codecafe_engine::driver::RetryFrom;
 pub use codecafe_engine::{OrderStatus, StageStatus};
 pub use codecafe_runner::{CancelToken, DryRun, RunOutcome, StopReason};
 pub use codecafe_store::event::{self, EVENT_VERSION, Event, EventBody};
-pub use codecafe_store::{Order, OrderFilter, StageRun};
+pub use codecafe_store::{Order, OrderCursor, OrderFilter, StageRun};

@@ -132,7 +132,18 @@ fn seconds(ms: Option<u64>) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
+/// How a cost was arrived at, for showing it.
+#[derive(Clone, Copy, Default)]
+struct CostNote<'a> {
+    estimated: bool,
+    unpriced: Option<&'a str>,
+}
+
 fn usage(usage: Option<&Usage>, cost: Option<f64>) -> String {
+    usage_noted(usage, cost, CostNote::default())
+}
+
+fn usage_noted(usage: Option<&Usage>, cost: Option<f64>, note: CostNote<'_>) -> String {
     let mut parts = Vec::new();
     if let Some(usage) = usage {
         parts.push(format!(
@@ -141,8 +152,11 @@ fn usage(usage: Option<&Usage>, cost: Option<f64>) -> String {
             usage.output_tokens
         ));
     }
-    if let Some(cost) = cost.filter(|c| *c > 0.0) {
-        parts.push(format!("${cost:.4}"));
+    match (cost.filter(|c| *c > 0.0), note.unpriced) {
+        (_, Some(model)) => parts.push(format!("cost unknown: {model} has no price")),
+        (Some(cost), None) if note.estimated => parts.push(format!("~${cost:.4} estimated")),
+        (Some(cost), None) => parts.push(format!("${cost:.4}")),
+        (None, None) => {}
     }
     if parts.is_empty() {
         String::new()
@@ -202,22 +216,54 @@ pub fn line(event: &Event, short: &str) -> Option<String> {
                 AgentEvent::Error { message } => {
                     format!("  {stage} │ error: {}", abbreviate(message))
                 }
+                AgentEvent::ToolDenied(denial) => format!(
+                    "  {stage} │ denied: {} ({})",
+                    codecafe_runner::denials::describe(denial),
+                    abbreviate(&denial.reason)
+                ),
                 _ => return None,
             }
         }
         EventBody::StageCompleted(s) => format!(
-            "✓ {} completed in {}{}",
+            "✓ {} completed in {}{}{}",
             s.stage,
             seconds(s.duration_ms),
-            usage(s.usage.as_ref(), s.cost_usd)
+            usage_noted(
+                s.usage.as_ref(),
+                s.cost_usd,
+                CostNote {
+                    estimated: s.cost_estimated,
+                    unpriced: s.unpriced.as_deref()
+                }
+            ),
+            s.denied_summary
+                .as_ref()
+                .map(|summary| format!("\n  ⚠ {summary}"))
+                .unwrap_or_default()
         ),
-        EventBody::StageFailed(s) => format!(
-            "✗ {} failed after {}{}: {}",
-            s.stage,
-            seconds(s.duration_ms),
-            usage(s.usage.as_ref(), s.cost_usd),
-            abbreviate(s.error.as_deref().unwrap_or(""))
-        ),
+        EventBody::StageFailed(s) => {
+            let error = s.error.as_deref().unwrap_or("");
+            let denied = match &s.denied_summary {
+                Some(summary) if !error.starts_with(summary.as_str()) => {
+                    format!("\n  ⚠ {summary}")
+                }
+                _ => String::new(),
+            };
+            format!(
+                "✗ {} failed after {}{}: {}{denied}",
+                s.stage,
+                seconds(s.duration_ms),
+                usage_noted(
+                    s.usage.as_ref(),
+                    s.cost_usd,
+                    CostNote {
+                        estimated: s.cost_estimated,
+                        unpriced: s.unpriced.as_deref()
+                    }
+                ),
+                abbreviate(error)
+            )
+        }
         EventBody::StageSkipped(s) => format!("↷ {} skipped", s.stage),
         EventBody::StageCancelled(s) => format!("■ {} cancelled", s.stage),
         EventBody::AwaitingInput(waiting) => {
@@ -240,7 +286,17 @@ pub fn line(event: &Event, short: &str) -> Option<String> {
                 questions.join("\n")
             )
         }
-        EventBody::OrderCompleted(c) => format!("order {short} completed{}", cost(c.cost_usd)),
+        EventBody::OrderCompleted(c) => format!(
+            "order {short} completed{}",
+            usage_noted(
+                None,
+                Some(c.cost_usd),
+                CostNote {
+                    estimated: c.cost_estimated,
+                    unpriced: None
+                }
+            )
+        ),
         EventBody::OrderFailed(f) => format!(
             "order {short} failed at stage {}: {}",
             f.stage,
@@ -348,6 +404,10 @@ mod tests {
             usage: None,
             cost_usd: None,
             signals: Vec::new(),
+            denied: Vec::new(),
+            denied_summary: None,
+            cost_estimated: false,
+            unpriced: None,
         });
         state.update(&event(done), start);
         assert_eq!(state.line(start), "");
@@ -355,6 +415,47 @@ mod tests {
         assert_eq!(
             state.line(start),
             "⏵ review · 0:00 · starting · 120 in / 7 out tokens · $0.0125"
+        );
+    }
+
+    #[test]
+    fn denials_are_shown_with_their_fix() {
+        let denial = codecafe_sdk::ToolDenial {
+            id: "t1".into(),
+            tool: "Write".into(),
+            input: r#"{"file_path":"/w/hello.txt"}"#.into(),
+            reason: "Claude requested permissions to write to /w/hello.txt".into(),
+        };
+        let live = line(
+            &output("plan", AgentEvent::ToolDenied(denial.clone())),
+            "ab12",
+        );
+        assert_eq!(
+            live.as_deref(),
+            Some(
+                "  plan │ denied: Write w/hello.txt (Claude requested permissions to write to /w/hello.txt)"
+            )
+        );
+        let done = event(EventBody::StageCompleted(StageCompleted {
+            stage: "plan".into(),
+            attempt: 1,
+            duration_ms: Some(2000),
+            usage: None,
+            cost_usd: None,
+            signals: Vec::new(),
+            denied: vec![denial],
+            denied_summary: Some(
+                "1 tool call denied: Write w/hello.txt — allow with `permissions: edit`".into(),
+            ),
+            cost_estimated: true,
+            unpriced: None,
+        }));
+        let text = line(&done, "ab12").unwrap_or_default();
+        assert!(
+            text.ends_with(
+                "\n  ⚠ 1 tool call denied: Write w/hello.txt — allow with `permissions: edit`"
+            ),
+            "{text}"
         );
     }
 

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use codecafe_catalog::cafe::Cafe;
 use codecafe_store::event::{EventBody, OrderCreated, OrderMerged};
-use codecafe_store::{Event, NewOrder, Order, OrderFilter, OrderStatus, Question, StageRun};
+use codecafe_store::{
+    Event, NewOrder, Order, OrderCursor, OrderFilter, OrderStatus, Question, StageRun,
+};
 use codecafe_worktree::{
     BranchFate, CreateSpec, DiffFormat, DiffTarget, MergeKind, MergeSpec, RemoveSpec,
 };
@@ -205,7 +207,19 @@ pub struct OrderPage {
 
 /// Orders, newest first.
 pub fn list(service: &Service, request: &ListRequest) -> Result<OrderPage> {
+    list_after(service, request, None)
+}
+
+/// [`list`], starting after `cursor` (the last order of the previous page) when given: keyset
+/// paging for a server, whose pages stay right while new orders are created. `total` counts
+/// every order matching the request, wherever the page starts.
+pub fn list_after(
+    service: &Service,
+    request: &ListRequest,
+    cursor: Option<OrderCursor>,
+) -> Result<OrderPage> {
     let mut filter = OrderFilter::all().offset(request.offset);
+    filter.before = cursor;
     if let Some(limit) = request.limit {
         filter = filter.limit(limit);
     }
@@ -222,6 +236,7 @@ pub fn list(service: &Service, request: &ListRequest) -> Result<OrderPage> {
     let total = store.count_orders(&OrderFilter {
         limit: None,
         offset: 0,
+        before: None,
         ..filter
     })?;
     Ok(OrderPage { orders, total })

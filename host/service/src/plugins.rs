@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use codecafe_catalog::grants::GrantStore;
 use codecafe_plugin_host::registry::{self, Registry};
 use codecafe_plugin_host::{
     Inspection, LoadedPlugin, Origin, PluginError, PluginInfo, PluginKind, PluginSource,
 };
-use codecafe_sdk::{Capabilities, Invocation, Mode, StageContext, Stream};
+use codecafe_sdk::{Capabilities, Invocation, Mode, Requirements, StageContext, Stream};
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
@@ -39,6 +40,16 @@ pub struct PluginDetails {
     /// A provider's capabilities.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Capabilities>,
+    /// What a provider declared it may make the host do: the programs it may start and the
+    /// variables of the user's environment its agent gets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<Requirements>,
+    /// A provider built for plugin interface 0.1, which cannot declare programs: it starts
+    /// only what the user granted (`codecafe plugin grant`).
+    pub needs_grant: bool,
+    /// The programs the user granted it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub granted_programs: Vec<String>,
 }
 
 /// One plugin found, and how it stands among plugins of the same id.
@@ -158,7 +169,8 @@ pub struct CheckReport {
     pub failures: usize,
 }
 
-/// Every plugin for the cafe `scope` means (its repository's plugins included).
+/// Every plugin for the cafe `scope` means (its repository's plugins included; those not
+/// trusted are listed as not loaded, with the fix).
 pub fn list(service: &Service, scope: &Scope) -> Result<PluginList> {
     let registry = registry(service, scope)?;
     let plugins = registry
@@ -178,7 +190,7 @@ pub fn list(service: &Service, scope: &Scope) -> Result<PluginList> {
             }
         })
         .collect();
-    let broken = registry
+    let mut broken: Vec<BrokenPlugin> = registry
         .broken
         .iter()
         .map(|broken| BrokenPlugin {
@@ -188,6 +200,16 @@ pub fn list(service: &Service, scope: &Scope) -> Result<PluginList> {
             error: broken.error.to_string(),
         })
         .collect();
+    if let Ok(repo) = service.repository(scope) {
+        for (file, error) in crate::trust::withheld_plugins(service, &repo)? {
+            broken.push(BrokenPlugin {
+                label: file.display().to_string(),
+                origin: Origin::Repository,
+                active: false,
+                error,
+            });
+        }
+    }
     Ok(PluginList { plugins, broken })
 }
 
@@ -209,16 +231,19 @@ pub fn inspect(service: &Service, scope: &Scope, plugin: &str) -> Result<Inspect
     })
 }
 
-/// Validates a `.wasm` plugin and installs it in the user's plugins folder.
-pub fn add(service: &Service, file: &Path) -> Result<PluginAdded> {
+/// Validates a `.wasm` plugin and installs it in the user's plugins folder; `grant` gives a
+/// provider that cannot declare programs (interface 0.1) the programs it may start.
+pub fn add(service: &Service, file: &Path, grant: &[String]) -> Result<PluginAdded> {
     let host = service.plugin_host()?;
-    let (plugin, path) =
-        registry::install(&host, file, &service.paths().user_plugins()).map_err(|reason| {
-            ServiceError::PluginNotAdded {
-                file: file.to_owned(),
-                reason,
-            }
+    let (mut plugin, path) = registry::install(&host, file, &service.paths().user_plugins())
+        .map_err(|reason| ServiceError::PluginNotAdded {
+            file: file.to_owned(),
+            reason,
         })?;
+    if !grant.is_empty() {
+        let programs = grant_programs(service, &plugin, grant)?;
+        plugin = plugin.with_granted_programs(programs);
+    }
     Ok(PluginAdded {
         overrides_builtin: codecafe_builtins::BUILTINS
             .iter()
@@ -226,6 +251,66 @@ pub fn add(service: &Service, file: &Path) -> Result<PluginAdded> {
         plugin: details(&plugin),
         path,
     })
+}
+
+/// What a grant gave.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginGranted {
+    /// The plugin's id.
+    pub plugin: String,
+    /// The hash of the file the grant holds for.
+    pub hash: String,
+    /// Every program it may start now.
+    pub programs: Vec<String>,
+}
+
+/// Lets installed plugin `id` (a provider built for interface 0.1) start `programs`, for its
+/// file as it is now.
+pub fn grant(
+    service: &Service,
+    scope: &Scope,
+    id: &str,
+    programs: &[String],
+) -> Result<PluginGranted> {
+    let plugin = match resolve(service, scope, id)? {
+        Resolved::Installed(plugin) => plugin,
+        Resolved::File(source) => service.plugin_host()?.load(source)?,
+    };
+    let programs = grant_programs(service, &plugin, programs)?;
+    Ok(PluginGranted {
+        plugin: plugin.id().to_owned(),
+        hash: plugin.inspection().hash.clone(),
+        programs,
+    })
+}
+
+fn grant_programs(
+    service: &Service,
+    plugin: &LoadedPlugin,
+    programs: &[String],
+) -> Result<Vec<String>> {
+    if !plugin.needs_grant() {
+        return Err(ServiceError::bad_input(
+            plugin.id(),
+            "declares the programs it may start itself (plugin interface 0.2); grants are for \
+             providers built for 0.1",
+        ));
+    }
+    if let Some(bad) = programs
+        .iter()
+        .find(|p| p.trim().is_empty() || *p == "*" || p.chars().any(char::is_whitespace))
+    {
+        return Err(ServiceError::bad_input(
+            format!("program `{bad}`"),
+            "name one program (a name on PATH or an absolute path), not a pattern or a command line",
+        ));
+    }
+    Ok(GrantStore::new(&service.paths().data).grant(
+        plugin.id(),
+        &plugin.inspection().hash,
+        programs,
+    )?)
 }
 
 /// Removes a plugin installed with [`add`]; returns its file.
@@ -306,6 +391,9 @@ fn details(plugin: &LoadedPlugin) -> PluginDetails {
         description: info.description().to_owned(),
         modes: provider.map(|p| p.modes.clone()),
         capabilities: provider.map(|p| p.capabilities),
+        requirements: provider.map(|p| p.requirements.clone()),
+        needs_grant: plugin.needs_grant(),
+        granted_programs: plugin.granted_programs().to_vec(),
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use codecafe_catalog::CatalogError;
 use codecafe_catalog::OrchDir;
 use codecafe_catalog::cafe::{Cafe, Cafes};
+use codecafe_catalog::grants::GrantStore;
 use codecafe_catalog::profile::Profiles;
 use codecafe_catalog::recipe::Known;
 use codecafe_catalog::role::RoleCatalog;
@@ -125,7 +126,9 @@ impl Service {
         Ok(made)
     }
 
-    /// Every plugin: built-ins, the user's, then the repository's at `repo` (when given).
+    /// Every plugin: built-ins, the user's, then the repository's at `repo` (when given) —
+    /// only those the user trusted as they are (`codecafe trust`), so an untrusted one never
+    /// replaces a built-in.
     pub fn plugins(&self, repo: Option<&Path>) -> Result<Registry> {
         let host = self.plugin_host()?;
         let mut sources = codecafe_builtins::sources();
@@ -134,12 +137,20 @@ impl Service {
             Origin::User,
         )?);
         if let Some(repo) = repo {
-            sources.extend(registry::dir_sources(
-                &OrchDir::of_repo(repo).plugins(),
-                Origin::Repository,
-            )?);
+            let found =
+                registry::dir_sources(&OrchDir::of_repo(repo).plugins(), Origin::Repository)?;
+            sources.extend(crate::trust::allowed_plugins(self, repo, found)?);
         }
-        Ok(Registry::discover(&host, sources))
+        let mut registry = Registry::discover(&host, sources);
+        // Providers that cannot declare programs (WIT 0.1) start only what the user granted.
+        let grants = GrantStore::new(&self.paths.data);
+        for entry in &mut registry.entries {
+            if entry.plugin.needs_grant() {
+                let programs = grants.programs(&entry.plugin.inspection().hash)?;
+                entry.plugin = entry.plugin.clone().with_granted_programs(programs);
+            }
+        }
+        Ok(registry)
     }
 
     /// The machine-wide terminal slots of this process (made on first use).

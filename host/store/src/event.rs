@@ -19,8 +19,8 @@
 //! | `order:started` | `recipeId`, `stages` (plan order), `groups` (stages that start together) |
 //! | `stage:started` | `stage`, `attempt`, `provider`, `session` (`fresh` / `continue` / `fork`), `sessionOf` (the stage whose agent session it continues or forks) |
 //! | `order:output` | `stage`, `attempt`, `event`: the provider's normalized agent event (`type`: `session-started`, `assistant-text`, `thinking`, `tool-call`, `tool-result`, `file-change`, `usage`, `final-result`, `error`, `approval-request`, `log`, `other`) |
-//! | `stage:completed` | `stage`, `attempt`, `durationMs`, `usage`, `costUsd`, `signals` |
-//! | `stage:failed` | `stage`, `attempt`, `durationMs`, `error`, `exitCode`, `usage`, `costUsd` |
+//! | `stage:completed` | `stage`, `attempt`, `durationMs`, `usage`, `costUsd`, `signals`, `denied` (tool calls refused, when any), `deniedSummary`, `costEstimated`, `unpriced` |
+//! | `stage:failed` | `stage`, `attempt`, `durationMs`, `error`, `exitCode`, `usage`, `costUsd`, `denied`, `deniedSummary`, `costEstimated`, `unpriced` |
 //! | `stage:skipped` | `stage` |
 //! | `stage:cancelled` | `stage` |
 //! | `order:awaiting-input` | `reason` (`questions` / `budget`), `stage`, `questions`, `spentUsd`, `limitUsd` |
@@ -42,7 +42,7 @@
 //! `stage:completed` / `stage:failed` events with `stage: "followup"`, and an `await_user`
 //! signal makes it `order:awaiting-input` like any stage.
 
-use codecafe_sdk::{AgentEvent, Usage};
+use codecafe_sdk::{AgentEvent, ToolDenial, Usage};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -217,6 +217,19 @@ pub struct StageCompleted {
     /// The signals its result carried.
     #[serde(default)]
     pub signals: Vec<SignalRecord>,
+    /// Tool calls its agent was refused (`on_denied: warn` let it complete).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<ToolDenial>,
+    /// `denied` in a line, with what would allow the calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_summary: Option<String>,
+    /// `costUsd` was computed from tokens with the price table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
+    /// Its tokens could not be priced: the model (`unknown model` when none is known) has no
+    /// price, so `costUsd` is missing and budgets do not count it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced: Option<String>,
 }
 
 /// `stage:failed`.
@@ -242,6 +255,19 @@ pub struct StageFailed {
     /// Its cost, US dollars.
     #[serde(default)]
     pub cost_usd: Option<f64>,
+    /// Tool calls its agent was refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<ToolDenial>,
+    /// `denied` in a line, with what would allow the calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_summary: Option<String>,
+    /// `costUsd` was computed from tokens with the price table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
+    /// Its tokens could not be priced: the model (`unknown model` when none is known) has no
+    /// price, so `costUsd` is missing and budgets do not count it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpriced: Option<String>,
 }
 
 /// `stage:skipped` and `stage:cancelled`.
@@ -283,6 +309,9 @@ pub struct OrderCompleted {
     /// The order's cost, US dollars.
     #[serde(default)]
     pub cost_usd: f64,
+    /// Some of it was computed from tokens with the price table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
 }
 
 /// `order:failed`.
@@ -548,9 +577,20 @@ mod tests {
                     cached_input_tokens: 3,
                     cache_write_tokens: 0,
                     cost_usd: Some(0.5),
+                    cost_is_session_total: false,
+                    tokens_are_session_total: false,
                 }),
                 cost_usd: Some(0.5),
                 signals: vec![SignalRecord::SkipNext],
+                denied: vec![ToolDenial {
+                    id: "t1".into(),
+                    tool: "Write".into(),
+                    input: "{}".into(),
+                    reason: "read-only".into(),
+                }],
+                denied_summary: Some("1 tool call denied: Write".into()),
+                cost_estimated: false,
+                unpriced: None,
             }),
         };
         let line = serde_json::to_value(&event).unwrap_or_default();
@@ -559,6 +599,7 @@ mod tests {
         assert_eq!(line["payload"]["durationMs"], 1200);
         assert_eq!(line["payload"]["usage"]["cachedInputTokens"], 3);
         assert_eq!(line["payload"]["signals"][0]["action"], "skip-next");
+        assert_eq!(line["payload"]["denied"][0]["tool"], "Write");
         let back: Event = serde_json::from_value(line).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(back, event);
     }

@@ -65,8 +65,8 @@ pub use codecafe_engine::{OrderAction, OrderStatus, StageAction, StageStatus};
 pub use error::{Result, StoreError};
 pub use event::{EVENT_VERSION, Event, EventBody};
 pub use model::{
-    Deleted, NewOrder, NewStageRun, Order, OrderFilter, StageRun, StageRunUpdate, StatusChange,
-    StatusChanged,
+    Deleted, NewOrder, NewStageRun, Order, OrderCursor, OrderFilter, StageRun, StageRunUpdate,
+    StatusChange, StatusChanged,
 };
 pub use slots::{Claim, DEFAULT_POOL_MAX, PoolCaps, SlotLease, SlotRequest};
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store};

@@ -133,6 +133,29 @@ pub struct OrderFilter {
     pub limit: Option<usize>,
     /// Skip this many of the newest first (for paging).
     pub offset: usize,
+    /// Only orders listed after this one, newest first (keyset paging: a page stays right
+    /// while new orders are created). Counting ignores it.
+    pub before: Option<OrderCursor>,
+}
+
+/// Where a page of orders ended: the last order's creation time and id. The next page starts
+/// after it ([`OrderFilter::before`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCursor {
+    /// The order's creation time.
+    pub created_at: Timestamp,
+    /// Its id.
+    pub id: Uuid,
+}
+
+impl OrderCursor {
+    /// The cursor just after `order`.
+    pub fn after(order: &Order) -> Self {
+        Self {
+            created_at: order.created_at,
+            id: order.id,
+        }
+    }
 }
 
 impl OrderFilter {
@@ -162,6 +185,12 @@ impl OrderFilter {
     /// Skip the `offset` newest.
     pub fn offset(mut self, offset: usize) -> Self {
         self.offset = offset;
+        self
+    }
+
+    /// Only orders listed after `cursor`.
+    pub fn before(mut self, cursor: OrderCursor) -> Self {
+        self.before = Some(cursor);
         self
     }
 }
@@ -245,6 +274,14 @@ pub struct StageRun {
     pub output: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The agent session's total cost as the agent reported it at the end of this run (for
+    /// agents that report session totals; see [`crate::Store::record_stage_cost_basis`]).
+    pub session_cost_usd: Option<f64>,
+    /// The agent session's token totals as the agent reported them at the end of this run (for
+    /// agents that report session totals).
+    pub session_usage: Option<Usage>,
+    /// `cost_usd` was computed from tokens with a price table.
+    pub cost_estimated: bool,
 }
 
 /// A stage run about to start.

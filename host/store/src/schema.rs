@@ -50,6 +50,14 @@
 //!           budget), kind (questions | budget), questions JSON, asked_at, answer NULL,
 //!           answered_at NULL)
 //! ```
+//!
+//! ## Version 4
+//!
+//! What a stage run's cost and usage are based on: `stage_runs.session_cost_usd` and
+//! `stage_runs.session_usage` (JSON) — the agent session's totals as the agent reported them, for
+//! agents that report session totals: the next run continuing or forking that session costs and
+//! uses the difference — and `stage_runs.cost_estimated` (1 when the cost was computed from
+//! tokens with a price table).
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -171,6 +179,14 @@ pub const MIGRATIONS: &[Migration] = &[
         answered_at INTEGER
     );
     CREATE INDEX questions_by_order ON questions (order_id, id);
+    "#,
+    ),
+    // 3 → 4: what a run's cost is based on.
+    Migration::Sql(
+        r#"
+    ALTER TABLE stage_runs ADD COLUMN session_cost_usd REAL;
+    ALTER TABLE stage_runs ADD COLUMN session_usage TEXT;
+    ALTER TABLE stage_runs ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
     "#,
     ),
 ];

@@ -93,7 +93,7 @@ pub(crate) fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
 /// The columns [`stage_run_from_row`] reads, in its order.
 pub(crate) const STAGE_RUN_COLUMNS: &str = "id, order_id, stage_id, attempt, order_attempt, \
     status, provider, agent_session_id, started_at, finished_at, exit_code, usage, cost_usd, \
-    output, error";
+    output, error, session_cost_usd, session_usage, cost_estimated";
 
 /// Reads a stage run selected with [`STAGE_RUN_COLUMNS`].
 pub(crate) fn stage_run_from_row(row: &Row<'_>) -> rusqlite::Result<StageRun> {
@@ -113,6 +113,9 @@ pub(crate) fn stage_run_from_row(row: &Row<'_>) -> rusqlite::Result<StageRun> {
         cost_usd: row.get(12)?,
         output: row.get(13)?,
         error: row.get(14)?,
+        session_cost_usd: row.get(15)?,
+        session_usage: row.get::<_, Option<Json<_>>>(16)?.map(|j| j.0),
+        cost_estimated: row.get(17)?,
     })
 }
 

@@ -233,7 +233,21 @@ impl Store {
 
     /// Orders matching `filter`, newest first.
     pub fn list_orders(&self, filter: &OrderFilter) -> Result<Vec<Order>> {
-        let (conditions, mut values) = filter_sql(filter);
+        let (mut conditions, mut values) = filter_sql(filter);
+        if let Some(cursor) = &filter.before {
+            // Ties in the same millisecond are broken by the rowid, as the ordering does.
+            let after = "(created_at < ? OR (created_at = ? AND rowid < \
+                         coalesce((SELECT rowid FROM orders WHERE id = ?), 0)))";
+            conditions = if conditions.is_empty() {
+                format!(" WHERE {after}")
+            } else {
+                format!("{conditions} AND {after}")
+            };
+            let at = millis(cursor.created_at);
+            values.push(SqlValue::Integer(at));
+            values.push(SqlValue::Integer(at));
+            values.push(SqlValue::Text(cursor.id.to_string()));
+        }
         let limit = filter
             .limit
             .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
@@ -253,7 +267,7 @@ impl Store {
             .map_err(self.db())
     }
 
-    /// How many orders match `filter` (its limit and offset are ignored).
+    /// How many orders match `filter` (its limit, offset and cursor are ignored).
     pub fn count_orders(&self, filter: &OrderFilter) -> Result<usize> {
         let (conditions, values) = filter_sql(filter);
         let sql = format!("SELECT count(*) FROM orders{conditions}");
@@ -576,6 +590,68 @@ impl Store {
         })
     }
 
+    /// Records what run `run_id`'s cost and usage are based on: the agent session's totals as
+    /// the agent reported them (when it reports totals), and whether the cost is an estimate.
+    pub fn record_stage_cost_basis(
+        &self,
+        run_id: i64,
+        session_cost_usd: Option<f64>,
+        session_usage: Option<&codecafe_sdk::Usage>,
+        estimated: bool,
+    ) -> Result<()> {
+        let session_usage = session_usage
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|err| bad("usage", err.to_string()))?;
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE stage_runs SET session_cost_usd = coalesce(?2, session_cost_usd), \
+                 session_usage = coalesce(?3, session_usage), cost_estimated = ?4 WHERE id = ?1",
+            )?
+            .execute(params![run_id, session_cost_usd, session_usage, estimated])?;
+            Ok(())
+        })
+    }
+
+    /// The token totals agent session `session_id` of the order had when it was last left, as
+    /// its agent reported them (for agents that report session totals).
+    pub fn session_usage_total(
+        &self,
+        order_id: Uuid,
+        session_id: &str,
+    ) -> Result<Option<codecafe_sdk::Usage>> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT session_usage FROM stage_runs WHERE order_id = ?1 \
+                 AND agent_session_id = ?2 AND session_usage IS NOT NULL \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![order_id.to_string(), session_id], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(|err| self.fail(err.into()))?;
+        text.map(|text| serde_json::from_str(&text).map_err(|err| bad("usage", err.to_string())))
+            .transpose()
+    }
+
+    /// The total cost agent session `session_id` of the order had when it was last left, as
+    /// its agent reported it: what a run continuing or forking it started from.
+    pub fn session_cost_total(&self, order_id: Uuid, session_id: &str) -> Result<Option<f64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT session_cost_usd FROM stage_runs WHERE order_id = ?1 \
+                 AND agent_session_id = ?2 AND session_cost_usd IS NOT NULL \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![order_id.to_string(), session_id], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(|err| self.fail(err.into()))
+    }
+
     /// The stage run with this id.
     pub fn stage_run(&self, run_id: i64) -> Result<StageRun> {
         get_stage_run(&self.conn, run_id).map_err(|err| self.fail(err))
@@ -674,6 +750,14 @@ impl Store {
                 stmt.query_row(params![order_id.to_string(), kind], event_from_row)
                     .optional()
             })
+            .map_err(self.db())
+    }
+
+    /// The sequence number of the latest event of any order (0: none yet).
+    pub fn last_seq(&self) -> Result<i64> {
+        self.conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
             .map_err(self.db())
     }
 

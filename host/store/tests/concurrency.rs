@@ -134,6 +134,7 @@ fn write_full_order(store: &Store) -> Uuid {
                 OrderCompleted {
                     failed_stages: Vec::new(),
                     cost_usd: 0.01,
+                    cost_estimated: false,
                 },
             )),
         )

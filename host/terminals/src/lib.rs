@@ -15,7 +15,6 @@ mod process;
 pub use error::{Result, TerminalError};
 pub use pool::{CANCEL_POLL, Lease, PoolStats, ProviderStats, TerminalPool};
 pub use process::{
-    AGENT_ENV_ALLOW_VAR, AgentProcess, Collected, DEFAULT_ENV_ALLOW, ExitStatus, KILL_WAIT,
-    OUTPUT_CHUNK_BYTES, OUTPUT_QUEUE_CHUNKS, Output, PTY_COLS, PTY_ROWS, agent_base_env,
-    inherited_env, spawn,
+    AgentProcess, Collected, DEFAULT_ENV_ALLOW, ExitStatus, KILL_WAIT, OUTPUT_CHUNK_BYTES,
+    OUTPUT_QUEUE_CHUNKS, Output, PTY_COLS, PTY_ROWS, agent_base_env, inherited_env, spawn,
 };

@@ -62,8 +62,23 @@ pub const KILL_WAIT: Duration = Duration::from_secs(10);
 /// Variables agents usually need from codecafe's own environment; pass them through
 /// [`inherited_env`].
 pub const DEFAULT_ENV_ALLOW: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "TMPDIR",
     "TZ",
+    // Where CLIs keep their own configuration and logins.
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_RUNTIME_DIR",
 ];
 
 /// The variables of codecafe's own environment named in `names` that are set (and valid
@@ -79,24 +94,11 @@ pub fn inherited_env(names: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The variable naming further variables of codecafe's own environment that agents inherit, on
-/// top of [`DEFAULT_ENV_ALLOW`]: names separated by commas or whitespace, e.g.
-/// `CODECAFE_AGENT_ENV_ALLOW=ANTHROPIC_BASE_URL,ANTHROPIC_API_KEY,CLAUDE_CONFIG_DIR,CODEX_HOME`.
-/// It is how an agent gets a private config directory, an API endpoint or a key without a
-/// provider option for each (the end-to-end tests point the real CLIs at a fake model this way).
-pub const AGENT_ENV_ALLOW_VAR: &str = "CODECAFE_AGENT_ENV_ALLOW";
-
-/// The environment agents start with: [`inherited_env`] of [`DEFAULT_ENV_ALLOW`] plus the
-/// names listed in [`AGENT_ENV_ALLOW_VAR`].
+/// The environment every agent starts with: [`inherited_env`] of [`DEFAULT_ENV_ALLOW`]. What
+/// else an agent gets is decided per stage (its provider's declared variables and the stage's
+/// `pass_env`; see codecafe-runner's `policy`).
 pub fn agent_base_env() -> Vec<(String, String)> {
-    let extra = std::env::var(AGENT_ENV_ALLOW_VAR).unwrap_or_default();
-    let mut names: Vec<&str> = DEFAULT_ENV_ALLOW.to_vec();
-    for name in extra.split(|c: char| c == ',' || c.is_whitespace()) {
-        if !name.is_empty() && !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    inherited_env(&names)
+    inherited_env(DEFAULT_ENV_ALLOW)
 }
 
 /// How a process ended.

@@ -11,11 +11,19 @@
 //! continued with `--resume <id>`, or copied into a new one with `--resume <id> --fork-session`.
 //! The invocation's `system_prompt` is appended with `--append-system-prompt`.
 //!
+//! **Permissions** come from the stage's provider-neutral policy (`permissions:`,
+//! `allowed_commands:`), not from options:
+//!
+//! | level | flags |
+//! |---|---|
+//! | `read-only` | `--permission-mode default`; read tools and read-only commands (`git status`, `ls`, `cat`, `grep`, ..., plus the stage's `allowed_commands`) allowed; everything else is refused and reported |
+//! | `edit` | `--permission-mode acceptEdits` (edits inside the working directory); commands run in Claude Code's own sandbox (bubblewrap on Linux: `--settings {"sandbox":{"enabled":true,...}}`) when the host reports one available, else only the stage's `allowed_commands` |
+//! | `full` | `--permission-mode bypassPermissions` (and `IS_SANDBOX=1`, which Claude Code needs to bypass as root) |
+//!
 //! Stage options:
 //!
 //! | option | value | flag |
 //! |---|---|---|
-//! | `permission_mode` | `acceptEdits`, `auto`, `bypassPermissions`, `default`, `dontAsk`, `plan` | `--permission-mode` |
 //! | `allowed_tools` | list of tool rules (`"Bash(git *)"`, `"Edit"`) | `--allowedTools` |
 //! | `disallowed_tools` | list of tool rules | `--disallowedTools` |
 //! | `max_turns` | positive integer (headless) | `--max-turns` |
@@ -25,15 +33,12 @@
 //! | `settings` | a settings file path or JSON (a string or an object) | `--settings` |
 //! | `mcp_config` | an MCP config file path or JSON (a string or an object) | `--mcp-config` |
 //! | `add_dirs` | list of directories | `--add-dir` |
-//! | `approvals` | `"stdio"` or `"none"` (headless; default `none`) | see below |
 //! | `extra_args` | list of arguments, appended verbatim | |
 //!
-//! `bypassPermissions` also sets `IS_SANDBOX=1`: run as root (as in containers and CI), Claude
-//! Code refuses to bypass permissions and exits 1 unless that variable says it is sandboxed.
-//! codecafe runs each order in its own worktree, so the stage's author takes that decision by
-//! choosing the mode.
+//! `permission_mode` and `approvals` are refused with a hint to the stage's `permissions:` and
+//! `approvals:`.
 //!
-//! **Approvals.** With `approvals: "stdio"` the run uses `--input-format stream-json
+//! **Approvals.** With the policy's approvals `ask` the run uses `--input-format stream-json
 //! --permission-prompt-tool stdio`: the prompt goes in as a stream-json user message, standard
 //! input stays open, and a tool call that needs permission arrives as a `can_use_tool`
 //! `control_request`, which becomes an [`AgentEvent::ApprovalRequest`]; the user's decision goes
@@ -46,8 +51,9 @@ mod parse;
 mod screen;
 
 use codecafe_sdk::{
-    AdapterError, ApprovalDecision, BuildError, Capabilities, CommandSpec, Invocation, Io, Mode,
-    OutputBatch, Provider, ProviderInfo, ScreenState, Stdin, Stream,
+    AdapterError, ApprovalDecision, ApprovalPolicy, BuildError, Capabilities, CommandSpec,
+    Invocation, Io, Mode, OutputBatch, PermissionLevel, Provider, ProviderInfo, Readiness,
+    Requirements, ScreenState, Stdin, Stream,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -57,7 +63,6 @@ pub const PROGRAM: &str = "claude";
 
 /// The options this provider knows.
 const OPTIONS: &[&str] = &[
-    "permission_mode",
     "allowed_tools",
     "disallowed_tools",
     "max_turns",
@@ -67,22 +72,20 @@ const OPTIONS: &[&str] = &[
     "settings",
     "mcp_config",
     "add_dirs",
-    "approvals",
     "extra_args",
 ];
 
-/// The values `--permission-mode` accepts (Claude Code 2.1).
-const PERMISSION_MODES: &[&str] = &[
-    "acceptEdits",
-    "auto",
-    "bypassPermissions",
-    "default",
-    "dontAsk",
-    "plan",
+/// Options of earlier versions that the stage's permission policy replaces, with the hint.
+const REPLACED: &[(&str, &str)] = &[
+    (
+        "permission_mode",
+        "the stage's `permissions: read-only | edit | full` sets Claude Code's permission mode",
+    ),
+    (
+        "approvals",
+        "the stage's `approvals: ask | deny` decides what happens beyond its `permissions`",
+    ),
 ];
-
-/// The values of the `approvals` option.
-const APPROVALS: &[&str] = &["stdio", "none"];
 
 /// The options that only make sense with `-p` (headless).
 const HEADLESS_ONLY: &[&str] = &[
@@ -90,7 +93,54 @@ const HEADLESS_ONLY: &[&str] = &[
     "max_budget_usd",
     "fallback_model",
     "include_partial_messages",
-    "approvals",
+];
+
+/// Commands a read-only stage may run: they read, never write (as `Bash(<prefix>:*)` rules).
+const READ_ONLY_COMMANDS: &[&str] = &[
+    "git status",
+    "git diff",
+    "git log",
+    "git show",
+    "git ls-files",
+    "git grep",
+    "ls",
+    "cat",
+    "head",
+    "tail",
+    "wc",
+    "grep",
+    "pwd",
+];
+
+/// The tools that only read.
+const READ_TOOLS: &[&str] = &["Read", "Glob", "Grep", "LS", "NotebookRead", "TodoWrite"];
+
+/// The variables of the user's environment Claude Code may need: its own settings, Anthropic
+/// credentials and endpoints, Bedrock / Vertex / Foundry, proxies and CA bundles, and the
+/// switches that keep it quiet.
+const ENV: &[&str] = &[
+    "ANTHROPIC_*",
+    "CLAUDE_*",
+    "AWS_*",
+    "CLOUD_ML_REGION",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "DISABLE_TELEMETRY",
+    "DISABLE_ERROR_REPORTING",
+    "DISABLE_AUTOUPDATER",
+    "DISABLE_NON_ESSENTIAL_MODEL_CALLS",
+    "MCP_TIMEOUT",
 ];
 
 /// How text reaches the running agent, decided when the command is built.
@@ -131,6 +181,28 @@ impl Provider for ClaudeCode {
                 cost: true,
                 screen_check: true,
             },
+            requirements: Requirements {
+                programs: vec![PROGRAM.to_owned()],
+                env: ENV.iter().map(|v| (*v).to_owned()).collect(),
+            },
+            readiness: Some(Readiness {
+                program: PROGRAM.to_owned(),
+                version_args: vec!["--version".to_owned()],
+                tested_versions: ">=2.1.197, <=2.1.332".to_owned(),
+                login_check: Some(vec!["auth".to_owned(), "status".to_owned()]),
+                login_env: vec![
+                    "ANTHROPIC_API_KEY".to_owned(),
+                    "ANTHROPIC_AUTH_TOKEN".to_owned(),
+                    "CLAUDE_CODE_OAUTH_TOKEN".to_owned(),
+                    "CLAUDE_CODE_USE_BEDROCK".to_owned(),
+                    "CLAUDE_CODE_USE_VERTEX".to_owned(),
+                    "CLAUDE_CODE_USE_FOUNDRY".to_owned(),
+                ],
+                login_hint: "run `claude` once and log in (`/login`), or set ANTHROPIC_API_KEY"
+                    .to_owned(),
+                // Claude Code reports its cost itself.
+                model_config: None,
+            }),
         }
     }
 
@@ -169,7 +241,7 @@ impl Provider for ClaudeCode {
             InputChannel::Terminal => Ok(screen::typed_input(text)),
             InputChannel::Closed => Err(AdapterError::Unsupported(
                 "a headless Claude Code run reads its prompt and closes standard input; answer \
-                 by resuming the session (or run with `approvals: \"stdio\"` for live input)"
+                 by resuming the session"
                     .to_owned(),
             )),
         }
@@ -179,10 +251,11 @@ impl Provider for ClaudeCode {
         &mut self,
         request_id: &str,
         decision: ApprovalDecision,
+        reason: Option<&str>,
     ) -> Result<Vec<u8>, AdapterError> {
         if self.input != InputChannel::StreamJson {
             return Err(AdapterError::Unsupported(
-                "approvals need the stage option `approvals: \"stdio\"` (headless)".to_owned(),
+                "approvals need a headless stage with `approvals: ask`".to_owned(),
             ));
         }
         let pending = self.state.take_approval(request_id).ok_or_else(|| {
@@ -191,7 +264,7 @@ impl Provider for ClaudeCode {
                  never asked)"
             ))
         })?;
-        Ok(approval_response(request_id, &pending, decision))
+        Ok(approval_response(request_id, &pending, decision, reason))
     }
 
     fn check_screen(&mut self, screen: &str, title: &str) -> ScreenState {
@@ -221,10 +294,10 @@ enum TextOrObject {
     Object(serde_json::Map<String, Value>),
 }
 
-/// The stage options, checked.
+/// The stage options and policy, checked.
 #[derive(Debug, Default)]
 struct Options {
-    permission_mode: Option<String>,
+    permission_mode: &'static str,
     allowed_tools: Vec<String>,
     disallowed_tools: Vec<String>,
     max_turns: Option<u64>,
@@ -238,8 +311,27 @@ struct Options {
     extra_args: Vec<String>,
 }
 
+/// Claude Code's own sandbox, for `edit` stages on a machine that has one: commands run
+/// confined to the working directory without asking.
+fn sandbox_settings() -> serde_json::Map<String, Value> {
+    let mut settings = serde_json::Map::new();
+    settings.insert(
+        "sandbox".to_owned(),
+        json!({"enabled": true, "autoAllowBashIfSandboxed": true, "allowUnsandboxedCommands": false}),
+    );
+    settings
+}
+
 impl Options {
     fn read(invocation: &Invocation) -> Result<Self, BuildError> {
+        for (key, hint) in REPLACED {
+            if invocation.raw_option(key).is_some() {
+                return Err(BuildError::invalid_option(
+                    key,
+                    format!("is replaced: {hint}"),
+                ));
+            }
+        }
         invocation.reject_unknown_options(OPTIONS)?;
         if invocation.mode == Mode::Interactive
             && let Some(key) = HEADLESS_ONLY
@@ -251,10 +343,8 @@ impl Options {
                 "applies to headless runs only (`claude -p`); remove it for interactive mode",
             ));
         }
-        let permission_mode = invocation.choice("permission_mode", PERMISSION_MODES)?;
-        let approvals = invocation
-            .choice("approvals", APPROVALS)?
-            .is_some_and(|v| v == "stdio");
+        let policy = &invocation.policy;
+        let approvals = policy.approvals == ApprovalPolicy::Ask;
         let max_turns = match invocation.option::<Value>("max_turns")? {
             None => None,
             Some(value) => Some(value.as_u64().filter(|turns| *turns >= 1).ok_or_else(|| {
@@ -278,15 +368,52 @@ impl Options {
                     })?,
             ),
         };
+        let mut allowed_tools = list(invocation, "allowed_tools")?;
+        let mut settings = text_or_object(invocation, "settings")?;
+        let commands = |prefixes: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+            prefixes.map(|c| format!("Bash({}:*)", c.trim())).collect()
+        };
+        let permission_mode = match policy.level {
+            PermissionLevel::ReadOnly => {
+                allowed_tools.extend(READ_TOOLS.iter().map(|t| (*t).to_owned()));
+                allowed_tools.extend(commands(
+                    &mut READ_ONLY_COMMANDS
+                        .iter()
+                        .copied()
+                        .chain(policy.allowed_commands.iter().map(String::as_str)),
+                ));
+                "default"
+            }
+            PermissionLevel::Edit => {
+                match (&mut settings, policy.sandbox_available) {
+                    // Commands run confined to the worktree by Claude Code's own sandbox.
+                    (None, true) => {
+                        settings = Some(Value::Object(sandbox_settings()).to_string());
+                    }
+                    (Some(text), true) if text.trim_start().starts_with('{') => {
+                        let mut merged: serde_json::Map<String, Value> =
+                            serde_json::from_str(text).unwrap_or_default();
+                        merged.extend(sandbox_settings());
+                        *text = Value::Object(merged).to_string();
+                    }
+                    // No sandbox (or settings from a file): only the allowed commands run.
+                    _ => allowed_tools.extend(commands(
+                        &mut policy.allowed_commands.iter().map(String::as_str),
+                    )),
+                }
+                "acceptEdits"
+            }
+            PermissionLevel::Full => "bypassPermissions",
+        };
         Ok(Self {
             permission_mode,
-            allowed_tools: list(invocation, "allowed_tools")?,
+            allowed_tools,
             disallowed_tools: list(invocation, "disallowed_tools")?,
             max_turns,
             max_budget_usd,
             fallback_model: text(invocation, "fallback_model")?,
             include_partial_messages: invocation.bool_option("include_partial_messages")?,
-            settings: text_or_object(invocation, "settings")?,
+            settings,
             mcp_config: text_or_object(invocation, "mcp_config")?,
             add_dirs: list(invocation, "add_dirs")?,
             approvals,
@@ -299,9 +426,7 @@ impl Options {
         if let Some(model) = &invocation.model {
             flag(args, "--model", model);
         }
-        if let Some(mode) = &self.permission_mode {
-            flag(args, "--permission-mode", mode);
-        }
+        flag(args, "--permission-mode", self.permission_mode);
         if let Some(settings) = &self.settings {
             flag(args, "--settings", settings);
         }
@@ -332,7 +457,7 @@ impl Options {
 
     /// The environment both modes share.
     fn env(&self) -> Vec<(String, String)> {
-        if self.permission_mode.as_deref() == Some("bypassPermissions") {
+        if self.permission_mode == "bypassPermissions" {
             // As root, Claude Code refuses to bypass permissions unless told it is sandboxed.
             vec![("IS_SANDBOX".to_owned(), "1".to_owned())]
         } else {
@@ -497,6 +622,7 @@ fn approval_response(
     request_id: &str,
     pending: &parse::PendingApproval,
     decision: ApprovalDecision,
+    reason: Option<&str>,
 ) -> Vec<u8> {
     let input: Value = serde_json::from_str(&pending.input).unwrap_or_else(|_| json!({}));
     let mut result = match decision {
@@ -505,7 +631,10 @@ fn approval_response(
         }
         ApprovalDecision::Deny => json!({
             "behavior": "deny",
-            "message": "The user denied this tool call.",
+            "message": match reason {
+                Some(reason) => format!("The user denied this tool call: {reason}"),
+                None => "The user denied this tool call.".to_owned(),
+            },
         }),
     };
     if decision == ApprovalDecision::AllowAlways

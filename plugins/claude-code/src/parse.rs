@@ -6,11 +6,11 @@
 //! | line | events |
 //! |---|---|
 //! | `system`/`init` | `SessionStarted`, once per distinct id (it repeats every streamed-input turn) |
-//! | `system`/`permission_denied` (2.1.332) | `Other` (`permission-denied`); see [`Denial`] |
+//! | `system`/`permission_denied` (2.1.332) | `ToolDenied` (see [`Denial`]) |
 //! | other `system` lines (`status`, `api_retry`, `thinking_tokens`, `hook_started`, ...) | `Other` |
 //! | `assistant` | per content block: `AssistantText`, `Thinking`, `ToolCall`; with `error`: `Error` |
 //! | `user` | `ToolResult` per tool result, `FileChange` from a Write/Edit `tool_use_result` |
-//! | `result` | an `Error` per permission denial, `Usage` (with cost), then `FinalResult` |
+//! | `result` | a `ToolDenied` per permission denial (again, on 2.1.332), `Usage` (with the session's cost), then `FinalResult` |
 //! | `control_request` `can_use_tool` | `ApprovalRequest` (other requests are refused with a reply) |
 //! | `stream_event` (partial messages) | nothing: the complete `assistant` line follows |
 //! | `attachment` (hook results, 2.1.332), `command_lifecycle` (2.1.332) | `Other` |
@@ -29,7 +29,7 @@ use std::ops::ControlFlow;
 use codecafe_sdk::json::{self, Str, StrOr};
 use codecafe_sdk::{
     AgentEvent, ApprovalRequest, ChangeKind, FileChange, FinalResult, OutputBatch, Stream,
-    ToolCall, ToolResult, Usage,
+    ToolCall, ToolDenial, ToolResult, Usage,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -146,13 +146,12 @@ impl ParseState {
                     // A repeated init (one per streamed turn) is a known no-op.
                     return batch;
                 }
-                Some("permission_denied") => {
-                    // The real-time form of a denial. Reported as the line itself until the
-                    // provider interface has a tool-denied event, which
-                    // `Self::permission_denial` already reads; the `result` line's
-                    // `permission_denials` still report it as an error at the end.
-                    batch.push(AgentEvent::other("permission-denied", raw));
-                }
+                Some("permission_denied") => match self.permission_denial(&line) {
+                    // The real-time form of a denial; the `result` line's
+                    // `permission_denials` repeat it (the host counts each call once).
+                    Some(denial) => batch.push(AgentEvent::ToolDenied(denial.into())),
+                    None => batch.push(AgentEvent::other("permission-denied", raw)),
+                },
                 Some(subtype) => batch.push(AgentEvent::other(subtype, raw)),
                 None => batch.push(AgentEvent::other("system", raw)),
             },
@@ -190,14 +189,6 @@ impl ParseState {
     /// The denial a `system`/`permission_denied` line reports: tool, input (from the tool call
     /// seen earlier), tool-use id and reason. `None` for any other line, or a denial line that
     /// names neither a tool nor a tool call.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "read once the provider interface has a tool-denied event; until then the \
-                      line is reported as `other`"
-        )
-    )]
     fn permission_denial(&self, line: &Line<'_>) -> Option<Denial> {
         let is_denial = line.kind.as_ref().is_some_and(|k| k.as_str() == "system")
             && line
@@ -392,14 +383,20 @@ impl ParseState {
             self.session(id.as_str(), batch);
         }
         for denial in line.permission_denials.iter().flatten() {
-            let tool = denial.tool_name.as_ref().map_or("?", Str::as_str);
-            let id = denial.tool_use_id.as_ref().map_or("?", Str::as_str);
-            batch.push(AgentEvent::Error {
-                message: format!(
-                    "permission denied: Claude Code was not allowed to use `{tool}` (tool call \
-                     {id})"
-                ),
-            });
+            let tool = denial.tool_name.as_ref().map_or("", Str::as_str);
+            let id = denial.tool_use_id.as_ref().map_or("", Str::as_str);
+            let input = denial
+                .tool_input
+                .as_ref()
+                .map(Value::to_string)
+                .or_else(|| self.open_inputs.get(id).cloned())
+                .unwrap_or_else(|| "{}".to_owned());
+            batch.push(AgentEvent::ToolDenied(ToolDenial {
+                id: id.to_owned(),
+                tool: tool.to_owned(),
+                input,
+                reason: format!("Claude Code was not allowed to use {tool}"),
+            }));
         }
         let subtype = line.subtype.as_ref().map_or("", Str::as_str);
         let failed_subtype = subtype.starts_with("error");
@@ -430,6 +427,7 @@ impl ParseState {
                 // resumed or forked run starts from included; the host takes the difference.
                 cost_usd: line.total_cost_usd.filter(|usd| usd.is_finite()),
                 cost_is_session_total: true,
+                tokens_are_session_total: false,
             }));
         }
         let is_error = line.is_error.unwrap_or(false) || failed_subtype;
@@ -651,6 +649,17 @@ struct ResultUsage {
     cache_creation_input_tokens: Option<f64>,
 }
 
+impl From<Denial> for ToolDenial {
+    fn from(denial: Denial) -> Self {
+        Self {
+            id: denial.tool_use_id,
+            tool: denial.tool,
+            input: denial.input,
+            reason: denial.reason,
+        }
+    }
+}
+
 /// An entry of the `result` line's `permission_denials`.
 #[derive(Deserialize)]
 struct ListedDenial<'a> {
@@ -658,6 +667,7 @@ struct ListedDenial<'a> {
     tool_name: Option<Str<'a>>,
     #[serde(borrow)]
     tool_use_id: Option<Str<'a>>,
+    tool_input: Option<Value>,
 }
 
 /// The `request` of a `control_request` line.

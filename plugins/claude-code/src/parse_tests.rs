@@ -167,8 +167,14 @@ fn result_gives_denials_usage_and_the_final_result() {
             id: "s-1".to_owned()
         }
     );
-    assert!(
-        matches!(&got[1], AgentEvent::Error { message } if message.contains("`Write`") && message.contains("t1"))
+    assert_eq!(
+        got[1],
+        AgentEvent::ToolDenied(ToolDenial {
+            id: "t1".to_owned(),
+            tool: "Write".to_owned(),
+            input: "{}".to_owned(),
+            reason: "Claude Code was not allowed to use Write".to_owned(),
+        })
     );
     assert_eq!(
         got[2],
@@ -179,6 +185,7 @@ fn result_gives_denials_usage_and_the_final_result() {
             cache_write_tokens: 2150,
             cost_usd: Some(0.0467025),
             cost_is_session_total: true,
+            tokens_are_session_total: false,
         })
     );
     assert_eq!(
@@ -393,11 +400,23 @@ fn line(text: &str) -> Line<'_> {
 }
 
 #[test]
-fn a_permission_denied_line_is_other_with_the_line() {
+fn a_permission_denied_line_is_a_tool_denial_with_the_calls_input() {
+    let mut state = ParseState::default();
+    events(&mut state, WRITE_CALL);
     assert_eq!(
-        one(DENIED),
-        [AgentEvent::other("permission-denied", DENIED)]
+        events(&mut state, DENIED),
+        [AgentEvent::ToolDenied(ToolDenial {
+            id: "toolu_1".to_owned(),
+            tool: "Write".to_owned(),
+            input: r#"{"content":"draft\n","file_path":"/w/notes.txt"}"#.to_owned(),
+            reason: "Claude requested permissions to write to /w/notes.txt, but you haven't \
+                     granted it yet."
+                .to_owned(),
+        })]
     );
+    // A denial line naming nothing is kept as it is.
+    let bare = r#"{"type":"system","subtype":"permission_denied","session_id":"s-1"}"#;
+    assert_eq!(one(bare), [AgentEvent::other("permission-denied", bare)]);
 }
 
 #[test]
@@ -514,6 +533,7 @@ fn a_result_with_new_fields_and_type_last_reads_the_same() {
                 cache_write_tokens: 1920,
                 cost_usd: Some(0.019),
                 cost_is_session_total: true,
+                tokens_are_session_total: false,
             }),
             AgentEvent::FinalResult(FinalResult {
                 text: "Waiting.".to_owned(),

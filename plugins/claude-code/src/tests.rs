@@ -23,6 +23,32 @@ fn option_error(options: &[(&str, &str)], mode: Mode) -> (String, String) {
     }
 }
 
+/// An invocation with `options` at permission `level` (approvals denied, no sandbox).
+fn at_level(options: &[(&str, &str)], level: PermissionLevel) -> Invocation {
+    let mut inv = invocation(options);
+    inv.policy.level = level;
+    inv
+}
+
+/// An invocation whose policy sends requests beyond its level to a human.
+fn asking(options: &[(&str, &str)]) -> Invocation {
+    let mut inv = invocation(options);
+    inv.policy.approvals = ApprovalPolicy::Ask;
+    inv
+}
+
+/// The values following `flag` in `args`, up to the next flag.
+fn values_of<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
+    let Some(at) = args.iter().position(|arg| arg == flag) else {
+        return Vec::new();
+    };
+    args[at + 1..]
+        .iter()
+        .take_while(|arg| !arg.starts_with("--"))
+        .map(String::as_str)
+        .collect()
+}
+
 /// The value following `flag` in `args`.
 fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     let at = args.iter().position(|arg| arg == flag)?;
@@ -47,7 +73,7 @@ fn headless_puts_the_prompt_on_stdin_only() {
     let spec = build(&inv);
     assert_eq!(spec.program, "claude");
     assert_eq!(
-        spec.args,
+        spec.args[..4],
         ["-p", "--output-format", "stream-json", "--verbose"]
     );
     assert_eq!(spec.stdin, Stdin::Bytes(inv.prompt.clone().into_bytes()));
@@ -97,19 +123,21 @@ fn model_system_prompt_and_session_flags() {
 
 #[test]
 fn every_option_becomes_its_flag() {
-    let spec = build(&invocation(&[
-        ("permission_mode", r#""acceptEdits""#),
-        ("allowed_tools", r#"["Bash(git *)", "Edit"]"#),
-        ("disallowed_tools", r#""WebFetch""#),
-        ("max_turns", "12"),
-        ("max_budget_usd", "2.5"),
-        ("fallback_model", r#""haiku""#),
-        ("include_partial_messages", "true"),
-        ("settings", r#"{"env": {"A": "1"}}"#),
-        ("mcp_config", r#""/etc/mcp.json""#),
-        ("add_dirs", r#"["/data", "/docs"]"#),
-        ("extra_args", r#"["--betas", "x"]"#),
-    ]));
+    let spec = build(&at_level(
+        &[
+            ("allowed_tools", r#"["Bash(git *)", "Edit"]"#),
+            ("disallowed_tools", r#""WebFetch""#),
+            ("max_turns", "12"),
+            ("max_budget_usd", "2.5"),
+            ("fallback_model", r#""haiku""#),
+            ("include_partial_messages", "true"),
+            ("settings", r#"{"env": {"A": "1"}}"#),
+            ("mcp_config", r#""/etc/mcp.json""#),
+            ("add_dirs", r#"["/data", "/docs"]"#),
+            ("extra_args", r#"["--betas", "x"]"#),
+        ],
+        PermissionLevel::Edit,
+    ));
     let args = &spec.args;
     assert_eq!(value_of(args, "--permission-mode"), Some("acceptEdits"));
     let at = args
@@ -134,11 +162,74 @@ fn every_option_becomes_its_flag() {
 }
 
 #[test]
-fn bypass_permissions_marks_the_sandbox() {
-    let spec = build(&invocation(&[(
-        "permission_mode",
-        r#""bypassPermissions""#,
-    )]));
+fn read_only_allows_reading_tools_and_commands_only() {
+    let mut inv = invocation(&[("allowed_tools", r#"["WebSearch"]"#)]);
+    inv.policy.allowed_commands = vec!["cargo metadata".to_owned()];
+    let spec = build(&inv);
+    assert_eq!(value_of(&spec.args, "--permission-mode"), Some("default"));
+    let allowed = values_of(&spec.args, "--allowedTools");
+    assert_eq!(allowed[0], "WebSearch");
+    for tool in [
+        "Read",
+        "Grep",
+        "Glob",
+        "Bash(git diff:*)",
+        "Bash(cargo metadata:*)",
+    ] {
+        assert!(allowed.contains(&tool), "{tool} in {allowed:?}");
+    }
+    for tool in ["Write", "Edit", "Bash(find:*)", "Bash(rg:*)"] {
+        assert!(!allowed.contains(&tool), "{tool} in {allowed:?}");
+    }
+    assert!(value_of(&spec.args, "--settings").is_none());
+    assert!(spec.env.is_empty());
+}
+
+#[test]
+fn edit_accepts_edits_and_confines_commands_to_the_sandbox() {
+    let mut inv = at_level(&[], PermissionLevel::Edit);
+    inv.policy.sandbox_available = true;
+    inv.policy.allowed_commands = vec!["cargo test".to_owned()];
+    let spec = build(&inv);
+    assert_eq!(
+        value_of(&spec.args, "--permission-mode"),
+        Some("acceptEdits")
+    );
+    let settings: Value =
+        serde_json::from_str(value_of(&spec.args, "--settings").expect("settings")).expect("json");
+    assert_eq!(settings["sandbox"]["enabled"], true);
+    assert_eq!(settings["sandbox"]["allowUnsandboxedCommands"], false);
+    // In the sandbox every command is confined; no allow-list is needed.
+    assert!(values_of(&spec.args, "--allowedTools").is_empty());
+
+    // The user's own settings are kept, the sandbox added.
+    inv = inv.with_option("settings", r#"{"env": {"A": "1"}}"#);
+    let spec = build(&inv);
+    let settings: Value =
+        serde_json::from_str(value_of(&spec.args, "--settings").expect("settings")).expect("json");
+    assert_eq!(settings["env"]["A"], "1");
+    assert_eq!(settings["sandbox"]["enabled"], true);
+}
+
+#[test]
+fn edit_without_a_sandbox_runs_only_the_allowed_commands() {
+    let mut inv = at_level(&[], PermissionLevel::Edit);
+    inv.policy.allowed_commands = vec!["cargo test".to_owned(), " npm test ".to_owned()];
+    let spec = build(&inv);
+    assert_eq!(
+        value_of(&spec.args, "--permission-mode"),
+        Some("acceptEdits")
+    );
+    assert!(value_of(&spec.args, "--settings").is_none());
+    assert_eq!(
+        values_of(&spec.args, "--allowedTools"),
+        ["Bash(cargo test:*)", "Bash(npm test:*)"]
+    );
+}
+
+#[test]
+fn full_bypasses_permissions_and_marks_the_sandbox() {
+    let spec = build(&at_level(&[], PermissionLevel::Full));
     assert_eq!(
         value_of(&spec.args, "--permission-mode"),
         Some("bypassPermissions")
@@ -150,12 +241,15 @@ fn bypass_permissions_marks_the_sandbox() {
 fn bad_options_name_the_key_and_what_is_accepted() {
     let cases: &[Case] = &[
         (
-            &[("permission_mode", r#""yolo""#)],
+            &[("permission_mode", r#""acceptEdits""#)],
             "permission_mode",
-            "acceptEdits, auto",
+            "permissions: read-only | edit | full",
         ),
-        (&[("permission_mode", "3")], "permission_mode", "dontAsk"),
-        (&[("approvals", r#""email""#)], "approvals", "stdio, none"),
+        (
+            &[("approvals", r#""stdio""#)],
+            "approvals",
+            "approvals: ask | deny",
+        ),
         (&[("max_turns", "0")], "max_turns", "1 or more"),
         (&[("max_turns", "2.5")], "max_turns", "whole number"),
         (&[("max_budget_usd", "-1")], "max_budget_usd", "positive"),
@@ -178,11 +272,7 @@ fn bad_options_name_the_key_and_what_is_accepted() {
         ),
         (&[("settings", "[1]")], "settings", "JSON"),
         (&[("extra_args", r#""--x""#)], "extra_args", ""),
-        (
-            &[("permision_mode", r#""plan""#)],
-            "permision_mode",
-            "permission_mode",
-        ),
+        (&[("max_turn", "3")], "max_turn", "max_turns"),
     ];
     for (options, key, needle) in cases {
         let (got, message) = option_error(options, Mode::Headless);
@@ -198,12 +288,10 @@ fn headless_only_options_are_rejected_in_interactive_mode() {
         "max_budget_usd",
         "fallback_model",
         "include_partial_messages",
-        "approvals",
     ] {
         let value = match key {
             "fallback_model" => r#""haiku""#,
             "include_partial_messages" => "true",
-            "approvals" => r#""stdio""#,
             _ => "1",
         };
         let (got, message) = option_error(&[(key, value)], Mode::Interactive);
@@ -224,10 +312,7 @@ fn an_empty_headless_prompt_is_refused() {
 
 #[test]
 fn interactive_runs_the_tui_with_the_prompt_last() {
-    let mut inv = invocation(&[
-        ("permission_mode", r#""plan""#),
-        ("allowed_tools", r#"["Edit"]"#),
-    ]);
+    let mut inv = at_level(&[("allowed_tools", r#"["Edit"]"#)], PermissionLevel::Edit);
     inv.mode = Mode::Interactive;
     inv.prompt = "-starts with a dash".to_owned();
     inv.model = Some("opus".to_owned());
@@ -237,7 +322,10 @@ fn interactive_runs_the_tui_with_the_prompt_last() {
     assert_eq!(spec.io, Io::Pty);
     assert!(!spec.args.contains(&"-p".to_owned()));
     assert_eq!(value_of(&spec.args, "--model"), Some("opus"));
-    assert_eq!(value_of(&spec.args, "--permission-mode"), Some("plan"));
+    assert_eq!(
+        value_of(&spec.args, "--permission-mode"),
+        Some("acceptEdits")
+    );
     assert_eq!(
         &spec.args[spec.args.len() - 2..],
         ["--", "-starts with a dash"]
@@ -254,7 +342,7 @@ fn headless_input_goes_through_resume() {
         other => panic!("expected unsupported, got {other:?}"),
     }
     assert!(matches!(
-        claude.encode_approval("r1", ApprovalDecision::Allow),
+        claude.encode_approval("r1", ApprovalDecision::Allow, None),
         Err(AdapterError::Unsupported(_))
     ));
 }
@@ -262,9 +350,7 @@ fn headless_input_goes_through_resume() {
 #[test]
 fn stdio_approvals_stream_the_prompt_and_keep_stdin_open() {
     let mut claude = ClaudeCode::default();
-    let spec = claude
-        .build_command(&invocation(&[("approvals", r#""stdio""#)]))
-        .expect("builds");
+    let spec = claude.build_command(&asking(&[])).expect("builds");
     assert_eq!(value_of(&spec.args, "--input-format"), Some("stream-json"));
     assert_eq!(
         value_of(&spec.args, "--permission-prompt-tool"),
@@ -289,9 +375,7 @@ fn stdio_approvals_stream_the_prompt_and_keep_stdin_open() {
 #[test]
 fn approval_requests_are_answered_with_control_responses() {
     let mut claude = ClaudeCode::default();
-    claude
-        .build_command(&invocation(&[("approvals", r#""stdio""#)]))
-        .expect("builds");
+    claude.build_command(&asking(&[])).expect("builds");
     let request = r#"{"type":"control_request","request_id":"req-1","request":{"subtype":"can_use_tool","tool_name":"Write","display_name":"Write","input":{"file_path":"/w/a.txt","content":"hi"},"tool_use_id":"toolu_1","description":"Write a.txt","permission_suggestions":[{"type":"setMode","mode":"acceptEdits","destination":"session"}]}}"#;
     let batch = claude.parse_output(Stream::Stdout, request);
     assert_eq!(
@@ -304,7 +388,7 @@ fn approval_requests_are_answered_with_control_responses() {
         })]
     );
     let bytes = claude
-        .encode_approval("req-1", ApprovalDecision::AllowAlways)
+        .encode_approval("req-1", ApprovalDecision::AllowAlways, None)
         .expect("encodes");
     assert_eq!(bytes.last(), Some(&b'\n'));
     let reply: Value = serde_json::from_slice(&bytes).expect("json");
@@ -318,14 +402,14 @@ fn approval_requests_are_answered_with_control_responses() {
     assert_eq!(decision["toolUseID"], "toolu_1");
     // Answered once only.
     assert!(matches!(
-        claude.encode_approval("req-1", ApprovalDecision::Allow),
+        claude.encode_approval("req-1", ApprovalDecision::Allow, None),
         Err(AdapterError::InvalidInput(_))
     ));
 
     claude.parse_output(Stream::Stdout, &request.replace("req-1", "req-2"));
     let reply: Value = serde_json::from_slice(
         &claude
-            .encode_approval("req-2", ApprovalDecision::Deny)
+            .encode_approval("req-2", ApprovalDecision::Deny, None)
             .expect("encodes"),
     )
     .expect("json");
@@ -336,7 +420,7 @@ fn approval_requests_are_answered_with_control_responses() {
     claude.parse_output(Stream::Stdout, &request.replace("req-1", "req-3"));
     let reply: Value = serde_json::from_slice(
         &claude
-            .encode_approval("req-3", ApprovalDecision::Allow)
+            .encode_approval("req-3", ApprovalDecision::Allow, None)
             .expect("encodes"),
     )
     .expect("json");
@@ -350,9 +434,7 @@ fn approval_requests_are_answered_with_control_responses() {
 #[test]
 fn withdrawn_approval_requests_cannot_be_answered() {
     let mut claude = ClaudeCode::default();
-    claude
-        .build_command(&invocation(&[("approvals", r#""stdio""#)]))
-        .expect("builds");
+    claude.build_command(&asking(&[])).expect("builds");
     claude.parse_output(
         Stream::Stdout,
         r#"{"type":"control_request","request_id":"r9","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"ls"},"tool_use_id":"t9"}}"#,
@@ -366,7 +448,7 @@ fn withdrawn_approval_requests_cannot_be_answered() {
     );
     assert!(
         claude
-            .encode_approval("r9", ApprovalDecision::Allow)
+            .encode_approval("r9", ApprovalDecision::Allow, None)
             .is_err()
     );
 }
@@ -376,9 +458,7 @@ fn streamed_input_is_closed_after_the_result_only() {
     let result = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1","usage":{"input_tokens":1,"output_tokens":2},"total_cost_usd":0.01}"#;
     let text = r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"working"}]},"session_id":"s-1"}"#;
     let mut streamed = ClaudeCode::default();
-    streamed
-        .build_command(&invocation(&[("approvals", r#""stdio""#)]))
-        .expect("builds");
+    streamed.build_command(&asking(&[])).expect("builds");
     assert!(!streamed.parse_output(Stream::Stdout, text).close_input);
     assert!(streamed.parse_output(Stream::Stdout, result).close_input);
 

@@ -10,7 +10,7 @@ use codecafe_plugin_claude_code::ClaudeCode;
 use codecafe_sdk::testing::{
     self, ChunkSizes, assistant_texts, errors, file_changes, session_ids, tool_calls, tool_results,
 };
-use codecafe_sdk::{AgentEvent, ChangeKind, FinalResult, Provider, Stream, Usage};
+use codecafe_sdk::{AgentEvent, ChangeKind, FinalResult, Provider, Stream, ToolDenial, Usage};
 use serde_json::Value;
 
 /// The captured versions, oldest first: each has a folder of the same scenarios.
@@ -179,6 +179,7 @@ fn raw_usage(version: &str, name: &str) -> Usage {
         cache_write_tokens: n("cache_creation_input_tokens"),
         cost_usd: result["total_cost_usd"].as_f64(),
         cost_is_session_total: true,
+        tokens_are_session_total: false,
     }
 }
 
@@ -340,32 +341,36 @@ fn permission_denied() {
             file_changes(&events).is_empty(),
             "a refused write changed no file"
         );
-        // The result's `permission_denials` (every version) is the one error.
-        let errors = errors(&events);
-        assert_eq!(errors.len(), 1, "{version}: {errors:?}");
-        assert!(errors[0].contains("`Write`") && errors[0].contains(&ids[0]));
+        // A refusal is no error: it is a denial, reported by the result's
+        // `permission_denials` (every version) and, on 2.1.332, also when it happens.
+        assert!(errors(&events).is_empty(), "{version}");
         let result = final_result(&events);
         assert!(!result.is_error);
         assert!(result.text.starts_with("I could not create `notes.txt`"));
-
-        // 2.1.332 also reports the denial when it happens, as `other` for now.
-        let denied = testing::others(&events, "permission-denied");
+        let denied: Vec<&ToolDenial> = events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::ToolDenied(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            denied
+                .iter()
+                .all(|d| d.tool == "Write" && d.id == ids[0] && d.input.contains("notes.txt")),
+            "{version}: {denied:?}"
+        );
         if version == &V2_1_332 {
-            assert_eq!(denied.len(), 1, "{version}");
-            let line: Value = serde_json::from_str(denied[0]).expect("the line");
-            assert_eq!(
-                (&line["tool_name"], &line["tool_use_id"]),
-                (&Value::from("Write"), &Value::from(ids[0].as_str()))
-            );
-            // It comes between the call and its result.
+            assert_eq!(denied.len(), 2, "{version}: {denied:?}");
+            assert!(denied[0].reason.contains("haven't granted it yet"));
+            // The first comes between the call and its result.
             let at = |found: &dyn Fn(&AgentEvent) -> bool| events.iter().position(found);
             let call = at(&|e| matches!(e, AgentEvent::ToolCall(_)));
-            let denial =
-                at(&|e| matches!(e, AgentEvent::Other { kind, .. } if kind == "permission-denied"));
+            let denial = at(&|e| matches!(e, AgentEvent::ToolDenied(_)));
             let result = at(&|e| matches!(e, AgentEvent::ToolResult(_)));
             assert!(call < denial && denial < result, "{events:?}");
         } else {
-            assert!(denied.is_empty(), "{version}");
+            assert_eq!(denied.len(), 1, "{version}: {denied:?}");
             assert_eq!(
                 raw_count(
                     version,

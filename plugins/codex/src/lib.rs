@@ -22,16 +22,24 @@
 //! `developer_instructions` config value (`-c developer_instructions="..."`), which codex adds
 //! to the model's developer message.
 //!
+//! **Permissions** come from the stage's provider-neutral policy: `read-only` runs in codex's
+//! `read-only` sandbox, `edit` in its `workspace-write` sandbox (writes and commands confined to
+//! the working directory, by codex's own bundled sandbox), `full` in `danger-full-access`; always
+//! with approvals `never` (`-a never`): what the sandbox refuses is refused and reported
+//! (`declined` items), nothing waits for a human. The sandbox goes in as `-s` (resume/fork:
+//! `-c sandbox_mode=`).
+//!
 //! Stage options:
 //!
 //! | option | value | flag |
 //! |---|---|---|
-//! | `sandbox` | `read-only`, `workspace-write`, `danger-full-access` | `-s` (resume/fork: `-c sandbox_mode=`) |
-//! | `approval` | `on-request`, `never` (the values `codex -a` takes in 0.169) | global `-a` |
 //! | `config` | a map of config keys to TOML value texts (`{"model_provider": "fake"}`); numbers and booleans are taken as they are | one `-c key=value` each, in key order |
 //! | `profile` | a profile name | `-p` |
 //! | `skip_git_repo_check` | bool (default `false`) | `--skip-git-repo-check` |
 //! | `extra_args` | list of arguments, placed before the prompt | |
+//!
+//! `sandbox` and `approval` are refused with a hint to the stage's `permissions:` and
+//! `approvals:`.
 //!
 //! The `--json` events are read by the `parse` module. Only headless mode is offered: Codex's
 //! TUI has no documented screen states to detect waiting from, so interactive runs are refused
@@ -40,8 +48,8 @@
 mod parse;
 
 use codecafe_sdk::{
-    AdapterError, BuildError, Capabilities, CommandSpec, Invocation, Mode, OutputBatch, Provider,
-    ProviderInfo, Stdin, Stream,
+    AdapterError, BuildError, Capabilities, CommandSpec, Invocation, Mode, ModelConfig,
+    OutputBatch, PermissionLevel, Provider, ProviderInfo, Readiness, Requirements, Stdin, Stream,
 };
 use serde_json::Value;
 
@@ -53,20 +61,46 @@ pub const PROGRAM: &str = "codex";
 pub const MAX_PROMPT_ARG: usize = 100 * 1024;
 
 /// The options this provider knows.
-const OPTIONS: &[&str] = &[
-    "sandbox",
-    "approval",
-    "config",
-    "profile",
-    "skip_git_repo_check",
-    "extra_args",
+const OPTIONS: &[&str] = &["config", "profile", "skip_git_repo_check", "extra_args"];
+
+/// Options of earlier versions that the stage's permission policy replaces, with the hint.
+const REPLACED: &[(&str, &str)] = &[
+    (
+        "sandbox",
+        "the stage's `permissions: read-only | edit | full` chooses codex's sandbox",
+    ),
+    (
+        "approval",
+        "the stage's `approvals: ask | deny` decides what happens beyond its `permissions`",
+    ),
 ];
 
-/// The values `-s/--sandbox` accepts.
-const SANDBOXES: &[&str] = &["read-only", "workspace-write", "danger-full-access"];
+/// The variables of the user's environment Codex may need: OpenAI / Azure credentials and
+/// endpoints, its own settings, proxies and CA bundles.
+const ENV: &[&str] = &[
+    "OPENAI_*",
+    "AZURE_OPENAI_*",
+    "CODEX_*",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
 
-/// The values `-a/--ask-for-approval` accepts in codex 0.169.
-const APPROVALS: &[&str] = &["on-request", "never"];
+/// Codex's sandbox for a permission level.
+fn sandbox(level: PermissionLevel) -> &'static str {
+    match level {
+        PermissionLevel::ReadOnly => "read-only",
+        PermissionLevel::Edit => "workspace-write",
+        PermissionLevel::Full => "danger-full-access",
+    }
+}
 
 /// The Codex adapter. One instance serves one stage session.
 #[derive(Debug, Default)]
@@ -88,6 +122,26 @@ impl Provider for Codex {
                 usage: true,
                 ..Capabilities::default()
             },
+            requirements: Requirements {
+                programs: vec![PROGRAM.to_owned()],
+                env: ENV.iter().map(|v| (*v).to_owned()).collect(),
+            },
+            readiness: Some(Readiness {
+                program: PROGRAM.to_owned(),
+                version_args: vec!["--version".to_owned()],
+                tested_versions: ">=0.169.0, <=0.171.0".to_owned(),
+                login_check: Some(vec!["login".to_owned(), "status".to_owned()]),
+                login_env: vec!["OPENAI_API_KEY".to_owned(), "CODEX_API_KEY".to_owned()],
+                login_hint: "run `codex login`, or set OPENAI_API_KEY".to_owned(),
+                // Codex reports no cost: the host prices its tokens by model.
+                model_config: Some(ModelConfig {
+                    files: vec![
+                        "$CODEX_HOME/config.toml".to_owned(),
+                        "~/.codex/config.toml".to_owned(),
+                    ],
+                    key: "model".to_owned(),
+                }),
+            }),
         }
     }
 
@@ -103,12 +157,11 @@ impl Provider for Codex {
                 message: "the prompt is empty; `codex exec` needs one".to_owned(),
             });
         }
-        let mut args = Vec::new();
-        if let Some(approval) = &options.approval {
-            // A global flag: after `exec` codex rejects it.
-            args.extend(["-a".to_owned(), approval.clone()]);
-        }
+        // A global flag: after `exec` codex rejects it. Nothing waits for a human: beyond the
+        // sandbox a request is declined, and reported.
+        let mut args = vec!["-a".to_owned(), "never".to_owned()];
         args.push("exec".to_owned());
+        let sandbox = sandbox(invocation.policy.level);
         let mut config = options.config.clone();
         if let Some(system_prompt) = &invocation.system_prompt {
             config.push((
@@ -131,9 +184,7 @@ impl Provider for Codex {
                 if let Some(model) = &invocation.model {
                     args.extend(["-m".to_owned(), model.clone()]);
                 }
-                if let Some(sandbox) = &options.sandbox {
-                    args.extend(["-s".to_owned(), sandbox.clone()]);
-                }
+                args.extend(["-s".to_owned(), sandbox.to_owned()]);
                 if let Some(profile) = &options.profile {
                     args.extend(["-p".to_owned(), profile.clone()]);
                 }
@@ -157,9 +208,7 @@ impl Provider for Codex {
                 if let Some(model) = &invocation.model {
                     args.extend(["-m".to_owned(), model.clone()]);
                 }
-                if let Some(sandbox) = &options.sandbox {
-                    config.insert(0, ("sandbox_mode".to_owned(), toml_string(sandbox)));
-                }
+                config.insert(0, ("sandbox_mode".to_owned(), toml_string(sandbox)));
                 push_config(&mut args, &config);
                 args.extend(options.extra_args.iter().cloned());
                 args.push(session.id.clone());
@@ -199,8 +248,6 @@ codecafe_sdk::export_provider!(Codex);
 /// The stage options, checked.
 #[derive(Debug, Default)]
 struct Options {
-    sandbox: Option<String>,
-    approval: Option<String>,
     config: Vec<(String, String)>,
     profile: Option<String>,
     skip_git_repo_check: bool,
@@ -209,6 +256,14 @@ struct Options {
 
 impl Options {
     fn read(invocation: &Invocation) -> Result<Self, BuildError> {
+        for (key, hint) in REPLACED {
+            if invocation.raw_option(key).is_some() {
+                return Err(BuildError::invalid_option(
+                    key,
+                    format!("is replaced: {hint}"),
+                ));
+            }
+        }
         invocation.reject_unknown_options(OPTIONS)?;
         let profile = match invocation.option::<String>("profile")? {
             Some(profile) if profile.trim().is_empty() || profile.starts_with('-') => {
@@ -220,8 +275,6 @@ impl Options {
             other => other,
         };
         Ok(Self {
-            sandbox: invocation.choice("sandbox", SANDBOXES)?,
-            approval: invocation.choice("approval", APPROVALS)?,
             config: config(invocation)?,
             profile,
             skip_git_repo_check: invocation.bool_option("skip_git_repo_check")?,

@@ -11,7 +11,7 @@
 //! | `item.completed` `command_execution` | `ToolResult` (`aggregated_output`; error when the exit code is not 0) |
 //! | `item.completed` `file_change` | one `FileChange` per change (an `Error` when the patch failed) |
 //! | `item.completed` `mcp_tool_call` | `ToolResult` |
-//! | `item.completed` of any item with status `declined` | `Other` (`declined`), then a failed `ToolResult` for a command or MCP call; see [`Denial`] |
+//! | `item.completed` of any item with status `declined` | `ToolDenied`, then a failed `ToolResult` for a command or MCP call; see [`Denial`] |
 //! | `item.completed` `error` | `Error` |
 //! | other items, `item.updated` | `Other` |
 //! | `turn.completed {usage}` | `Usage`, then `FinalResult` with the turn's last agent message |
@@ -30,8 +30,8 @@ use std::ops::ControlFlow;
 
 use codecafe_sdk::json::{self, Str};
 use codecafe_sdk::{
-    AgentEvent, ChangeKind, FileChange, FinalResult, OutputBatch, Stream, ToolCall, ToolResult,
-    Usage,
+    AgentEvent, ChangeKind, FileChange, FinalResult, OutputBatch, Stream, ToolCall, ToolDenial,
+    ToolResult, Usage,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -162,6 +162,7 @@ impl ParseState {
                     cache_write_tokens: tokens(usage.cache_write_input_tokens),
                     cost_usd: None,
                     cost_is_session_total: false,
+                    tokens_are_session_total: true,
                 }));
                 self.end(false, batch);
             }
@@ -210,13 +211,17 @@ impl ParseState {
     fn item_completed(&mut self, item: &Item<'_>, raw: &str, batch: &mut OutputBatch) {
         let kind = item.kind.as_ref().map_or("", Str::as_str);
         if let Some(denial) = declined(item) {
-            // Reported as the line itself until the provider interface has a tool-denied event
-            // (built from `denial` then). A refused command or MCP call is closed with a failed
-            // result, as Claude Code's refused calls are; a refused patch changed no file.
+            // A refused command or MCP call is closed with a failed result, as Claude Code's
+            // refused calls are; a refused patch changed no file.
             if let Some(call) = self.item_started(item) {
                 batch.push(call);
             }
-            batch.push(AgentEvent::other("declined", raw));
+            batch.push(AgentEvent::ToolDenied(ToolDenial {
+                id: denial.tool_use_id.clone(),
+                tool: denial.tool,
+                input: denial.input,
+                reason: denial.reason.clone(),
+            }));
             if matches!(kind, "command_execution" | "mcp_tool_call") {
                 batch.push(AgentEvent::ToolResult(ToolResult {
                     id: denial.tool_use_id,

@@ -168,6 +168,7 @@ fn turn_completed_gives_usage_and_the_last_message() {
                 cache_write_tokens: 5,
                 cost_usd: None,
                 cost_is_session_total: false,
+                tokens_are_session_total: true,
             }),
             AgentEvent::FinalResult(FinalResult {
                 text: "last".to_owned(),
@@ -310,14 +311,19 @@ fn item(line: &str) -> Item<'_> {
 }
 
 #[test]
-fn a_declined_command_is_other_then_a_failed_result() {
+fn a_declined_command_is_a_denial_then_a_failed_result() {
     let mut state = ParseState::default();
     let started = r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"/bin/bash -lc 'touch ../x.txt'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#;
     assert_eq!(events(&mut state, started).len(), 1, "the call");
     assert_eq!(
         events(&mut state, DECLINED_COMMAND),
         [
-            AgentEvent::other("declined", DECLINED_COMMAND),
+            AgentEvent::ToolDenied(ToolDenial {
+                id: "item_1".to_owned(),
+                tool: "exec_command".to_owned(),
+                input: r#"{"command":"/bin/bash -lc 'touch ../x.txt'"}"#.to_owned(),
+                reason: DECLINED.to_owned(),
+            }),
             AgentEvent::ToolResult(ToolResult {
                 id: "item_1".to_owned(),
                 output: DECLINED.to_owned(),
@@ -363,7 +369,15 @@ fn the_denial_recogniser_reads_commands_mcp_calls_and_patches() {
         })
     );
     // A declined patch changed no file.
-    assert_eq!(one(patch), [AgentEvent::other("declined", patch)]);
+    assert_eq!(
+        one(patch),
+        [AgentEvent::ToolDenied(ToolDenial {
+            id: "p1".to_owned(),
+            tool: "apply_patch".to_owned(),
+            input: r#"{"changes":[{"kind":"add","path":"/w/a.md"}]}"#.to_owned(),
+            reason: "outside the workspace".to_owned(),
+        })]
+    );
     let odd = r#"{"type":"item.completed","item":{"type":"web_search","status":"declined"}}"#;
     assert_eq!(
         declined(&item(odd)).map(|denial| (denial.tool, denial.input)),

@@ -37,7 +37,18 @@ fn a_fresh_run_is_exec_json_in_the_worktree_with_stdin_closed() {
     assert_eq!(spec.program, "codex");
     assert_eq!(
         spec.args,
-        ["exec", "--json", "-C", "/work/tree", "--", "fix the bug"]
+        [
+            "-a",
+            "never",
+            "exec",
+            "--json",
+            "-C",
+            "/work/tree",
+            "-s",
+            "read-only",
+            "--",
+            "fix the bug"
+        ]
     );
     assert_eq!(spec.stdin, Stdin::Closed);
     assert!(spec.env.is_empty());
@@ -46,8 +57,6 @@ fn a_fresh_run_is_exec_json_in_the_worktree_with_stdin_closed() {
 #[test]
 fn every_option_in_its_place() {
     let mut inv = invocation(&[
-        ("sandbox", r#""workspace-write""#),
-        ("approval", r#""never""#),
         (
             "config",
             r#"{"model_provider": "fake", "features.apps": false, "model_providers.fake": "{name=\"fake\"}", "request_max_retries": 1}"#,
@@ -56,6 +65,7 @@ fn every_option_in_its_place() {
         ("skip_git_repo_check", "true"),
         ("extra_args", r#"["--ephemeral"]"#),
     ]);
+    inv.policy.level = PermissionLevel::Edit;
     inv.model = Some("gpt-5.5".to_owned());
     inv.system_prompt = Some("Keep \"it\" short.\nNo emojis.".to_owned());
     inv.prompt = "-a prompt that looks like a flag".to_owned();
@@ -96,8 +106,6 @@ fn every_option_in_its_place() {
 #[test]
 fn resume_and_fork_put_the_sandbox_in_config_and_the_thread_before_the_prompt() {
     let mut inv = invocation(&[
-        ("sandbox", r#""read-only""#),
-        ("approval", r#""never""#),
         ("profile", r#""ci""#),
         ("config", r#"{"model_provider": "fake"}"#),
     ]);
@@ -142,6 +150,25 @@ fn resume_and_fork_put_the_sandbox_in_config_and_the_thread_before_the_prompt() 
 }
 
 #[test]
+fn each_level_chooses_its_sandbox_and_nothing_waits_for_a_human() {
+    for (level, sandbox) in [
+        (PermissionLevel::ReadOnly, "read-only"),
+        (PermissionLevel::Edit, "workspace-write"),
+        (PermissionLevel::Full, "danger-full-access"),
+    ] {
+        let mut inv = invocation(&[]);
+        inv.policy.level = level;
+        let spec = build(&inv);
+        assert_eq!(&spec.args[..2], ["-a", "never"]);
+        let at = spec.args.iter().position(|a| a == "-s").expect("-s");
+        assert_eq!(spec.args[at + 1], sandbox);
+        inv.session = session("01a20070-ca9b-7893-9697-da9a35eb433c", false);
+        let spec = build(&inv);
+        assert!(spec.args.contains(&format!("sandbox_mode=\"{sandbox}\"")));
+    }
+}
+
+#[test]
 fn a_huge_prompt_goes_through_stdin() {
     let mut inv = invocation(&[]);
     inv.prompt = "x".repeat(MAX_PROMPT_ARG + 1);
@@ -154,16 +181,15 @@ fn a_huge_prompt_goes_through_stdin() {
 fn bad_options_name_the_key_and_what_is_accepted() {
     let cases: &[Case] = &[
         (
-            &[("sandbox", r#""full""#)],
+            &[("sandbox", r#""workspace-write""#)],
             "sandbox",
-            "read-only, workspace-write, danger-full-access",
+            "permissions: read-only | edit | full",
         ),
         (
-            &[("approval", r#""untrusted""#)],
+            &[("approval", r#""never""#)],
             "approval",
-            "on-request, never",
+            "approvals: ask | deny",
         ),
-        (&[("approval", "true")], "approval", "on-request"),
         (&[("config", r#"["a=b"]"#)], "config", ""),
         (
             &[("config", r#"{"a=b": "1"}"#)],
@@ -180,7 +206,7 @@ fn bad_options_name_the_key_and_what_is_accepted() {
             "",
         ),
         (&[("extra_args", "3")], "extra_args", ""),
-        (&[("sandbx", r#""read-only""#)], "sandbx", "sandbox"),
+        (&[("profle", r#""ci""#)], "profle", "profile"),
     ];
     for (options, key, needle) in cases {
         match Codex::default().build_command(&invocation(options)) {

@@ -11,7 +11,7 @@ use codecafe_sdk::testing::{
     self, ChunkSizes, assistant_texts, errors, file_changes, final_result, session_ids, tool_calls,
     tool_results, usages,
 };
-use codecafe_sdk::{AgentEvent, ChangeKind, Provider, Stream, Usage};
+use codecafe_sdk::{AgentEvent, ChangeKind, Provider, Stream, ToolDenial, Usage};
 use serde_json::Value;
 
 /// The captured versions, oldest first.
@@ -103,6 +103,7 @@ fn raw_usage(version: &str, name: &str) -> Usage {
         cache_write_tokens: n("cache_write_input_tokens"),
         cost_usd: None,
         cost_is_session_total: false,
+        tokens_are_session_total: true,
     }
 }
 
@@ -246,11 +247,16 @@ fn declined_and_failed_commands() {
     assert!(calls[0].input.contains("touch ../rate-limit-decision.txt"));
     assert!(calls[1].input.contains("exit 3"));
 
-    let declined = testing::others(&events, "declined");
+    let declined: Vec<&ToolDenial> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolDenied(d) => Some(d),
+            _ => None,
+        })
+        .collect();
     assert_eq!(declined.len(), 1, "only the refused command is a denial");
-    let line: Value = serde_json::from_str(declined[0]).expect("the line");
-    assert_eq!(line["item"]["id"], calls[0].id.as_str());
-    assert_eq!(line["item"]["status"], "declined");
+    assert_eq!(declined[0].id, calls[0].id);
+    assert_eq!(declined[0].input, calls[0].input);
 
     // Both calls are closed by a failed result: the refusal, and the command's own failure.
     let results = tool_results(&events);
@@ -269,7 +275,7 @@ fn declined_and_failed_commands() {
     );
     // The declined item comes before its result.
     let position = |found: &dyn Fn(&AgentEvent) -> bool| events.iter().position(found);
-    let denial = position(&|e| matches!(e, AgentEvent::Other { kind, .. } if kind == "declined"));
+    let denial = position(&|e| matches!(e, AgentEvent::ToolDenied(_)));
     let first_result = position(&|e| matches!(e, AgentEvent::ToolResult(_)));
     assert!(denial < first_result, "{events:?}");
 

@@ -60,6 +60,9 @@ impl Provider for CommandProvider {
             "Runs any program from the stage's `command` option; its output is the stage's result."
         );
         info.modes = vec![Mode::Headless, Mode::Interactive];
+        // Whatever program its stage names: a `command` stage is repository content that runs
+        // a program, so the host runs it only for a repository the user trusts.
+        info.requirements.programs = vec!["*".to_owned()];
         info
     }
 

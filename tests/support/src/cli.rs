@@ -10,8 +10,9 @@ use crate::shared_compile_cache;
 /// The `codecafe` binary bound to a private, temporary `CODECAFE_HOME`.
 ///
 /// Every command it makes runs with `CODECAFE_HOME` set to that home, `CODECAFE_CACHE_DIR` set
-/// to [`shared_compile_cache`], `NO_COLOR=1` and no `RUST_LOG`, with stdout and stderr piped.
-/// The home is deleted when this value is dropped.
+/// to [`shared_compile_cache`], `NO_COLOR=1`, no `RUST_LOG` and `CODECAFE_TRUST=1` (the tests'
+/// repositories run `command` stages; [`Codecafe::untrusted`] leaves trust to the test), with
+/// stdout and stderr piped. The home is deleted when this value is dropped.
 ///
 /// ```no_run
 /// # use std::path::Path;
@@ -25,6 +26,7 @@ pub struct Codecafe {
     bin: PathBuf,
     home: tempfile::TempDir,
     non_interactive: bool,
+    trust_all: bool,
 }
 
 impl Codecafe {
@@ -40,6 +42,7 @@ impl Codecafe {
             bin: bin.into(),
             home: tempfile::tempdir().expect("a temporary CODECAFE_HOME"),
             non_interactive: false,
+            trust_all: true,
         }
     }
 
@@ -48,6 +51,14 @@ impl Codecafe {
     #[must_use]
     pub fn non_interactive(mut self) -> Self {
         self.non_interactive = true;
+        self
+    }
+
+    /// From now on, commands run without `CODECAFE_TRUST` (removed from the environment too), as
+    /// for a user who trusts repositories one by one with `codecafe trust`.
+    #[must_use]
+    pub fn untrusted(mut self) -> Self {
+        self.trust_all = false;
         self
     }
 
@@ -69,6 +80,11 @@ impl Codecafe {
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if self.trust_all {
+            command.env("CODECAFE_TRUST", "1");
+        } else {
+            command.env_remove("CODECAFE_TRUST");
+        }
         if self.non_interactive {
             command
                 .env_remove("EDITOR")
@@ -118,6 +134,22 @@ impl Codecafe {
             "{args:?} should fail: {stdout}{stderr}"
         );
         (stdout, stderr)
+    }
+
+    /// Runs `codecafe args` in `cwd`, which must stop as not ready (exit status 5: a provider,
+    /// the repository's trust or the machine); returns its stderr.
+    ///
+    /// # Panics
+    /// If it exits with another status.
+    pub fn not_ready(&self, cwd: &Path, args: &[&str]) -> String {
+        let output = self.run(cwd, args);
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "{args:?} should stop as not ready: {stdout}{stderr}"
+        );
+        stderr
     }
 
     /// Runs `codecafe args` in `cwd`, which must exit with status 1; returns its stderr.

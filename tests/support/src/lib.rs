@@ -6,11 +6,12 @@
 //!
 //! The end-to-end tests run the `codecafe` binary through [`Codecafe`] (a private home, the
 //! shared compile cache, exit status checks) and set up repositories with [`git`] and
-//! [`init_repo`].
+//! [`init_repo`]; the local server's tests talk to it with [`http`].
 
 pub mod casing;
 mod cli;
 mod git;
+pub mod http;
 
 pub use cli::{Codecafe, text};
 pub use git::{git, init_repo, init_repo_with};

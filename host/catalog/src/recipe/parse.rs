@@ -9,6 +9,8 @@ use std::time::Duration;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{LoadError, Node};
 
+mod permissions;
+
 use super::duration::{DURATION_FORMAT, parse_duration};
 use super::graph;
 use super::suggest::{did_you_mean, list};
@@ -29,6 +31,8 @@ pub(crate) struct Parsed {
     pub(crate) description: Option<String>,
     pub(crate) budget: Option<f64>,
     pub(crate) signals: Option<Located<String>>,
+    pub(crate) permissions: Option<Located<super::Permissions>>,
+    pub(crate) approvals: Option<Located<super::Approvals>>,
     pub(crate) order: Vec<Located<String>>,
     pub(crate) blocks: Vec<StageBlock>,
     pub(crate) problems: Vec<Problem>,
@@ -152,6 +156,7 @@ impl Parser<'_> {
                         parsed.order = order;
                     }
                 }
+                "permissions" | "approvals" => self.recipe_policy(key, value, &mut parsed),
                 _ => candidates.push((key, value)),
             }
         }
@@ -408,6 +413,9 @@ impl Parser<'_> {
                 "options" => match v {
                     Node::Mapping(options) => {
                         for (ok, ov) in options.iter() {
+                            if self.replaced_key(ok.as_str(), ok) {
+                                continue;
+                            }
                             if self.option(ok, ov, &mut option_keys, "in `options`") {
                                 stage.options.push((ok.as_str().to_owned(), to_json(ov)));
                             }
@@ -431,6 +439,7 @@ impl Parser<'_> {
                         stage.options.push((name.to_owned(), to_json(v)));
                     }
                 }
+                _ if self.policy_key(&mut stage, k, v) => {}
                 _ => {
                     let hint =
                         did_you_mean(name, STAGE_KEYS.iter().copied()).unwrap_or_else(|| {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StageBlock;
 use super::graph::Graph;
+use super::permissions::{Approvals, OnDenied, Permissions, PolicyDefaults};
 use super::{
     DEFAULT_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_SIGNALS, DEFAULT_TIMEOUT, Mode, OnFailure,
     Origin, Recipe, SessionContext, default_provider,
@@ -32,6 +33,10 @@ pub enum Source {
     Profile(String),
     /// The named skill of the stage.
     Skill(String),
+    /// The named role's default (its front matter).
+    Role(String),
+    /// The cafe's settings.
+    Cafe,
     /// codecafe's built-in default.
     Default,
 }
@@ -43,6 +48,8 @@ impl std::fmt::Display for Source {
             Self::Recipe => f.write_str("recipe"),
             Self::Profile(name) => write!(f, "profile:{name}"),
             Self::Skill(id) => write!(f, "skill:{id}"),
+            Self::Role(id) => write!(f, "role:{id}"),
+            Self::Cafe => f.write_str("cafe"),
             Self::Default => f.write_str("default"),
         }
     }
@@ -60,9 +67,11 @@ impl<'de> Deserialize<'de> for Source {
         Ok(match text.split_once(':') {
             Some(("profile", name)) => Self::Profile(name.to_owned()),
             Some(("skill", id)) => Self::Skill(id.to_owned()),
+            Some(("role", id)) => Self::Role(id.to_owned()),
             _ => match text.as_str() {
                 "stage" => Self::Stage,
                 "recipe" => Self::Recipe,
+                "cafe" => Self::Cafe,
                 "default" => Self::Default,
                 other => {
                     return Err(serde::de::Error::custom(format!(
@@ -133,6 +142,21 @@ pub struct StageSpec {
     pub signals: Sourced<String>,
     /// Whether it continues the session of the stage it runs after.
     pub context: Sourced<SessionContext>,
+    /// How far its agent may go on its own.
+    #[serde(default = "unset_permissions")]
+    pub permissions: Sourced<Permissions>,
+    /// What happens to requests beyond `permissions`.
+    #[serde(default = "unset_approvals")]
+    pub approvals: Sourced<Approvals>,
+    /// Commands its agent may run where no sandbox confines them (provider-neutral prefixes).
+    #[serde(default)]
+    pub allowed_commands: Vec<String>,
+    /// What a refused tool call does to it.
+    #[serde(default = "warn")]
+    pub on_denied: OnDenied,
+    /// Variables of the user's environment its agent also gets (`PREFIX_*` for a prefix).
+    #[serde(default)]
+    pub pass_env: Vec<String>,
     /// Where its block starts in the recipe file (1-based; 0 when not known), for problems found
     /// later (a provider refusing the stage's options).
     #[serde(default)]
@@ -140,6 +164,18 @@ pub struct StageSpec {
     /// The column of that position.
     #[serde(default)]
     pub column: usize,
+}
+
+fn unset_permissions() -> Sourced<Permissions> {
+    Sourced::new(Permissions::ReadOnly, Source::Default)
+}
+
+fn unset_approvals() -> Sourced<Approvals> {
+    Sourced::new(Approvals::Deny, Source::Default)
+}
+
+fn warn() -> OnDenied {
+    OnDenied::Warn
 }
 
 impl StageSpec {
@@ -194,6 +230,18 @@ impl Recipe {
         &self,
         profiles: &Profiles,
         skill_context: &dyn Fn(&str) -> Option<SessionContext>,
+    ) -> ResolvedRecipe {
+        self.resolve_for(profiles, skill_context, &PolicyDefaults::NONE)
+    }
+
+    /// As [`Recipe::resolve_with`], with `defaults` deciding the permission policy of stages
+    /// that do not set it (the roles' defaults and the cafe's settings). A stage written
+    /// above the cafe's ceiling is a problem; a default above it is lowered to it.
+    pub fn resolve_for(
+        &self,
+        profiles: &Profiles,
+        skill_context: &dyn Fn(&str) -> Option<SessionContext>,
+        defaults: &PolicyDefaults<'_>,
     ) -> ResolvedRecipe {
         let ids: Vec<&str> = self.order.iter().map(|s| s.value.as_str()).collect();
         let block_of = |id: &str| self.blocks.iter().find(|b| b.id.value == id);
@@ -322,6 +370,16 @@ impl Recipe {
                     }
                 }
             };
+            let permissions = self.permissions_of(block, defaults, &mut problems);
+            let approvals = match (&block.policy.approvals, &self.approvals) {
+                (Some(approvals), _) => Sourced::new(approvals.value, Source::Stage),
+                (None, Some(approvals)) => Sourced::new(approvals.value, Source::Recipe),
+                (None, None) => unset_approvals(),
+            };
+            let on_denied = block
+                .policy
+                .on_denied
+                .unwrap_or_else(|| OnDenied::default_for(permissions.value));
             stages.push(StageSpec {
                 id: (*id).to_owned(),
                 role,
@@ -344,6 +402,17 @@ impl Recipe {
                 after,
                 signals,
                 context,
+                permissions,
+                approvals,
+                allowed_commands: block.policy.allowed_commands.clone(),
+                on_denied,
+                pass_env: block
+                    .policy
+                    .pass_env
+                    .iter()
+                    .chain(profile.iter().flat_map(|p| &p.pass_env))
+                    .cloned()
+                    .collect(),
                 line: block.id.pos.line,
                 column: block.id.pos.column,
             });
@@ -359,5 +428,56 @@ impl Recipe {
             stages,
             problems,
         }
+    }
+}
+
+impl Recipe {
+    /// A stage's `permissions`: stage > recipe > its role's default > the cafe's setting >
+    /// `read-only`, within the cafe's ceiling.
+    fn permissions_of(
+        &self,
+        block: &StageBlock,
+        defaults: &PolicyDefaults<'_>,
+        problems: &mut Vec<Problem>,
+    ) -> Sourced<Permissions> {
+        let role = block.role.as_ref().map(|r| r.value.as_str());
+        let written = match (&block.policy.permissions, &self.permissions) {
+            (Some(level), _) => Some((level, Source::Stage)),
+            (None, Some(level)) => Some((level, Source::Recipe)),
+            (None, None) => None,
+        };
+        let ceiling = defaults.ceiling.unwrap_or(Permissions::Full);
+        if let Some((level, source)) = written {
+            if level.value > ceiling {
+                problems.push(
+                    Problem::located(
+                        &self.path,
+                        level.pos,
+                        format!(
+                            "stage `{}` asks for `permissions: {}`, above this cafe's ceiling \
+                             `{}`",
+                            block.id.value,
+                            level.value.name(),
+                            ceiling.name()
+                        ),
+                    )
+                    .hint(format!(
+                        "lower it to `{}`, or raise the cafe's ceiling: `codecafe cafe update <cafe> --set \
+                         permissionsCeiling={}`",
+                        ceiling.name(),
+                        level.value.name()
+                    )),
+                );
+            }
+            return Sourced::new(level.value, source);
+        }
+        let default = match role.and_then(|r| (defaults.role_permissions)(r).map(|p| (r, p))) {
+            Some((role, level)) => Sourced::new(level, Source::Role(role.to_owned())),
+            None => match defaults.cafe {
+                Some(level) => Sourced::new(level, Source::Cafe),
+                None => unset_permissions(),
+            },
+        };
+        Sourced::new(default.value.min(ceiling), default.source)
     }
 }

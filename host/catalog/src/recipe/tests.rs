@@ -1,6 +1,7 @@
 //! Unit tests: parsing and every validation rule; resolution and the catalog are in
 //! [`resolution`].
 
+mod policy;
 mod resolution;
 
 use std::collections::BTreeMap;
@@ -172,8 +173,11 @@ code:
   depends_on: [plan]
   signals: signals-default
   context: inherit
-  permission_mode: acceptEdits
-  sandbox: workspace-write
+  permissions: edit
+  approvals: deny
+  allowed_commands: ["cargo test", "git status"]
+  on_denied: warn
+  pass_env: [MY_TOKEN, CORP_*]
   command: [cargo, test]
   options: { max_turns: 20, pty: true, env: { A: "1" }, note: "~", ratio: 0.5 }
 "#;
@@ -196,8 +200,13 @@ code:
         .iter()
         .map(|(k, v)| (k.as_str(), &v.value))
         .collect();
-    assert_eq!(options["permission_mode"], &json!("acceptEdits"));
-    assert_eq!(options["sandbox"], &json!("workspace-write"));
+    assert!(!options.contains_key("permissions"));
+    assert_eq!(stage.permissions.value, Permissions::Edit);
+    assert_eq!(stage.permissions.source, Source::Stage);
+    assert_eq!(stage.approvals.value, Approvals::Deny);
+    assert_eq!(stage.allowed_commands, ["cargo test", "git status"]);
+    assert_eq!(stage.on_denied, OnDenied::Warn);
+    assert_eq!(stage.pass_env, ["MY_TOKEN", "CORP_*"]);
     assert_eq!(options["command"], &json!(["cargo", "test"]));
     assert_eq!(options["max_turns"], &json!(20));
     assert_eq!(options["pty"], &json!(true));
@@ -517,9 +526,9 @@ fn ids_types_and_values() {
         &["`classify-task` is listed twice in `skills`"],
     );
     one_problem(
-        "workflow:\n  stages: [a]\na:\n  sandbox: read-only\n  options: { sandbox: workspace-write }\n",
+        "workflow:\n  stages: [a]\na:\n  command: make\n  options: { command: cargo }\n",
         "5:14",
-        &["provider option `sandbox` is given twice"],
+        &["provider option `command` is given twice"],
     );
     one_problem(
         "workflow:\n  stages: [a]\na:\n  options: [x]\n",

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{ENGINE_VARIABLES, FRONT_MATTER_KEYS, VARIABLE_KEYS, VarType, Variable};
 use crate::error::Problem;
 use crate::location::Position;
+use crate::recipe::Permissions;
 use crate::yaml;
 
 /// The file line of the front matter's first YAML line, just after the opening `---`.
@@ -22,6 +23,8 @@ pub(super) struct FrontMatter {
     pub(super) name: Option<String>,
     /// What the role does.
     pub(super) description: String,
+    /// The default permissions of stages playing it.
+    pub(super) permissions: Option<Permissions>,
     /// The variables declared without mistakes.
     pub(super) variables: BTreeMap<String, Variable>,
     /// Variables declared with mistakes (already reported; the template may still use them).
@@ -159,6 +162,16 @@ impl Reader<'_> {
                         value.span(),
                         "`description` must be text".to_owned(),
                         "write `description: what the role does`",
+                    ),
+                },
+                "permissions" => match value.as_scalar().map(|s| s.as_str()) {
+                    Some(name) if Permissions::from_name(name).is_some() => {
+                        self.front.permissions = Permissions::from_name(name);
+                    }
+                    _ => self.at(
+                        value.span(),
+                        "`permissions` must be one of read-only, edit, full".to_owned(),
+                        "write `permissions: edit` for a role that changes files",
                     ),
                 },
                 "variables" => self.read_variables(value),

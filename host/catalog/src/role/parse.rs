@@ -90,6 +90,7 @@ pub(super) fn parse_role(
         id: id.to_owned(),
         name: front.name.unwrap_or_default(),
         description: front.description,
+        permissions: front.permissions,
         variables: front.variables,
         template: body,
         origin,

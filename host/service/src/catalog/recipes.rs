@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 
 use codecafe_catalog::profile::Profiles;
 use codecafe_catalog::recipe::{
-    Known, Origin, Recipe, RecipeCatalog, ResolvedRecipe, SessionContext, starter_recipe,
+    Known, Origin, PolicyDefaults, Recipe, RecipeCatalog, ResolvedRecipe, SessionContext,
+    starter_recipe,
 };
+use codecafe_catalog::role::RoleCatalog;
 use codecafe_catalog::skill::{SkillCatalog, SkillContext};
 use codecafe_catalog::{CatalogError, OrchDir, Problem};
+use codecafe_runner::CafePermissions;
 use serde::Serialize;
 
 use crate::error::{Result, ServiceError};
@@ -103,13 +106,12 @@ pub fn recipes(service: &Service, scope: &Scope) -> Result<Vec<RecipeRow>> {
     let catalog = RecipeCatalog::load(&orch)?;
     // Counting problems needs what is installed; without it, only the file itself is judged.
     let known = service.known(scope).unwrap_or_default();
-    let profiles = service.profiles()?;
-    let skills = skill_contexts(&orch);
+    let resolver = Resolver::new(service, scope, &orch, service.profiles()?);
     Ok(catalog
         .recipes()
         .iter()
         .map(|recipe| {
-            let problems = check(recipe, &known, &profiles, &skills).len();
+            let problems = resolver.check(recipe, &known).len();
             RecipeRow {
                 id: recipe.id().to_owned(),
                 name: recipe.name().to_owned(),
@@ -144,9 +146,9 @@ pub fn show_recipe(
         Ok(known) => (known, None),
         Err(err) => (Known::default(), Some(err.to_string())),
     };
-    let skills = skill_contexts(&orch);
-    let problems = check(recipe, &known, &profiles, &skills);
-    let mut resolved = recipe.resolve_with(&profiles, &skills);
+    let resolver = Resolver::new(service, scope, &orch, profiles);
+    let problems = resolver.check(recipe, &known);
+    let mut resolved = resolver.resolve(recipe);
     resolved.problems = problems;
     Ok(RecipeShow {
         valid: resolved.problems.is_empty(),
@@ -220,8 +222,7 @@ pub fn validate_recipes(
     };
     let orch = orch.unwrap_or_else(|| OrchDir::of_repo(&scope.cwd));
     let known = service.known(scope)?;
-    let profiles = service.profiles()?;
-    let skills = skill_contexts(&orch);
+    let resolver = Resolver::new(service, scope, &orch, service.profiles()?);
     let repo = service.repository(scope).ok();
     let plugins = service.plugins(repo.as_deref())?;
     let cwd = repo.unwrap_or_else(|| scope.cwd.clone());
@@ -229,11 +230,11 @@ pub fn validate_recipes(
         .into_iter()
         .map(|(target, recipe)| match recipe {
             Ok(recipe) => {
-                let mut problems = check(&recipe, &known, &profiles, &skills);
+                let mut problems = resolver.check(&recipe, &known);
                 if problems.is_empty() {
                     // What only the providers can tell: options they refuse, a capability
                     // a stage asks for that its provider lacks.
-                    let resolved = recipe.resolve_with(&profiles, &skills);
+                    let resolved = resolver.resolve(&recipe);
                     problems = codecafe_runner::check::provider_problems(&resolved, &plugins, &cwd);
                 }
                 RecipeCheck {
@@ -289,32 +290,64 @@ fn target_recipe(
     }
 }
 
-/// Each skill's `context`, for resolving recipes (none when the skills cannot be read).
-fn skill_contexts(orch: &OrchDir) -> impl Fn(&str) -> Option<SessionContext> {
-    let skills = SkillCatalog::load(orch).ok();
-    move |id| {
-        let skill = skills.as_ref()?.get(id)?;
-        Some(match skill.context {
-            SkillContext::Fork => SessionContext::Fork,
-            SkillContext::Inherit => SessionContext::Inherit,
-        })
-    }
+/// What resolving a cafe's recipes takes besides the recipe: the profiles, the skills'
+/// `context`, the roles' and the cafe's default permissions.
+struct Resolver {
+    profiles: Profiles,
+    skills: Option<SkillCatalog>,
+    roles: Option<RoleCatalog>,
+    cafe: CafePermissions,
 }
 
-/// Every problem of `recipe`: its own, the names `known` lacks, and the ones only `profiles`
-/// brings out, by position.
-fn check(
-    recipe: &Recipe,
-    known: &Known,
-    profiles: &Profiles,
-    skills: &dyn Fn(&str) -> Option<SessionContext>,
-) -> Vec<Problem> {
-    let mut problems = match recipe.validate(known) {
-        Ok(()) => Vec::new(),
-        Err(CatalogError::Invalid { problems }) => problems,
-        Err(other) => vec![Problem::in_file("", other.to_string())],
-    };
-    problems.extend(recipe.resolve_with(profiles, skills).problems);
-    problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
-    problems
+impl Resolver {
+    /// Reads the skills and roles of `orch` (none when they cannot be read: their problems
+    /// are reported elsewhere) and the settings of the scope's cafe.
+    fn new(service: &Service, scope: &Scope, orch: &OrchDir, profiles: Profiles) -> Self {
+        let cafe =
+            service
+                .cafe(scope)
+                .ok()
+                .flatten()
+                .map_or_else(CafePermissions::default, |cafe| CafePermissions {
+                    default: cafe.settings.permissions,
+                    ceiling: cafe.settings.permissions_ceiling,
+                });
+        Self {
+            profiles,
+            skills: SkillCatalog::load(orch).ok(),
+            roles: RoleCatalog::load(orch).ok(),
+            cafe,
+        }
+    }
+
+    /// `recipe` with every default filled in.
+    fn resolve(&self, recipe: &Recipe) -> ResolvedRecipe {
+        let skill_context = |id: &str| {
+            let skill = self.skills.as_ref()?.get(id)?;
+            Some(match skill.context {
+                SkillContext::Fork => SessionContext::Fork,
+                SkillContext::Inherit => SessionContext::Inherit,
+            })
+        };
+        let role_permissions = |id: &str| self.roles.as_ref()?.get(id)?.permissions;
+        let defaults = PolicyDefaults {
+            role_permissions: &role_permissions,
+            cafe: self.cafe.default,
+            ceiling: self.cafe.ceiling,
+        };
+        recipe.resolve_for(&self.profiles, &skill_context, &defaults)
+    }
+
+    /// Every problem of `recipe`: its own, the names `known` lacks, and the ones only the
+    /// profiles and the cafe's settings bring out, by position.
+    fn check(&self, recipe: &Recipe, known: &Known) -> Vec<Problem> {
+        let mut problems = match recipe.validate(known) {
+            Ok(()) => Vec::new(),
+            Err(CatalogError::Invalid { problems }) => problems,
+            Err(other) => vec![Problem::in_file("", other.to_string())],
+        };
+        problems.extend(self.resolve(recipe).problems);
+        problems.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
+        problems
+    }
 }

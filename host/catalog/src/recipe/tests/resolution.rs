@@ -103,8 +103,7 @@ workflow:
 code:
   role: coder
   model: sonnet
-  permission_mode: plan
-  options: { max_turns: 5 }
+  options: { max_turns: 5, effort: high }
 ";
     let profile = profiles(
         "default",
@@ -112,10 +111,7 @@ code:
             "coder",
             "claude-code",
             Some("opus"),
-            &[
-                ("permission_mode", json!("acceptEdits")),
-                ("add_dirs", json!(["/tmp"])),
-            ],
+            &[("effort", json!("low")), ("add_dirs", json!(["/tmp"]))],
         )],
     );
     let stage = recipe(text).resolve(&profile).stages.remove(0);
@@ -134,8 +130,8 @@ code:
                 "add_dirs".to_owned(),
                 r#"["/tmp"]=profile:default"#.to_owned()
             ),
+            ("effort".to_owned(), r#""high"=stage"#.to_owned()),
             ("max_turns".to_owned(), "5=stage".to_owned()),
-            ("permission_mode".to_owned(), r#""plan"=stage"#.to_owned()),
         ]
     );
     let json = serde_json::to_value(&stage).expect("serializes");
