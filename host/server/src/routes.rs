@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 
-use crate::api::{cafes, catalog, events, orders, runs, system};
+use crate::api::{cafes, catalog, events, orders, plan, runs, system};
 use crate::error::ServerError;
 use crate::server::Shared;
 use crate::web;
@@ -117,6 +117,7 @@ fn build() -> Builder {
         .add("POST", "/api/orders/{id}/merge", orders::merge)
         .add("GET", "/api/orders/{id}/diff", orders::diff)
         .add("GET", "/api/orders/{id}/log", orders::log)
+        .add("GET", "/api/orders/{id}/plan", plan::plan)
         .add("GET", "/api/orders/{id}/events", events::order_events)
         .add("GET", "/api/events", events::all_events)
 }

@@ -2,6 +2,23 @@
 //! nothing fetched at run time): `GET /` serves `index.html`, `GET /assets/<name>` the others
 //! listed in [`ASSETS`]. Add a file there and to the list.
 //!
+//! The page is plain HTML, CSS and JavaScript modules (`app.js` imports the others):
+//!
+//! | file | what |
+//! |---|---|
+//! | `app.js` | entry: the login check, the hash routes (`#/`, `#/cafe/<id>`, `#/new`, `#/orders/<id>`) |
+//! | `api.js` | JSON requests, live event streams resumed with `Last-Event-ID` / `?after=` |
+//! | `state.js` | cafes, orders and status shared by the views, kept live by `GET /api/events` |
+//! | `dom.js` | building elements (text only, never markup) and formatting |
+//! | `dashboard.js` | cafes and orders with their live status; registering a repository |
+//! | `neworder.js` | the form that creates (and runs) an order |
+//! | `order.js` | the order page: state, stages, events, tokens and cost, diff, actions |
+//! | `model.js` | an order's stages and costs as its events tell them |
+//! | `graph.js` | the stage graph (groups side by side, dependency lines, live states) |
+//! | `log.js` | the live event log of the order's stages |
+//! | `actions.js` | answer, budget, run, cancel, resume, retry, follow-up, merge |
+//! | `diff.js` | the branch's changes |
+//!
 //! `GET /?token=<token>` is the login: the right token sets the cookie and redirects to `/`
 //! without it (so it stays out of the history); a wrong one is refused. Pages may load only
 //! this server's own scripts and styles, and no other site may frame them.
@@ -20,13 +37,31 @@ use crate::server::Shared;
 /// The page.
 const INDEX: &str = include_str!("../web/index.html");
 
+/// A JavaScript module of the page, `(name, content type, content)` for [`ASSETS`].
+macro_rules! js {
+    ($name:literal) => {
+        (
+            $name,
+            "text/javascript; charset=utf-8",
+            include_bytes!(concat!("../web/", $name)),
+        )
+    };
+}
+
 /// The page's files: name under `/assets/`, content type, content.
 pub const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../web/app.js"),
-    ),
+    js!("app.js"),
+    js!("api.js"),
+    js!("state.js"),
+    js!("dom.js"),
+    js!("dashboard.js"),
+    js!("neworder.js"),
+    js!("order.js"),
+    js!("model.js"),
+    js!("graph.js"),
+    js!("log.js"),
+    js!("actions.js"),
+    js!("diff.js"),
     (
         "style.css",
         "text/css; charset=utf-8",

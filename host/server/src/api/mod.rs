@@ -7,6 +7,7 @@
 //! | [`cafes`] | `/api/cafes…`: register, list, show, update, delete, last accessed, trust |
 //! | [`catalog`] | `/api/cafes/{cafe}/recipes…`, `/skills…`, `/roles…` |
 //! | [`orders`] | `/api/orders…`: create, list, show, delete, diff, merge, cancel, log |
+//! | [`plan`] | `/api/orders/{id}/plan`: an order's stage graph |
 //! | [`runs`] | `/api/orders/…/execute`, `input`, `retry`, `resume`, `followup`, `/api/orders/run` |
 //! | [`events`] | `/api/orders/{id}/events`, `/api/events`: server-sent events |
 //! | [`system`] | `/api/status`, `/api/settings…`, `/api/server`, `/api/openapi.json` |
@@ -15,6 +16,7 @@ pub mod cafes;
 pub mod catalog;
 pub mod events;
 pub mod orders;
+pub mod plan;
 pub mod runs;
 pub mod system;
 
