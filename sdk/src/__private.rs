@@ -107,6 +107,7 @@ mod wasm {
                 wit::ApprovalDecision::Allow => sdk::ApprovalDecision::Allow,
                 wit::ApprovalDecision::AllowAlways => sdk::ApprovalDecision::AllowAlways,
                 wit::ApprovalDecision::Deny => sdk::ApprovalDecision::Deny,
+                wit::ApprovalDecision::Defer => sdk::ApprovalDecision::Defer,
             };
             T::with(|p| p.encode_approval(&request_id, decision, reason.as_deref()))
                 .map_err(adapter_error_to_wit)
@@ -291,6 +292,7 @@ mod wasm {
                 tool: a.tool,
                 input: a.input,
                 description: a.description,
+                rule: a.rule,
             }),
             E::ToolDenied(d) => wit::AgentEvent::ToolDenied(wit::ToolDenial {
                 id: d.id,

@@ -592,6 +592,10 @@ pub struct ApprovalRequest {
     pub input: String,
     /// Why it needs approval, for the user.
     pub description: String,
+    /// The rule the agent proposes for allowing calls like this one for the rest of the order
+    /// (`Tool` or `Tool(content)`, e.g. `Bash(cargo test:*)`), when it proposes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// One normalized event from an agent's output.
@@ -752,6 +756,9 @@ pub enum ApprovalDecision {
     AllowAlways,
     /// Refuse the call.
     Deny,
+    /// Neither: end the agent's turn without running the call; the user decides later and
+    /// the host continues the session with the decision.
+    Defer,
 }
 
 /// An expected failure of an adapter call other than building the command.

@@ -78,8 +78,9 @@ pub struct StatusArgs {
     json: bool,
 }
 
-/// Continues order `id` in the foreground through `step`, printing its events.
-fn continued(
+/// Continues order `id` in the foreground through `step`, printing its events; an approval
+/// it stops at is asked in place on a terminal.
+pub(crate) fn continued(
     service: &Service,
     id: &str,
     json: bool,
@@ -92,6 +93,7 @@ fn continued(
     let outcome = step(&mut |event| printer.event(event))
         .with_context(|| format!("order {short} could not continue"))?;
     drop(printer);
+    let outcome = crate::approve_cmd::decide_in_place(service, &short, outcome, json, token)?;
     Ok(finish(&outcome, token))
 }
 

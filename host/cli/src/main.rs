@@ -10,6 +10,7 @@
 //! doctor` exits 5 when it finds a problem; 128 + the signal when SIGTERM (143) or SIGHUP (129)
 //! stopped a run: its agents were stopped and `order resume` continues it.
 
+mod approve_cmd;
 mod cafe_cmd;
 mod config_cmd;
 mod control_cmd;

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use codecafe_service::orders::{self, ListRequest, NewOrderRequest, RemovalReport};
 use codecafe_service::{CancelToken, OrderStatus, Scope, Service};
 
+use crate::approve_cmd;
 use crate::control_cmd;
 use crate::output::{print_json, print_table};
 use crate::run_cmd;
@@ -56,6 +57,11 @@ pub enum OrderCommand {
     Logs(run_cmd::LogsArgs),
     /// Answer an order awaiting input and continue it in the foreground.
     Input(control_cmd::InputArgs),
+    /// Allow the tool call an order waits on and continue it in the foreground.
+    Approve(approve_cmd::ApproveArgs),
+    /// Refuse the tool call an order waits on (the agent hears why and carries on) and
+    /// continue it in the foreground.
+    Deny(approve_cmd::DenyArgs),
     /// Cancel an order: ask the process running it, or record it cancelled.
     Cancel(control_cmd::CancelArgs),
     /// Run a failed or cancelled order again in the foreground.
@@ -149,6 +155,8 @@ pub fn run(command: OrderCommand, service: &Service, token: &CancelToken) -> Res
         OrderCommand::Run(args) => run_cmd::order_run(service, &args, token),
         OrderCommand::Logs(args) => run_cmd::logs(service, &args, token),
         OrderCommand::Input(args) => control_cmd::input(service, &args, token),
+        OrderCommand::Approve(args) => approve_cmd::approve(service, &args, token),
+        OrderCommand::Deny(args) => approve_cmd::deny(service, &args, token),
         OrderCommand::Cancel(args) => control_cmd::cancel(service, &args),
         OrderCommand::Retry(args) => control_cmd::retry(service, &args, token),
         OrderCommand::Resume(args) => control_cmd::resume(service, &args, token),

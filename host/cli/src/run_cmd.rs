@@ -161,7 +161,7 @@ pub fn run(service: &Service, args: &RunArgs, token: &CancelToken) -> Result<Exi
     }
     // Made once the order exists (it needs the order's id); the event callback then uses it.
     let printer: std::cell::RefCell<Option<Printer>> = std::cell::RefCell::new(None);
-    let (_, outcome) = execute::run(
+    let (created, outcome) = execute::run(
         service,
         &request,
         token,
@@ -186,6 +186,13 @@ pub fn run(service: &Service, args: &RunArgs, token: &CancelToken) -> Result<Exi
         },
     )?;
     drop(printer);
+    let outcome = crate::approve_cmd::decide_in_place(
+        service,
+        &created.order.short_id(),
+        outcome,
+        args.json,
+        token,
+    )?;
     Ok(finish(&outcome, token))
 }
 
@@ -226,6 +233,8 @@ pub fn order_run(service: &Service, args: &OrderRunArgs, token: &CancelToken) ->
     )
     .with_context(|| format!("order {} could not run", order.short_id()))?;
     drop(printer);
+    let outcome =
+        crate::approve_cmd::decide_in_place(service, &order.short_id(), outcome, args.json, token)?;
     Ok(finish(&outcome, token))
 }
 
@@ -252,6 +261,8 @@ pub fn followup(service: &Service, args: &FollowupArgs, token: &CancelToken) -> 
     )
     .with_context(|| format!("order {} could not run a follow-up", order.short_id()))?;
     drop(printer);
+    let outcome =
+        crate::approve_cmd::decide_in_place(service, &order.short_id(), outcome, args.json, token)?;
     Ok(finish(&outcome, token))
 }
 

@@ -136,14 +136,6 @@ macro_rules! shared_conversions {
             }
         }
 
-        pub(crate) fn decision_to_wit(d: sdk::ApprovalDecision) -> wit::ApprovalDecision {
-            match d {
-                sdk::ApprovalDecision::Allow => wit::ApprovalDecision::Allow,
-                sdk::ApprovalDecision::AllowAlways => wit::ApprovalDecision::AllowAlways,
-                sdk::ApprovalDecision::Deny => wit::ApprovalDecision::Deny,
-            }
-        }
-
         pub(crate) fn screen_from_wit(s: wit::ScreenState) -> sdk::ScreenState {
             match s {
                 wit::ScreenState::Idle => sdk::ScreenState::Idle,
@@ -190,12 +182,6 @@ macro_rules! shared_conversions {
                     is_error: r.is_error,
                 }),
                 wit::AgentEvent::Error(message) => E::Error { message },
-                wit::AgentEvent::ApprovalRequest(a) => E::ApprovalRequest(sdk::ApprovalRequest {
-                    id: a.id,
-                    tool: a.tool,
-                    input: a.input,
-                    description: a.description,
-                }),
                 wit::AgentEvent::Log(text) => E::Log { text },
                 wit::AgentEvent::Other(o) => E::Other {
                     kind: o.kind,
@@ -278,8 +264,26 @@ pub(crate) mod v2 {
                 input: d.input,
                 reason: d.reason,
             }),
+            Err(wit::AgentEvent::ApprovalRequest(a)) => {
+                sdk::AgentEvent::ApprovalRequest(sdk::ApprovalRequest {
+                    id: a.id,
+                    tool: a.tool,
+                    input: a.input,
+                    description: a.description,
+                    rule: a.rule,
+                })
+            }
             // Every other case is shared.
             Err(_) => sdk::AgentEvent::other("unknown", "{}"),
+        }
+    }
+
+    pub(crate) fn decision_to_wit(d: sdk::ApprovalDecision) -> wit::ApprovalDecision {
+        match d {
+            sdk::ApprovalDecision::Allow => wit::ApprovalDecision::Allow,
+            sdk::ApprovalDecision::AllowAlways => wit::ApprovalDecision::AllowAlways,
+            sdk::ApprovalDecision::Deny => wit::ApprovalDecision::Deny,
+            sdk::ApprovalDecision::Defer => wit::ApprovalDecision::Defer,
         }
     }
 }
@@ -320,8 +324,28 @@ pub(crate) mod v1 {
         match shared_event_from_wit(e) {
             Ok(event) => event,
             Err(wit::AgentEvent::Usage(u)) => sdk::AgentEvent::Usage(usage_counts!(u)),
+            Err(wit::AgentEvent::ApprovalRequest(a)) => {
+                sdk::AgentEvent::ApprovalRequest(sdk::ApprovalRequest {
+                    id: a.id,
+                    tool: a.tool,
+                    input: a.input,
+                    description: a.description,
+                    rule: None,
+                })
+            }
             // Every other case is shared.
             Err(_) => sdk::AgentEvent::other("unknown", "{}"),
+        }
+    }
+
+    /// 0.1 has no `defer`: the call is refused (the user decides later all the same).
+    pub(crate) fn decision_to_wit(d: sdk::ApprovalDecision) -> wit::ApprovalDecision {
+        match d {
+            sdk::ApprovalDecision::Allow => wit::ApprovalDecision::Allow,
+            sdk::ApprovalDecision::AllowAlways => wit::ApprovalDecision::AllowAlways,
+            sdk::ApprovalDecision::Deny | sdk::ApprovalDecision::Defer => {
+                wit::ApprovalDecision::Deny
+            }
         }
     }
 }
@@ -344,7 +368,11 @@ pub(crate) fn batch_size(b: &sdk::OutputBatch) -> usize {
             E::Usage(_) => 40,
             E::FinalResult(r) => r.text.len(),
             E::ApprovalRequest(a) => {
-                a.id.len() + a.tool.len() + a.input.len() + a.description.len()
+                a.id.len()
+                    + a.tool.len()
+                    + a.input.len()
+                    + a.description.len()
+                    + a.rule.as_ref().map_or(0, String::len)
             }
             E::ToolDenied(d) => d.id.len() + d.tool.len() + d.input.len() + d.reason.len(),
             E::Other { kind, data } => kind.len() + data.len(),

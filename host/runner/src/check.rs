@@ -37,6 +37,12 @@ pub fn provider_problems(recipe: &ResolvedRecipe, plugins: &Registry, cwd: &Path
         if let Some(problem) = fork_problem(spec, plugin.info()) {
             problems.push(at(problem));
         }
+        if let Some(problem) = approvals_problem(spec, plugin.info()) {
+            problems.push(at(problem).hint(
+                "write `approvals: deny` (requests beyond `permissions` are refused and \
+                 reported), or give the stage a provider that asks (claude-code)",
+            ));
+        }
         let invocation = Invocation {
             prompt: DRY_PROMPT.to_owned(),
             working_dir: cwd.to_string_lossy().into_owned(),
@@ -63,6 +69,18 @@ pub fn provider_problems(recipe: &ResolvedRecipe, plugins: &Registry, cwd: &Path
         }
     }
     problems
+}
+
+/// A stage with `approvals: ask` whose provider has no channel to ask over: nobody would
+/// ever be asked.
+fn approvals_problem(spec: &StageSpec, info: &PluginInfo) -> Option<String> {
+    let can_ask = matches!(info, PluginInfo::Provider(p) if p.capabilities.approvals);
+    (spec.approvals.value == codecafe_catalog::recipe::Approvals::Ask && !can_ask).then(|| {
+        format!(
+            "stage `{}` has `approvals: ask`, but provider `{}` cannot ask for approvals",
+            spec.id, spec.provider.value
+        )
+    })
 }
 
 /// A stage that says `context: fork` itself, after one stage of the same provider, whose

@@ -84,6 +84,43 @@ pub enum RunnerError {
         /// The recipe's stages now.
         now: Vec<String>,
     },
+    /// An answer was given to an order that waits for a decision on a tool call.
+    #[error(
+        "order {order} waits for your decision on a tool call ({pending}): approve it with \
+         `codecafe order approve {order}` or refuse it with `codecafe order deny {order} --reason \
+         \"…\"`"
+    )]
+    AwaitsApproval {
+        /// The order's short id.
+        order: String,
+        /// The pending approval, `<id> <summary>`.
+        pending: String,
+    },
+    /// Several approvals are pending and none was named.
+    #[error(
+        "order {order} has {} pending approvals; name one (`codecafe order approve {order} <id>`): {}",
+        pending.len(),
+        pending.join("; ")
+    )]
+    SeveralApprovals {
+        /// The order's short id.
+        order: String,
+        /// Each pending approval, `<id> <summary>`.
+        pending: Vec<String>,
+    },
+    /// The approval named is pending but the order waits on another one first.
+    #[error(
+        "order {order} decides approval {first} first (its stage waits on it); approval {named} \
+         comes after"
+    )]
+    ApprovalOutOfTurn {
+        /// The order's short id.
+        order: String,
+        /// The approval the order waits on.
+        first: i64,
+        /// The approval named.
+        named: i64,
+    },
     /// An answer was given to an order paused at its budget.
     #[error(
         "order {order} is paused at its budget (${spent:.2} spent): raise it with `codecafe order \

@@ -23,6 +23,7 @@
 //! - [`groups`]: the process groups of running agents, recorded for other processes.
 //! - [`outcome`]: [`RunOutcome`]; [`error`]: [`RunnerError`].
 
+mod approvals;
 pub mod check;
 pub mod control;
 pub mod denials;

@@ -28,6 +28,9 @@ pub enum RunOutcome {
         stage: Option<String>,
         /// Its questions.
         questions: Vec<String>,
+        /// The tool call that waits for the user's decision, when that is what it waits for
+        /// (`order approve` / `order deny`).
+        approval: Option<codecafe_store::Approval>,
     },
     /// The order was cancelled.
     Cancelled,

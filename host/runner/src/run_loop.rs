@@ -34,7 +34,8 @@ use codecafe_store::event::{
     SignalRecord, StageCompleted, StageFailed, StageRef, StageStarted, Warning,
 };
 use codecafe_store::{
-    Event, NewStageRun, Order, Question, QuestionKind, StageRunUpdate, StatusChange, Store,
+    Approval, Event, NewStageRun, Order, Question, QuestionKind, StageRunUpdate, StatusChange,
+    Store,
 };
 
 use crate::error::RunnerError;
@@ -132,6 +133,7 @@ pub(crate) fn drive(
         outputs,
         sessions,
         questions: runner.store.questions(order.id)?,
+        approvals: runner.store.approvals(order.id)?,
         backoffs: Vec::new(),
         active: 0,
         outcome: None,
@@ -247,6 +249,8 @@ struct Loop<'r, 'a> {
     outputs: HashMap<String, String>,
     sessions: HashMap<String, Recorded>,
     questions: Vec<Question>,
+    /// The order's approvals: the decided ones answer repeated requests.
+    approvals: Vec<Approval>,
     backoffs: Vec<(String, Instant)>,
     active: usize,
     outcome: Option<RunOutcome>,
@@ -329,7 +333,19 @@ impl<'r, 'a> Loop<'r, 'a> {
                 Ok(None)
             }
             EngineCommand::AwaitInput { reason } => {
+                let approval = match &reason {
+                    AwaitReason::Questions { stage, .. } => self
+                        .approvals
+                        .iter()
+                        .rev()
+                        .find(|a| &a.stage == stage && a.is_pending())
+                        .cloned(),
+                    AwaitReason::Budget { .. } => None,
+                };
                 let (stage, kind) = match &reason {
+                    AwaitReason::Questions { stage, .. } if approval.is_some() => {
+                        (Some(stage.clone()), QuestionKind::Approval)
+                    }
                     AwaitReason::Questions { stage, .. } => {
                         (Some(stage.clone()), QuestionKind::Questions)
                     }
@@ -338,15 +354,21 @@ impl<'r, 'a> Loop<'r, 'a> {
                 let (payload, outcome) = match reason {
                     AwaitReason::Questions { stage, questions } => (
                         AwaitingInput {
-                            reason: AwaitKind::Questions,
+                            reason: if approval.is_some() {
+                                AwaitKind::Approval
+                            } else {
+                                AwaitKind::Questions
+                            },
                             stage: Some(stage.clone()),
                             questions: questions.clone(),
                             spent_usd: None,
                             limit_usd: None,
+                            approval: approval.clone(),
                         },
                         RunOutcome::AwaitingInput {
                             stage: Some(stage),
                             questions,
+                            approval,
                         },
                     ),
                     AwaitReason::Budget {
@@ -364,10 +386,12 @@ impl<'r, 'a> Loop<'r, 'a> {
                                 questions: vec![question.clone()],
                                 spent_usd: Some(spent_usd),
                                 limit_usd: Some(limit_usd),
+                                approval: None,
                             },
                             RunOutcome::AwaitingInput {
                                 stage: None,
                                 questions: vec![question],
+                                approval: None,
                             },
                         )
                     }
@@ -445,6 +469,10 @@ impl<'r, 'a> Loop<'r, 'a> {
                         RunOutcome::Cancelled,
                     ),
                 };
+                if outcome == RunOutcome::Cancelled {
+                    // Nobody is left to decide them.
+                    self.store().withdraw_approvals(self.order.id)?;
+                }
                 self.event(body, emit)?;
                 self.outcome = Some(outcome);
                 Ok(None)
@@ -493,6 +521,10 @@ impl<'r, 'a> Loop<'r, 'a> {
         emit: &mut dyn FnMut(&Event),
     ) -> Result<Option<EngineEvent>, RunnerError> {
         match message {
+            WorkerMsg::Decided { decided } => {
+                self.event(EventBody::ApprovalDecided(decided), emit)?;
+                Ok(None)
+            }
             WorkerMsg::Spawned { stage, pgid } => {
                 if let Some(dir) = &self.runner.config.group_dir
                     && let Err(err) = crate::groups::record(dir, self.order.id, &stage, pgid)
@@ -576,6 +608,11 @@ impl<'r, 'a> Loop<'r, 'a> {
                 let outcome = result.outcome.clone();
                 if let StageOutcome::Failed { error } = &outcome {
                     tracing::info!(%stage, "stage failed: {}", abbreviate(error));
+                }
+                if let Some(request) = &result.approval {
+                    // Durable before the order says it waits: any later process can decide it.
+                    let approval = self.store().request_approval(self.order.id, request)?;
+                    self.approvals.push(approval);
                 }
                 self.stages.entry(stage.clone()).or_default().result = Some(result);
                 Ok(Some(EngineEvent::StageFinished { stage, outcome }))

@@ -16,8 +16,8 @@ use codecafe_engine::driver::{
 use codecafe_engine::{OrderAction, OrderStatus, StageStatus};
 use codecafe_plugin_host::registry::Registry;
 use codecafe_plugin_host::{PluginInfo, PluginKind};
-use codecafe_store::event::{EventBody, OrderCancelled, OrderQueued, Warning};
-use codecafe_store::{Claim, Event, Order, QuestionKind, StatusChange, Store};
+use codecafe_store::event::{ApprovalDecided, EventBody, OrderCancelled, OrderQueued, Warning};
+use codecafe_store::{Approval, Claim, Decision, Event, Order, QuestionKind, StatusChange, Store};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -53,6 +53,16 @@ pub enum Continuation {
     },
     /// The process running the order died or was stopped; go on from what was recorded.
     Resume,
+    /// The user's decision on the tool call the order waits on: the asking stage's agent
+    /// session continues with it (and repeats the call, answered from the record).
+    Approval {
+        /// The approval decided (default: the only one pending).
+        approval: Option<i64>,
+        /// Allow, allow always, or deny.
+        decision: Decision,
+        /// A deny's reason, for the agent.
+        reason: Option<String>,
+    },
 }
 
 /// How a runner behaves.
@@ -284,6 +294,40 @@ impl<'a> Runner<'a> {
                     EngineEvent::RetryRequested { from, fresh }
                 }
                 Continuation::Resume => EngineEvent::ResumeAfterCrash,
+                Continuation::Approval {
+                    approval,
+                    decision,
+                    reason,
+                } => {
+                    let pending = self.waiting_approval(&order, approval)?;
+                    let decided =
+                        self.store
+                            .decide_approval(id, pending.id, decision, reason.as_deref())?;
+                    let answer = match (decision, &decided.reason) {
+                        (Decision::Deny, Some(reason)) => format!("denied: {reason}"),
+                        (Decision::Deny, None) => "denied".to_owned(),
+                        (Decision::AllowAlways, _) => format!(
+                            "approved always: {}",
+                            decided.rule.as_deref().unwrap_or(&decided.tool)
+                        ),
+                        _ => "approved".to_owned(),
+                    };
+                    let event = self.store.append_event(
+                        id,
+                        &EventBody::ApprovalDecided(ApprovalDecided {
+                            approval_id: Some(decided.id),
+                            stage: decided.stage.clone(),
+                            tool: decided.tool.clone(),
+                            summary: decided.summary.clone(),
+                            decision,
+                            reason: decided.reason.clone(),
+                            from_record: false,
+                        }),
+                    )?;
+                    emit(&event);
+                    self.store.answer(id, &answer)?;
+                    EngineEvent::InputReceived { answer }
+                }
             };
             crate::run_loop::drive(self, &order, &prepared, run, first, emit)
         })
@@ -427,7 +471,29 @@ impl<'a> Runner<'a> {
         let budget = open
             .as_ref()
             .is_some_and(|q| q.kind == QuestionKind::Budget);
+        let approval = open
+            .as_ref()
+            .is_some_and(|q| q.kind == QuestionKind::Approval);
         match continuation {
+            Continuation::Input(_) | Continuation::Budget(_) if approval => {
+                let pending = self.waiting_approval(order, None)?;
+                Err(RunnerError::AwaitsApproval {
+                    order: order.short_id(),
+                    pending: format!("{} {}", pending.id, pending.summary),
+                })
+            }
+            Continuation::Approval { .. } if !approval => Err(RunnerError::NotRunnable {
+                order: order.short_id(),
+                status: order.status,
+                hint: if budget {
+                    "it is paused at its budget, not at a tool call: `order input <id> --budget \
+                     <usd>` raises it"
+                } else {
+                    "it waits for no approval; `order input <id> \"answer\"` answers its \
+                     questions"
+                }
+                .to_owned(),
+            }),
             Continuation::Input(_) if budget => Err(RunnerError::BudgetDecision {
                 order: order.short_id(),
                 spent: order.cost_usd,
@@ -447,6 +513,61 @@ impl<'a> Runner<'a> {
                 })
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The pending approval the order waits on: `named`, or the only one pending. Refused when
+    /// several are pending and none is named, or when the one named waits behind another.
+    fn waiting_approval(&self, order: &Order, named: Option<i64>) -> Result<Approval, RunnerError> {
+        let pending: Vec<Approval> = self
+            .store
+            .approvals(order.id)?
+            .into_iter()
+            .filter(Approval::is_pending)
+            .collect();
+        let listed = || {
+            pending
+                .iter()
+                .map(|a| format!("{} [{}] {}", a.id, a.stage, a.summary))
+                .collect::<Vec<_>>()
+        };
+        let open_stage = self
+            .store
+            .questions(order.id)?
+            .into_iter()
+            .rev()
+            .find(|q| q.answer.is_none() && q.kind == QuestionKind::Approval)
+            .and_then(|q| q.stage);
+        let first = pending
+            .iter()
+            .rev()
+            .find(|a| Some(&a.stage) == open_stage.as_ref());
+        match (named, first) {
+            (None, _) if pending.len() > 1 => Err(RunnerError::SeveralApprovals {
+                order: order.short_id(),
+                pending: listed(),
+            }),
+            (Some(named), Some(first)) if named != first.id => {
+                if pending.iter().any(|a| a.id == named) {
+                    Err(RunnerError::ApprovalOutOfTurn {
+                        order: order.short_id(),
+                        first: first.id,
+                        named,
+                    })
+                } else {
+                    Err(codecafe_store::StoreError::NoPendingApproval {
+                        order: order.short_id(),
+                        approval: named,
+                        pending: pending.iter().map(|a| a.id.to_string()).collect(),
+                    }
+                    .into())
+                }
+            }
+            (_, Some(first)) => Ok(first.clone()),
+            (_, None) => Err(RunnerError::Internal(format!(
+                "order {} waits for an approval but none is pending",
+                order.short_id()
+            ))),
         }
     }
 

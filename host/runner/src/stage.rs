@@ -12,8 +12,11 @@ use codecafe_catalog::recipe::{OnDenied, Permissions};
 use codecafe_engine::driver::{Signal, StageOutcome};
 use codecafe_plugin_host::LoadedPlugin;
 use codecafe_sdk::{
-    AgentEvent, Invocation, LineFramer, NextAction, OutputBatch, StageContext, Stream, ToolDenial,
+    AgentEvent, ApprovalDecision, Invocation, LineFramer, NextAction, OutputBatch, StageContext,
+    Stream, ToolDenial,
 };
+use codecafe_store::event::ApprovalDecided;
+use codecafe_store::{Approval, NewApproval};
 use codecafe_terminals::{AgentProcess, Output};
 use uuid::Uuid;
 
@@ -28,6 +31,8 @@ const TICK: Duration = Duration::from_millis(50);
 const DRAIN: Duration = Duration::from_secs(2);
 /// SIGTERM → SIGKILL grace when stopping an agent.
 const GRACE: Duration = Duration::from_secs(2);
+/// How long an agent may take to end its turn after a call was deferred to the user.
+const DEFER_GRACE: Duration = Duration::from_secs(15);
 
 /// Everything a worker needs for one attempt.
 pub(crate) struct StageJob<'p> {
@@ -47,6 +52,10 @@ pub(crate) struct StageJob<'p> {
     pub permissions: Permissions,
     /// What a denied tool call does to the stage.
     pub on_denied: OnDenied,
+    /// Whether a request beyond the stage's level goes to the user (`approvals: ask`).
+    pub ask: bool,
+    /// The order's decided approvals, which answer repeated requests.
+    pub decisions: Vec<Approval>,
 }
 
 /// What a worker reports.
@@ -58,6 +67,8 @@ pub(crate) enum WorkerMsg {
         stage: String,
         events: Vec<AgentEvent>,
     },
+    /// A request was answered from the record of an earlier decision.
+    Decided { decided: ApprovalDecided },
     /// The attempt is over (lease returned, process gone).
     Finished { stage: String, result: StageResult },
 }
@@ -69,17 +80,26 @@ pub(crate) struct StageResult {
     pub exit_code: Option<i32>,
     /// Tool calls the agent was refused, each once.
     pub denials: Vec<ToolDenial>,
+    /// The tool call that waits for the user's decision (the stage then awaits input).
+    pub approval: Option<NewApproval>,
+}
+
+impl StageResult {
+    fn ended(outcome: StageOutcome) -> Self {
+        Self {
+            outcome,
+            output: String::new(),
+            exit_code: None,
+            denials: Vec::new(),
+            approval: None,
+        }
+    }
 }
 
 fn failed(error: impl Into<String>) -> StageResult {
-    StageResult {
-        outcome: StageOutcome::Failed {
-            error: error.into(),
-        },
-        output: String::new(),
-        exit_code: None,
-        denials: Vec::new(),
-    }
+    StageResult::ended(StageOutcome::Failed {
+        error: error.into(),
+    })
 }
 
 /// Runs the attempt to its end and reports it, also when it panics (as a failure).
@@ -130,7 +150,7 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
     let ended = stream(job, &mut process, &mut session, &mut collector, tx);
     let status = match ended {
         Ended::Exited(status) => Some(status),
-        Ended::TimedOut | Ended::Cancelled => process.terminate(GRACE).ok(),
+        Ended::TimedOut | Ended::Cancelled | Ended::Deferred => process.terminate(GRACE).ok(),
     };
     drop(process);
     drop(lease);
@@ -147,12 +167,28 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
                 output: collector.final_text(),
                 exit_code,
                 denials,
+                approval: None,
             };
         }
         Ended::Cancelled => return cancelled(),
-        Ended::Exited(_) => {}
+        Ended::Exited(_) | Ended::Deferred => {}
     }
     let output = collector.final_text();
+    if let Some(approval) = collector.pending.take() {
+        // The turn ended on purpose: the order awaits the user's decision, then continues it.
+        let question = format!("Approve {}?", approval.summary);
+        return StageResult {
+            outcome: StageOutcome::Succeeded {
+                signals: vec![Signal::AwaitUser {
+                    questions: vec![question],
+                }],
+            },
+            output,
+            exit_code,
+            denials,
+            approval: Some(approval),
+        };
+    }
     let error = match (status, &collector.plugin_error, &collector.final_error) {
         (_, Some(err), _) => Some(format!("provider `{}`: {err}", job.provider.id())),
         (Some(status), _, _) if !status.success() => Some(match &collector.last_error {
@@ -170,6 +206,7 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
             output,
             exit_code,
             denials,
+            approval: None,
         };
     }
     let outcome = match read_signals(job, &output) {
@@ -181,16 +218,12 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
         output,
         exit_code,
         denials,
+        approval: None,
     }
 }
 
 fn cancelled() -> StageResult {
-    StageResult {
-        outcome: StageOutcome::Cancelled,
-        output: String::new(),
-        exit_code: None,
-        denials: Vec::new(),
-    }
+    StageResult::ended(StageOutcome::Cancelled)
 }
 
 /// Why the output loop stopped.
@@ -198,6 +231,8 @@ enum Ended {
     Exited(codecafe_terminals::ExitStatus),
     TimedOut,
     Cancelled,
+    /// A call was deferred to the user and the agent did not end its turn in time.
+    Deferred,
 }
 
 /// Reads the agent's output until it exits, times out or is cancelled; every read's complete
@@ -222,6 +257,13 @@ fn stream(
         let now = Instant::now();
         if exited.is_none() && now >= deadline {
             return Ended::TimedOut;
+        }
+        if exited.is_none()
+            && collector
+                .deferred_at
+                .is_some_and(|at| now.duration_since(at) >= DEFER_GRACE)
+        {
+            return Ended::Deferred;
         }
         if let Some((status, at)) = exited
             && (finished_output || now.duration_since(at) >= DRAIN)
@@ -289,10 +331,78 @@ fn feed(
     tx: &Sender<WorkerMsg>,
 ) {
     match session.parse_output(source, &lines.join("\n")) {
-        Ok(batch) => collector.take(job, batch, Some(process), tx),
+        Ok(mut batch) => {
+            answer_approvals(job, session, collector, &mut batch, tx);
+            collector.take(job, batch, Some(process), tx);
+        }
         Err(err) => {
             tracing::warn!(stage = %job.stage, %err, "provider could not parse output");
             collector.plugin_error.get_or_insert(err.to_string());
+        }
+    }
+}
+
+/// Answers the batch's approval requests: from the order's record when a decision matches,
+/// refused when the stage does not ask the user, else deferred to the user (the first such
+/// call is the stage's pending approval). The answers join the batch's replies.
+fn answer_approvals(
+    job: &StageJob<'_>,
+    session: &mut codecafe_plugin_host::ProviderSession,
+    collector: &mut Collector,
+    batch: &mut OutputBatch,
+    tx: &Sender<WorkerMsg>,
+) {
+    for event in &batch.events {
+        let AgentEvent::ApprovalRequest(request) = event else {
+            continue;
+        };
+        let (decision, reason) = if let Some(record) =
+            crate::approvals::recorded(&job.decisions, request)
+        {
+            let decided = ApprovalDecided {
+                approval_id: None,
+                stage: job.stage.clone(),
+                tool: request.tool.clone(),
+                summary: crate::approvals::new_approval(&job.stage, request).summary,
+                decision: record.decision.unwrap_or(codecafe_store::Decision::Deny),
+                reason: record.reason.clone(),
+                from_record: true,
+            };
+            let _ = tx.send(WorkerMsg::Decided { decided });
+            let reason = record
+                .reason
+                .as_deref()
+                .map(|r| format!("The user denied this call earlier: {r}"));
+            (
+                crate::approvals::answer(record.decision.unwrap_or(codecafe_store::Decision::Deny)),
+                reason,
+            )
+        } else if !job.ask {
+            (
+                ApprovalDecision::Deny,
+                Some(format!(
+                    "beyond the stage's `permissions: {}` and the stage asks nobody (`approvals: deny`)",
+                    job.permissions.name()
+                )),
+            )
+        } else {
+            collector
+                .pending
+                .get_or_insert_with(|| crate::approvals::new_approval(&job.stage, request));
+            collector.deferred_at.get_or_insert_with(Instant::now);
+            (ApprovalDecision::Defer, None)
+        };
+        match session.encode_approval(&request.id, decision, reason.as_deref()) {
+            Ok(Ok(reply)) => batch.replies.push(reply),
+            Ok(Err(refused)) => {
+                collector.plugin_error.get_or_insert(format!(
+                    "provider `{}` could not answer an approval request: {refused}",
+                    job.provider.id()
+                ));
+            }
+            Err(err) => {
+                collector.plugin_error.get_or_insert(err.to_string());
+            }
         }
     }
 }
@@ -306,6 +416,9 @@ struct Collector {
     last_error: Option<String>,
     plugin_error: Option<String>,
     denials: Denials,
+    /// The call deferred to the user, and when.
+    pending: Option<NewApproval>,
+    deferred_at: Option<Instant>,
 }
 
 impl Collector {

@@ -105,6 +105,8 @@ fn build() -> Builder {
         .add("DELETE", "/api/orders/{id}", orders::delete)
         .add("POST", "/api/orders/{id}/execute", runs::execute)
         .add("POST", "/api/orders/{id}/input", runs::input)
+        .add("POST", "/api/orders/{id}/approve", runs::approve)
+        .add("POST", "/api/orders/{id}/deny", runs::deny)
         .add("POST", "/api/orders/{id}/cancel", orders::cancel)
         .add("POST", "/api/orders/{id}/retry", runs::retry)
         .add("POST", "/api/orders/{id}/resume", runs::resume)

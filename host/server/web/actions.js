@@ -1,5 +1,5 @@
-// What the user can do with an order, as its status allows: answer its questions or raise its
-// budget (the "attention" panel), and run, cancel, resume, retry (failed stages, from a stage,
+// What the user can do with an order, as its status allows: answer its questions, decide the
+// tool call it waits on, or raise its budget (the "attention" panel), and run, cancel, resume, retry (failed stages, from a stage,
 // from the beginning), follow up, finish the follow-up, merge. Each form posts to the API and
 // says how it went; the order's events show the rest. Forms are rebuilt only when what the
 // order allows changes, so nothing typed is lost while events arrive.
@@ -84,6 +84,7 @@ export class Actions {
         message,
       );
     }
+    if (awaiting.approval) return this.approvalPanel(awaiting.approval, message);
     const questions = (open && open.questions) || awaiting.questions || [];
     const stage = (open && open.stage) || awaiting.stage;
     const answer = h("textarea", { id: "answer", rows: 3, required: true });
@@ -108,6 +109,28 @@ export class Actions {
         answer,
         h("div", { class: "buttons" }, button),
       ),
+      message,
+    );
+  }
+
+  /** The tool call the order waits on: what it would do, and approve / always / deny. */
+  approvalPanel(approval, message) {
+    const reason = h("input", { id: "deny-reason", type: "text", placeholder: "why (for the agent; optional)" });
+    const approve = h("button", { id: "approve", type: "button", class: "primary", text: "Approve" });
+    const always = h("button", { id: "approve-always", type: "button", text: `Always allow ${approval.rule || approval.tool}` });
+    const deny = h("button", { id: "deny", type: "button", class: "danger", text: "Deny" });
+    const decide = (button, action, body, done) => this.act(button, message, "continuing…", () => post(this.path(action), { approval: approval.id, ...body }), done);
+    approve.addEventListener("click", () => decide(approve, "approve", {}, "approved; the stage continues"));
+    always.addEventListener("click", () => decide(always, "approve", { always: true }, "approved for the rest of the order; the stage continues"));
+    deny.addEventListener("click", () => decide(deny, "deny", reason.value.trim() ? { reason: reason.value.trim() } : {}, "denied; the stage continues without it"));
+    return h(
+      "section",
+      { id: "question", class: "panel attention approval", "aria-labelledby": "question-title" },
+      h("h2", { id: "question-title", text: `Stage ${approval.stage} asks to run a tool` }),
+      h("p", { id: "approval-summary", class: "mono", text: approval.summary }),
+      approval.detail ? h("pre", { id: "approval-detail", class: "diff", text: approval.detail }) : null,
+      h("div", { class: "buttons" }, approve, always),
+      h("div", { class: "row" }, h("label", { for: "deny-reason", text: "Deny" }), reason, deny),
       message,
     );
   }

@@ -55,7 +55,7 @@ export const post = (path, body) => api("POST", path, body === undefined ? {} : 
 export const EVENT_KINDS = [
   "order:created", "order:queued", "order:started", "stage:started", "order:output",
   "stage:completed", "stage:failed", "stage:skipped", "stage:cancelled",
-  "order:awaiting-input", "order:completed", "order:failed", "order:cancelled",
+  "order:awaiting-input", "approval:decided", "order:completed", "order:failed", "order:cancelled",
   "order:interrupted", "order:cancel-requested", "order:warning", "order:merged",
   "order:followup-started", "order:followup-completed", "order:followup-failed",
   "order:followup-cancelled", "event:unreadable",

@@ -115,9 +115,12 @@ function stepEntry(event) {
     case "stage:cancelled":
       return ["cancelled", "", "step"];
     case "order:awaiting-input":
+      if (p.approval) return ["awaiting approval", `${p.approval.summary}${p.approval.detail ? "\n" + p.approval.detail : ""}`, "warn"];
       return p.reason === "budget"
         ? ["paused at its budget", `spent ${fmtUsd(p.spentUsd)} of ${fmtUsd(p.limitUsd)}`, "warn"]
         : ["awaiting input", (p.questions || []).join("\n"), "warn"];
+    case "approval:decided":
+      return [`${p.decision === "deny" || p.decision === "withdrawn" ? "denied" : "approved"}${p.fromRecord ? " (as decided before)" : ""}`, `${p.summary}${p.reason ? " — " + p.reason : ""}`, p.decision === "deny" ? "warn" : "ok"];
     case "order:completed":
       return ["order completed", [`cost ${fmtUsd(p.costUsd)}${p.costEstimated ? " (estimated)" : ""}`, (p.failedStages || []).length ? `failed stages: ${p.failedStages.join(", ")}` : null].filter(Boolean).join(" · "), "ok"];
     case "order:failed":

@@ -122,7 +122,8 @@ export class OrderModel {
     if (!["awaiting-input", "followup-awaiting-input"].includes(this.status)) this.awaiting = null;
     else if (!this.awaiting) {
       const open = [...this.questions].reverse().find((q) => q.answer === null || q.answer === undefined);
-      if (open) this.awaiting = { reason: open.kind === "budget" ? "budget" : "questions", stage: open.stage, questions: open.questions };
+      const approval = [...(details.approvals || [])].reverse().find((a) => !a.decision);
+      if (open) this.awaiting = { reason: open.kind, stage: open.stage, questions: open.questions, approval: open.kind === "approval" ? approval : undefined };
     }
   }
 

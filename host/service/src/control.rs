@@ -127,12 +127,15 @@ fn record_cancelled(service: &Service, store: &Store, order: &Order) -> Result<O
             cost_usd: order.cost_usd,
         })
     };
-    Ok(store
+    let cancelled = store
         .change_status(
             order.id,
             &StatusChange::new(OrderAction::Cancel).event(event),
         )?
-        .order)
+        .order;
+    // Nobody is left to decide them.
+    store.withdraw_approvals(order.id)?;
+    Ok(cancelled)
 }
 
 /// Whether the process holding `order`'s claim is alive: its heartbeat is recent and the

@@ -97,7 +97,8 @@ fn store_kind(err: &StoreError) -> ErrorKind {
         E::IllegalTransition { .. }
         | E::IllegalStageTransition { .. }
         | E::StillActive { .. }
-        | E::NoOpenQuestion { .. } => ErrorKind::WrongStatus,
+        | E::NoOpenQuestion { .. }
+        | E::NoPendingApproval { .. } => ErrorKind::WrongStatus,
         E::OrderExists { .. } | E::Claimed { .. } | E::NotClaimed { .. } => ErrorKind::Conflict,
         E::Busy { .. } => ErrorKind::Busy,
         E::BadValue { .. } => ErrorKind::BadInput,
@@ -117,7 +118,11 @@ fn runner_kind(err: &RunnerError) -> ErrorKind {
         ) => ErrorKind::WrongStatus,
         E::Engine(_) => ErrorKind::Invalid,
         E::Prompt(_) | E::UnknownStage { .. } | E::BudgetTooLow { .. } => ErrorKind::BadInput,
-        E::NotRunnable { .. } | E::BudgetDecision { .. } => ErrorKind::WrongStatus,
+        E::NotRunnable { .. }
+        | E::BudgetDecision { .. }
+        | E::AwaitsApproval { .. }
+        | E::ApprovalOutOfTurn { .. } => ErrorKind::WrongStatus,
+        E::SeveralApprovals { .. } => ErrorKind::Ambiguous,
         E::StagesChanged { .. } => ErrorKind::Conflict,
         E::Slot { .. } => ErrorKind::Busy,
         E::QueueTimeout { .. } => ErrorKind::Timeout,

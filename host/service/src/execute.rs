@@ -18,7 +18,7 @@ use codecafe_runner::{
     CafePermissions, CancelToken, Catalogs, Continuation, DryRun, Prepared, RunOutcome, Runner,
     RunnerConfig,
 };
-use codecafe_store::{Event, Order, OrderStatus, Store};
+use codecafe_store::{Decision, Event, Order, OrderStatus, Store};
 use serde_json::Value;
 
 use crate::control::holder_alive;
@@ -222,12 +222,28 @@ pub enum Reply {
     Answer(String),
     /// A new budget, in US dollars, for an order paused at its budget.
     Budget(f64),
+    /// Allow the tool call the order waits on (`always`: and calls matching its rule, for the
+    /// rest of the order).
+    Approve {
+        /// The approval (default: the only one pending).
+        approval: Option<i64>,
+        /// Allow calls matching its rule from now on.
+        always: bool,
+    },
+    /// Refuse the tool call the order waits on; the agent hears the reason and carries on.
+    Deny {
+        /// The approval (default: the only one pending).
+        approval: Option<i64>,
+        /// Why, for the agent.
+        reason: Option<String>,
+    },
 }
 
-/// Answers order `id`'s open questions (of a stage or a follow-up), or raises its budget when
-/// it is paused at it, and continues it: the asking stage continues its own agent session. An
-/// answer to a budget pause (and a budget for a question) is refused with the command to use;
-/// the order stays as it was.
+/// Answers order `id`'s open questions (of a stage or a follow-up), raises its budget when it
+/// is paused at it, or decides the tool call it waits on, and continues it: the asking stage
+/// continues its own agent session. A reply of the wrong kind (an answer to a budget pause or
+/// an approval, a decision for a question, …) is refused with the command to use; the order
+/// stays as it was.
 pub fn input(
     service: &Service,
     id: &str,
@@ -239,13 +255,35 @@ pub fn input(
     if !order.status.awaits_input() {
         return Err(wrong(
             &order,
-            "not awaiting input: `order input` answers an order whose stage asked a question \
-             or that reached its budget",
+            match reply {
+                Reply::Approve { .. } | Reply::Deny { .. } => {
+                    "not awaiting input: `order approve` / `order deny` decide a tool call an \
+                     order waits on"
+                }
+                _ => {
+                    "not awaiting input: `order input` answers an order whose stage asked a \
+                     question or that reached its budget"
+                }
+            },
         ));
     }
     let continuation = match reply {
         Reply::Answer(answer) => Continuation::Input(answer.clone()),
         Reply::Budget(limit) => Continuation::Budget(*limit),
+        Reply::Approve { approval, always } => Continuation::Approval {
+            approval: *approval,
+            decision: if *always {
+                Decision::AllowAlways
+            } else {
+                Decision::Allow
+            },
+            reason: None,
+        },
+        Reply::Deny { approval, reason } => Continuation::Approval {
+            approval: *approval,
+            decision: Decision::Deny,
+            reason: reason.clone().filter(|r| !r.trim().is_empty()),
+        },
     };
     continue_order(service, &order, continuation, token, emit)
 }

@@ -8,7 +8,8 @@ use std::time::Instant;
 use codecafe_sdk::{AgentEvent, Usage};
 
 use crate::Event;
-use crate::event::{AwaitKind, EventBody};
+use crate::event::{AwaitKind, AwaitingInput, EventBody};
+use codecafe_store::Decision;
 
 /// The longest status line, in characters.
 pub const WIDTH: usize = 100;
@@ -266,6 +267,47 @@ pub fn line(event: &Event, short: &str) -> Option<String> {
         }
         EventBody::StageSkipped(s) => format!("↷ {} skipped", s.stage),
         EventBody::StageCancelled(s) => format!("■ {} cancelled", s.stage),
+        EventBody::AwaitingInput(AwaitingInput {
+            approval: Some(approval),
+            ..
+        }) => {
+            let mut text = format!(
+                "? order {short}: stage {} asks to run {}",
+                approval.stage, approval.summary
+            );
+            if let Some(detail) = &approval.detail {
+                for line in detail.lines() {
+                    text.push_str(&format!("\n    {line}"));
+                }
+            }
+            text.push_str(&format!(
+                "\n  approve with `codecafe order approve {short}` (`--always` for `{}` from now \
+                 on), or refuse with `codecafe order deny {short} --reason \"...\"`",
+                approval.rule.as_deref().unwrap_or(&approval.tool)
+            ));
+            text
+        }
+        EventBody::ApprovalDecided(decided) => format!(
+            "{} {} {}{}{}",
+            match decided.decision {
+                Decision::Allow | Decision::AllowAlways => "✓",
+                Decision::Deny | Decision::Withdrawn => "✗",
+            },
+            decided.stage,
+            match decided.decision {
+                Decision::Allow => "approved:",
+                Decision::AllowAlways => "approved (always):",
+                Decision::Deny => "denied:",
+                Decision::Withdrawn => "withdrawn:",
+            },
+            format_args!(" {}", decided.summary),
+            match (&decided.reason, decided.from_record) {
+                (Some(reason), true) => format!(" ({reason}; as decided before)"),
+                (Some(reason), false) => format!(" ({reason})"),
+                (None, true) => " (as decided before)".to_owned(),
+                (None, false) => String::new(),
+            }
+        ),
         EventBody::AwaitingInput(waiting) => {
             let questions: Vec<String> = waiting
                 .questions
@@ -279,6 +321,9 @@ pub fn line(event: &Event, short: &str) -> Option<String> {
                 AwaitKind::Budget => format!(
                     "raise the budget with `codecafe order input {short} --budget <usd>`, or stop \
                      with `codecafe order cancel {short}`"
+                ),
+                AwaitKind::Approval => format!(
+                    "decide with `codecafe order approve {short}` or `codecafe order deny {short}`"
                 ),
             };
             format!(

@@ -255,6 +255,9 @@ pub struct OrderDetails {
     pub recipe: Option<PinnedRecipe>,
     /// The questions it asked, with the answers given, in the order asked.
     pub questions: Vec<Question>,
+    /// The tool calls that asked for the user's approval, with the decisions, in the order
+    /// asked (the pending ones have no decision).
+    pub approvals: Vec<codecafe_store::Approval>,
 }
 
 /// Which recipe an order runs.
@@ -295,11 +298,13 @@ pub fn get(service: &Service, id: &str) -> Result<OrderDetails> {
         None => None,
     };
     let questions = store.questions(order.id)?;
+    let approvals = store.approvals(order.id)?;
     Ok(OrderDetails {
         order,
         stages,
         recipe,
         questions,
+        approvals,
     })
 }
 

@@ -20,6 +20,8 @@ pub enum QuestionKind {
     Questions,
     /// The order reached its budget; the user raises it or stops.
     Budget,
+    /// A stage's tool call waits for the user's approval (`order approve` / `order deny`).
+    Approval,
 }
 
 impl QuestionKind {
@@ -27,6 +29,7 @@ impl QuestionKind {
         match self {
             Self::Questions => "questions",
             Self::Budget => "budget",
+            Self::Approval => "approval",
         }
     }
 }
@@ -58,10 +61,10 @@ fn question_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Question> {
     Ok(Question {
         id: row.get(0)?,
         stage: row.get(1)?,
-        kind: if kind == "budget" {
-            QuestionKind::Budget
-        } else {
-            QuestionKind::Questions
+        kind: match kind.as_str() {
+            "budget" => QuestionKind::Budget,
+            "approval" => QuestionKind::Approval,
+            _ => QuestionKind::Questions,
         },
         questions: row.get::<_, Json<Vec<String>>>(3)?.0,
         asked_at: row.get::<_, Millis>(4)?.0,

@@ -77,6 +77,17 @@ pub enum StoreError {
         order: String,
     },
 
+    /// No approval of the order has this id, or it is no longer pending.
+    #[error("order {order} has no pending approval {approval}{}", if pending.is_empty() { String::new() } else { format!(" (pending: {})", pending.join(", ")) })]
+    NoPendingApproval {
+        /// The order's short id.
+        order: String,
+        /// The approval named.
+        approval: i64,
+        /// The ids of the approvals that are pending.
+        pending: Vec<String>,
+    },
+
     /// No order has this id or id prefix.
     #[error("no order `{id}`; `codecafe order list` shows the orders")]
     OrderNotFound {

@@ -23,7 +23,8 @@
 //! | `stage:failed` | `stage`, `attempt`, `durationMs`, `error`, `exitCode`, `usage`, `costUsd`, `denied`, `deniedSummary`, `costEstimated`, `unpriced` |
 //! | `stage:skipped` | `stage` |
 //! | `stage:cancelled` | `stage` |
-//! | `order:awaiting-input` | `reason` (`questions` / `budget`), `stage`, `questions`, `spentUsd`, `limitUsd` |
+//! | `order:awaiting-input` | `reason` (`questions` / `budget` / `approval`), `stage`, `questions`, `spentUsd`, `limitUsd`, `approval` (`id`, `stage`, `tool`, `input`, `summary`, `detail`, `rule`, `askedAt`) |
+//! | `approval:decided` | `approvalId` (none when answered from the record), `stage`, `tool`, `summary`, `decision` (`allow` / `allow-always` / `deny` / `withdrawn`), `reason`, `fromRecord` (a repeated request answered by an earlier decision) |
 //! | `order:completed` | `failedStages`, `costUsd` |
 //! | `order:failed` | `stage`, `error`, `canRetry`, `costUsd` |
 //! | `order:cancelled` | `costUsd` |
@@ -121,6 +122,8 @@ pub enum AwaitKind {
     Questions,
     /// The recorded cost reached the order's budget.
     Budget,
+    /// A stage's tool call waits for the user's approval.
+    Approval,
 }
 
 /// `order:created`.
@@ -297,6 +300,34 @@ pub struct AwaitingInput {
     /// For the budget: the limit reached, US dollars.
     #[serde(default)]
     pub limit_usd: Option<f64>,
+    /// For an approval: the tool call that waits for the user's decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::Approval>,
+}
+
+/// `approval:decided`: a tool call's approval was decided — by the user, or from the record of
+/// an earlier decision when the agent asked again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalDecided {
+    /// The approval (none when a repeated request was answered from the record).
+    #[serde(default)]
+    pub approval_id: Option<i64>,
+    /// The stage whose agent asked.
+    pub stage: String,
+    /// The tool.
+    pub tool: String,
+    /// What it would do.
+    #[serde(default)]
+    pub summary: String,
+    /// The decision.
+    pub decision: crate::Decision,
+    /// A deny's reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Answered from an earlier decision, not asked.
+    #[serde(default)]
+    pub from_record: bool,
 }
 
 /// `order:completed`.
@@ -445,6 +476,9 @@ pub enum EventBody {
     /// The order waits for the user.
     #[serde(rename = "order:awaiting-input")]
     AwaitingInput(AwaitingInput),
+    /// A tool call's approval was decided.
+    #[serde(rename = "approval:decided")]
+    ApprovalDecided(ApprovalDecided),
     /// The order completed.
     #[serde(rename = "order:completed")]
     OrderCompleted(OrderCompleted),
@@ -497,6 +531,7 @@ impl EventBody {
             Self::StageSkipped(_) => "stage:skipped",
             Self::StageCancelled(_) => "stage:cancelled",
             Self::AwaitingInput(_) => "order:awaiting-input",
+            Self::ApprovalDecided(_) => "approval:decided",
             Self::OrderCompleted(_) => "order:completed",
             Self::OrderFailed(_) => "order:failed",
             Self::OrderCancelled(_) => "order:cancelled",
@@ -523,6 +558,7 @@ impl EventBody {
                 Some(&e.stage)
             }
             Self::AwaitingInput(e) => e.stage.as_deref(),
+            Self::ApprovalDecided(e) => Some(&e.stage),
             Self::OrderFailed(e) => Some(&e.stage),
             Self::FollowupStarted(e) => Some(&e.stage),
             Self::FollowupCompleted(e) | Self::FollowupFailed(e) => Some(&e.stage),

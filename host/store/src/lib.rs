@@ -51,6 +51,7 @@
 //! ```
 
 pub mod answers;
+pub mod approvals;
 pub mod error;
 pub mod event;
 pub mod model;
@@ -60,6 +61,7 @@ mod sql;
 mod store;
 
 pub use answers::{Question, QuestionKind};
+pub use approvals::{Approval, Decision, NewApproval};
 /// The state machines' types, re-exported so that users of the store need not name the engine.
 pub use codecafe_engine::{OrderAction, OrderStatus, StageAction, StageStatus};
 pub use error::{Result, StoreError};

@@ -58,6 +58,17 @@
 //! agents that report session totals: the next run continuing or forking that session costs and
 //! uses the difference — and `stage_runs.cost_estimated` (1 when the cost was computed from
 //! tokens with a price table).
+//!
+//! ## Version 5
+//!
+//! Approvals: a tool call beyond a stage's permissions that waits for the user's decision, and
+//! the decision (the record later requests are answered from).
+//!
+//! ```sql
+//! approvals(id INTEGER PK, order_id FK → orders ON DELETE CASCADE, stage, tool, input JSON,
+//!           summary, detail NULL, rule NULL, asked_at, decision NULL (allow | allow-always |
+//!           deny | withdrawn), reason NULL, decided_at NULL)
+//! ```
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -187,6 +198,26 @@ pub const MIGRATIONS: &[Migration] = &[
     ALTER TABLE stage_runs ADD COLUMN session_cost_usd REAL;
     ALTER TABLE stage_runs ADD COLUMN session_usage TEXT;
     ALTER TABLE stage_runs ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
+    "#,
+    ),
+    // 4 → 5: approvals and their decisions.
+    Migration::Sql(
+        r#"
+    CREATE TABLE approvals (
+        id         INTEGER PRIMARY KEY,
+        order_id   TEXT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+        stage      TEXT NOT NULL,
+        tool       TEXT NOT NULL,
+        input      TEXT NOT NULL,
+        summary    TEXT NOT NULL,
+        detail     TEXT,
+        rule       TEXT,
+        asked_at   INTEGER NOT NULL,
+        decision   TEXT,
+        reason     TEXT,
+        decided_at INTEGER
+    );
+    CREATE INDEX approvals_by_order ON approvals (order_id, id);
     "#,
     ),
 ];

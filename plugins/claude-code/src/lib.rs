@@ -264,6 +264,11 @@ impl Provider for ClaudeCode {
                  never asked)"
             ))
         })?;
+        if matches!(decision, ApprovalDecision::Deny | ApprovalDecision::Defer)
+            && let Some(id) = &pending.tool_use_id
+        {
+            self.state.decided(id);
+        }
         Ok(approval_response(request_id, &pending, decision, reason))
     }
 
@@ -635,6 +640,14 @@ fn approval_response(
                 Some(reason) => format!("The user denied this tool call: {reason}"),
                 None => "The user denied this tool call.".to_owned(),
             },
+        }),
+        // The turn ends here (`interrupt`); the session is resumed once the user decided.
+        ApprovalDecision::Defer => json!({
+            "behavior": "deny",
+            "message": reason.unwrap_or(
+                "This call waits for the user's approval; the session continues once they decide.",
+            ),
+            "interrupt": true,
         }),
     };
     if decision == ApprovalDecision::AllowAlways

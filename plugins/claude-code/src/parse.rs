@@ -76,6 +76,9 @@ pub struct ParseState {
     /// result arrives, so a long session does not keep every input it ever saw.
     open_inputs: HashMap<String, String>,
     approvals: HashMap<String, PendingApproval>,
+    /// Tool calls the user refused or the host deferred through an approval: their denials are
+    /// decisions the host recorded, not refusals by Claude Code's permission mode.
+    decided: std::collections::HashSet<String>,
     saw_result: bool,
     last_result_failed: bool,
     active_since_result: bool,
@@ -128,6 +131,12 @@ impl ParseState {
     /// Removes and returns a pending approval request.
     pub fn take_approval(&mut self, request_id: &str) -> Option<PendingApproval> {
         self.approvals.remove(request_id)
+    }
+
+    /// Notes that tool call `tool_use_id` was refused or deferred by an approval decision, so
+    /// Claude Code's report of it is not a denial.
+    pub fn decided(&mut self, tool_use_id: &str) {
+        self.decided.insert(tool_use_id.to_owned());
     }
 
     fn line(&mut self, line: Line<'_>, raw: &str) -> OutputBatch {
@@ -195,7 +204,12 @@ impl ParseState {
                 .subtype
                 .as_ref()
                 .is_some_and(|s| s.as_str() == "permission_denied");
-        if !is_denial {
+        if !is_denial
+            || line
+                .tool_use_id
+                .as_ref()
+                .is_some_and(|id| self.decided.contains(id.as_str()))
+        {
             return None;
         }
         let tool_use_id = line.tool_use_id.as_ref().map_or("", Str::as_str);
@@ -385,6 +399,9 @@ impl ParseState {
         for denial in line.permission_denials.iter().flatten() {
             let tool = denial.tool_name.as_ref().map_or("", Str::as_str);
             let id = denial.tool_use_id.as_ref().map_or("", Str::as_str);
+            if self.decided.contains(id) {
+                continue;
+            }
             let input = denial
                 .tool_input
                 .as_ref()
@@ -503,13 +520,33 @@ impl ParseState {
                     .map(|id| id.as_str().to_owned()),
             },
         );
+        let rule = request
+            .permission_suggestions
+            .as_ref()
+            .and_then(|suggestions| suggested_rule(suggestions));
         batch.push(AgentEvent::ApprovalRequest(ApprovalRequest {
             id: request_id.to_owned(),
             tool,
             input,
             description,
+            rule,
         }));
     }
+}
+
+/// The first rule Claude Code suggests adding (`addRules`), as `Tool(content)` or `Tool`.
+fn suggested_rule(suggestions: &Value) -> Option<String> {
+    suggestions.as_array()?.iter().find_map(|suggestion| {
+        if suggestion.get("type")?.as_str()? != "addRules" {
+            return None;
+        }
+        let rule = suggestion.get("rules")?.as_array()?.first()?;
+        let tool = rule.get("toolName")?.as_str()?;
+        Some(match rule.get("ruleContent").and_then(Value::as_str) {
+            Some(content) if !content.is_empty() => format!("{tool}({content})"),
+            _ => tool.to_owned(),
+        })
+    })
 }
 
 fn tokens(value: Option<f64>) -> u64 {

@@ -385,6 +385,7 @@ fn approval_requests_are_answered_with_control_responses() {
             tool: "Write".to_owned(),
             input: r#"{"content":"hi","file_path":"/w/a.txt"}"#.to_owned(),
             description: "Write a.txt".to_owned(),
+            rule: None,
         })]
     );
     let bytes = claude
@@ -465,4 +466,39 @@ fn streamed_input_is_closed_after_the_result_only() {
     let mut closed = ClaudeCode::default();
     closed.build_command(&invocation(&[])).expect("builds");
     assert!(!closed.parse_output(Stream::Stdout, result).close_input);
+}
+
+#[test]
+fn a_deferred_call_ends_the_turn_and_is_no_denial() {
+    let mut claude = ClaudeCode::default();
+    claude.build_command(&asking(&[])).expect("builds");
+    let request = r#"{"type":"control_request","request_id":"req-9","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"cargo test --all"},"tool_use_id":"toolu_9","permission_suggestions":[{"type":"addRules","rules":[{"toolName":"Bash","ruleContent":"cargo test:*"}],"behavior":"allow","destination":"localSettings"}]}}"#;
+    let batch = claude.parse_output(Stream::Stdout, request);
+    let [AgentEvent::ApprovalRequest(asked)] = batch.events.as_slice() else {
+        panic!("one approval request: {:?}", batch.events);
+    };
+    assert_eq!(asked.rule.as_deref(), Some("Bash(cargo test:*)"));
+    let reply: Value = serde_json::from_slice(
+        &claude
+            .encode_approval("req-9", ApprovalDecision::Defer, None)
+            .expect("encodes"),
+    )
+    .expect("json");
+    let decision = &reply["response"]["response"];
+    assert_eq!(decision["behavior"], "deny");
+    assert_eq!(decision["interrupt"], true);
+    // Claude Code then lists the call among its denials: a decision, not a refusal.
+    let denied = r#"{"type":"system","subtype":"permission_denied","tool_name":"Bash","tool_use_id":"toolu_9","message":"waits"}"#;
+    let result = r#"{"type":"result","subtype":"error_during_execution","is_error":true,"session_id":"s1","permission_denials":[{"tool_name":"Bash","tool_use_id":"toolu_9","tool_input":{"command":"cargo test --all"}}]}"#;
+    for line in [denied, result] {
+        let batch = claude.parse_output(Stream::Stdout, line);
+        assert!(
+            !batch
+                .events
+                .iter()
+                .any(|e| matches!(e, AgentEvent::ToolDenied(_))),
+            "{line}: {:?}",
+            batch.events
+        );
+    }
 }

@@ -177,7 +177,7 @@ impl User {
     }
 
     /// The environment of everything the user runs: nothing inherited but what is set here.
-    fn user_env(&self, command: &mut Command) {
+    pub fn user_env(&self, command: &mut Command) {
         let kept: Vec<(std::ffi::OsString, std::ffi::OsString)> = command
             .get_envs()
             .filter_map(|(name, value)| value.map(|v| (name.to_owned(), v.to_owned())))

@@ -93,8 +93,19 @@ impl<'a> Loop<'_, 'a> {
         let previous = self.previous_outputs(index);
         // The answers come from the store (recorded before this run), not from the engine's
         // list of answers the session has not seen: a re-run in another process sees them too.
-        let _ = answers;
         let mut prompt = prepared.render(spec, previous, self.answers_for(index), attempt)?;
+        // A session continued by the user's decision on its deferred call hears the decision.
+        if !answers.is_empty()
+            && let Some(decided) = self
+                .approvals
+                .iter()
+                .rev()
+                .find(|a| a.stage == stage)
+                .and_then(crate::approvals::decision_prompt)
+        {
+            prompt.push_str("\n\n");
+            prompt.push_str(&decided);
+        }
         if let Some(reason) = retry_reason {
             prompt.push_str(&format!(
                 "\n\n## This is attempt {attempt}\n\nThe previous attempt did not succeed: {reason}"
@@ -156,6 +167,13 @@ impl<'a> Loop<'_, 'a> {
             cancel,
             permissions: spec.permissions.value,
             on_denied: spec.on_denied,
+            ask: spec.approvals.value == codecafe_catalog::recipe::Approvals::Ask,
+            decisions: self
+                .approvals
+                .iter()
+                .filter(|a| !a.is_pending())
+                .cloned()
+                .collect(),
         })
     }
 

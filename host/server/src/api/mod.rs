@@ -8,7 +8,7 @@
 //! | [`catalog`] | `/api/cafes/{cafe}/recipes…`, `/skills…`, `/roles…` |
 //! | [`orders`] | `/api/orders…`: create, list, show, delete, diff, merge, cancel, log |
 //! | [`plan`] | `/api/orders/{id}/plan`: an order's stage graph |
-//! | [`runs`] | `/api/orders/…/execute`, `input`, `retry`, `resume`, `followup`, `/api/orders/run` |
+//! | [`runs`] | `/api/orders/…/execute`, `input`, `approve`, `deny`, `retry`, `resume`, `followup`, `/api/orders/run` |
 //! | [`events`] | `/api/orders/{id}/events`, `/api/events`: server-sent events |
 //! | [`system`] | `/api/status`, `/api/settings…`, `/api/server`, `/api/openapi.json` |
 

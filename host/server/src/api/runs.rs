@@ -1,5 +1,5 @@
 //! Running orders in the server: `execute` a created order, answer one awaiting `input` (or
-//! raise its `budget`), `retry` a failed or cancelled one, `resume` one whose codecafe died,
+//! raise its `budget`), `approve` / `deny` the tool call one waits on, `retry` a failed or cancelled one, `resume` one whose codecafe died,
 //! run a `followup` on a completed one (and `finish` it), or create-and-run in one call
 //! (`POST /api/orders/run`, as `codecafe run`).
 //!
@@ -41,6 +41,27 @@ pub struct Input {
     answer: Option<String>,
     /// For an order paused at its budget: the new limit in US dollars.
     budget: Option<f64>,
+}
+
+/// `POST /api/orders/{id}/approve`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approve {
+    /// The approval (default: the only one pending).
+    approval: Option<i64>,
+    /// Also allow calls matching its rule for the rest of the order.
+    #[serde(default)]
+    always: bool,
+}
+
+/// `POST /api/orders/{id}/deny`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deny {
+    /// The approval (default: the only one pending).
+    approval: Option<i64>,
+    /// Why, for the agent.
+    reason: Option<String>,
 }
 
 /// `POST /api/orders/{id}/retry`.
@@ -171,6 +192,40 @@ pub async fn input(
         }
     };
     start(&shared, id, "input", move |s, id, token, emit| {
+        execute::input(s, id, &reply, token, emit)
+    })
+    .await
+}
+
+/// `POST /api/orders/{id}/approve`: allows the tool call it waits on and continues it (the
+/// asking stage's agent session repeats the call, which then runs).
+pub async fn approve(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Approve>,
+) -> Result<Response> {
+    let reply = Reply::Approve {
+        approval: body.approval,
+        always: body.always,
+    };
+    start(&shared, id, "approve", move |s, id, token, emit| {
+        execute::input(s, id, &reply, token, emit)
+    })
+    .await
+}
+
+/// `POST /api/orders/{id}/deny`: refuses the tool call it waits on and continues it (the
+/// agent hears the reason and carries on without the call).
+pub async fn deny(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Deny>,
+) -> Result<Response> {
+    let reply = Reply::Deny {
+        approval: body.approval,
+        reason: body.reason,
+    };
+    start(&shared, id, "deny", move |s, id, token, emit| {
         execute::input(s, id, &reply, token, emit)
     })
     .await

@@ -7,9 +7,6 @@ use super::{Parser, is_null, key_pos, kind, list, pos};
 use crate::recipe::permissions::{Approvals, OnDenied, Permissions, REPLACED_KEYS, StagePolicy};
 use crate::recipe::{Located, StageBlock};
 
-/// Whether `approvals: ask` can be honoured (a human answers requests beyond the level).
-const ASK_SUPPORTED: bool = false;
-
 impl Parser<'_> {
     /// Reads `key` of a stage block if it is a policy key (or a replaced one, reported with
     /// what to write instead); `false` when it is none of them.
@@ -88,18 +85,9 @@ impl Parser<'_> {
         }
     }
 
-    /// `approvals`; `ask` is reported until codecafe can put a request in front of a human.
+    /// `approvals: ask | deny`.
     fn approvals(&mut self, key: &MarkedScalarNode, value: &Node) -> Option<Located<Approvals>> {
-        let approvals = self.choice(key, value, Approvals::VALUES, Approvals::from_name)?;
-        if approvals.value == Approvals::Ask && !ASK_SUPPORTED {
-            self.add(
-                approvals.pos,
-                "`approvals: ask` is not available yet: requests beyond the stage's `permissions` are denied and reported",
-                Some("write `approvals: deny`, or raise the stage's `permissions`".to_owned()),
-            );
-            return None;
-        }
-        Some(approvals)
+        self.choice(key, value, Approvals::VALUES, Approvals::from_name)
     }
 
     /// A list of strings, each checked by `check` (its error is the problem's message).

@@ -148,20 +148,6 @@ fn adapter_options_the_policy_replaced_point_to_it() {
 }
 
 #[test]
-fn ask_is_refused_until_approvals_reach_a_human() {
-    one_problem(
-        "workflow:\n  stages: [a]\na:\n  approvals: ask\n",
-        "4:14",
-        &["`approvals: ask` is not available yet", "approvals: deny"],
-    );
-    one_problem(
-        "approvals: ask\nworkflow:\n  stages: [a]\na: {}\n",
-        "1:12",
-        &["`approvals: ask` is not available yet"],
-    );
-}
-
-#[test]
 fn policy_values_are_checked() {
     one_problem(
         "workflow:\n  stages: [a]\na:\n  permissions: write\n",
