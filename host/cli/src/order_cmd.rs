@@ -293,7 +293,34 @@ fn show(service: &Service, id: &str, json: bool) -> Result<ExitCode> {
         ),
         None => println!("pinned:    (not yet; the next step pins the current recipe)"),
     }
+    for approval in &details.approvals {
+        let decision = match (&approval.decision, &approval.reason) {
+            (None, _) => format!(
+                "pending: `codecafe order approve {0} {1}` / `codecafe order deny {0} {1}`",
+                order.short_id(),
+                approval.id
+            ),
+            (Some(decision), reason) => {
+                let word = serde_json::to_value(decision)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                match reason {
+                    Some(reason) => format!("{word}: {reason}"),
+                    None => word,
+                }
+            }
+        };
+        println!(
+            "approval:  {} [{}] {} — {decision}",
+            approval.id, approval.stage, approval.summary
+        );
+    }
     for question in &details.questions {
+        if question.kind == codecafe_service::QuestionKind::Approval {
+            // Shown with its approval above.
+            continue;
+        }
         let asked = question.stage.as_deref().unwrap_or("budget");
         println!("asked:     [{asked}] {}", question.questions.join(" / "));
         match &question.answer {

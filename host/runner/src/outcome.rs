@@ -30,7 +30,7 @@ pub enum RunOutcome {
         questions: Vec<String>,
         /// The tool call that waits for the user's decision, when that is what it waits for
         /// (`order approve` / `order deny`).
-        approval: Option<codecafe_store::Approval>,
+        approval: Option<Box<codecafe_store::Approval>>,
     },
     /// The order was cancelled.
     Cancelled,

@@ -368,7 +368,7 @@ impl<'r, 'a> Loop<'r, 'a> {
                         RunOutcome::AwaitingInput {
                             stage: Some(stage),
                             questions,
-                            approval,
+                            approval: approval.map(Box::new),
                         },
                     ),
                     AwaitReason::Budget {

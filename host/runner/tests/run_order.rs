@@ -311,7 +311,8 @@ fn await_user_ends_the_run_awaiting_input_with_the_questions() {
         outcome,
         RunOutcome::AwaitingInput {
             stage: Some("ask".into()),
-            questions: questions.clone()
+            questions: questions.clone(),
+            approval: None,
         }
     );
     assert!(!s.repo.join("after.txt").exists());
@@ -564,6 +565,7 @@ fn the_budget_pauses_the_order_before_the_next_stage() {
         RunOutcome::AwaitingInput {
             stage: None,
             questions,
+            approval: None,
         } => {
             assert!(questions[0].contains("budget"), "{questions:?}");
         }

@@ -152,6 +152,28 @@ fn an_order_awaiting_input_is_answered_through_the_api() {
     let none = http.json("POST", &format!("/api/orders/{id}/input"), Some(&json!({})));
     assert_eq!(none.status, 400);
     assert_eq!(none.json()["error"]["field"], "answer", "{}", none.body);
+    // A question is not an approval: approve and deny say what to use, nothing changes.
+    for action in ["approve", "deny"] {
+        let wrong = http.json(
+            "POST",
+            &format!("/api/orders/{id}/{action}"),
+            Some(&json!({})),
+        );
+        assert_eq!(wrong.status, 409, "{action}: {}", wrong.body);
+        assert!(
+            wrong.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("order input")),
+            "{action}: {}",
+            wrong.body
+        );
+    }
+    let unknown = http.json(
+        "POST",
+        &format!("/api/orders/{id}/approve"),
+        Some(&json!({"always": "yes"})),
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
 
     let answered = http.json(
         "POST",

@@ -55,4 +55,6 @@ pub use codecafe_engine::driver::RetryFrom;
 pub use codecafe_engine::{OrderStatus, StageStatus};
 pub use codecafe_runner::{CancelToken, DryRun, RunOutcome, StopReason};
 pub use codecafe_store::event::{self, EVENT_VERSION, Event, EventBody};
-pub use codecafe_store::{Approval, Decision, Order, OrderCursor, OrderFilter, StageRun};
+pub use codecafe_store::{
+    Approval, Decision, Order, OrderCursor, OrderFilter, QuestionKind, StageRun,
+};

@@ -230,7 +230,7 @@ mod tests {
 
     fn store_with_order() -> (tempfile::TempDir, Store, Uuid) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("codecafe.db")).expect("opens");
+        let store = Store::open(dir.path().join("codecafe.db")).expect("opens");
         let order = store
             .create_order(&NewOrder::new("cafe", "solo"))
             .expect("order");

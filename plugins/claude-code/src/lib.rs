@@ -43,7 +43,11 @@
 //! input stays open, and a tool call that needs permission arrives as a `can_use_tool`
 //! `control_request`, which becomes an [`AgentEvent::ApprovalRequest`]; the user's decision goes
 //! back as the `control_response` that [`Provider::encode_approval`] builds (the shapes are those
-//! of `@anthropic-ai/claude-agent-sdk`'s `sdk.d.ts`). Further input can be sent with
+//! of `@anthropic-ai/claude-agent-sdk`'s `sdk.d.ts`): allow (with Claude Code's proposed rules
+//! for "always"), deny with the user's reason, or **defer** — deny with `interrupt`, which ends
+//! the turn without running the call so the host can resume the session once the user decided
+//! (the call and Claude Code's report of it are then no denial). The request carries the first
+//! rule Claude Code proposes (`Bash(cargo test:*)`). Further input can be sent with
 //! [`Provider::encode_input`]. In this mode Claude Code waits for more input after each
 //! `result`, so the batch with the final result asks the host to close standard input.
 

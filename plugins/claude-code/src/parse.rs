@@ -523,7 +523,7 @@ impl ParseState {
         let rule = request
             .permission_suggestions
             .as_ref()
-            .and_then(|suggestions| suggested_rule(suggestions));
+            .and_then(suggested_rule);
         batch.push(AgentEvent::ApprovalRequest(ApprovalRequest {
             id: request_id.to_owned(),
             tool,
