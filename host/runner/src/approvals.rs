@@ -111,7 +111,8 @@ pub(crate) fn new_approval(stage: &str, request: &ApprovalRequest) -> NewApprova
     let preview = match (text("old_string"), text("new_string"), text("content")) {
         (Some(old), Some(new), _) => Some(diff_preview(old, new)),
         (None, None, Some(content)) => Some(diff_preview("", content)),
-        _ => None,
+        // A patch's own diff (codex): shown as it is.
+        _ => text("diff").map(|diff| first_lines(diff.lines().map(str::to_owned).collect())),
     };
     detail.extend(preview.filter(|p| !p.is_empty()));
     NewApproval {
@@ -126,11 +127,16 @@ pub(crate) fn new_approval(stage: &str, request: &ApprovalRequest) -> NewApprova
 
 /// `-` lines of `old` then `+` lines of `new`, at most [`PREVIEW_LINES`] in all.
 fn diff_preview(old: &str, new: &str) -> String {
-    let lines: Vec<String> = old
-        .lines()
-        .map(|l| format!("-{l}"))
-        .chain(new.lines().map(|l| format!("+{l}")))
-        .collect();
+    first_lines(
+        old.lines()
+            .map(|l| format!("-{l}"))
+            .chain(new.lines().map(|l| format!("+{l}")))
+            .collect(),
+    )
+}
+
+/// At most [`PREVIEW_LINES`] of `lines`, saying how many more there are.
+fn first_lines(lines: Vec<String>) -> String {
     let mut shown: Vec<String> = lines.iter().take(PREVIEW_LINES).cloned().collect();
     if lines.len() > PREVIEW_LINES {
         shown.push(format!("… {} more lines", lines.len() - PREVIEW_LINES));

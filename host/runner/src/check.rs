@@ -40,7 +40,7 @@ pub fn provider_problems(recipe: &ResolvedRecipe, plugins: &Registry, cwd: &Path
         if let Some(problem) = approvals_problem(spec, plugin.info()) {
             problems.push(at(problem).hint(
                 "write `approvals: deny` (requests beyond `permissions` are refused and \
-                 reported), or give the stage a provider that asks (claude-code)",
+                 reported), or give the stage a provider that asks (claude-code, codex)",
             ));
         }
         let invocation = Invocation {

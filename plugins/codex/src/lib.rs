@@ -41,15 +41,23 @@
 //! `sandbox` and `approval` are refused with a hint to the stage's `permissions:` and
 //! `approvals:`.
 //!
+//! **Approvals.** With the policy's approvals `ask` the run goes through `codex app-server`
+//! instead (JSON-RPC over stdio, the `app_server` module): codex asks before what goes beyond
+//! the stage's level, the request becomes an [`AgentEvent::ApprovalRequest`](codecafe_sdk::AgentEvent)
+//! and [`Provider::encode_approval`] answers it; resuming and forking go through
+//! `thread/resume` / `thread/fork`, so threads move freely between the two paths.
+//!
 //! The `--json` events are read by the `parse` module. Only headless mode is offered: Codex's
 //! TUI has no documented screen states to detect waiting from, so interactive runs are refused
 //! with [`BuildError::UnsupportedMode`].
 
+mod app_server;
 mod parse;
 
 use codecafe_sdk::{
-    AdapterError, BuildError, Capabilities, CommandSpec, Invocation, Mode, ModelConfig,
-    OutputBatch, PermissionLevel, Provider, ProviderInfo, Readiness, Requirements, Stdin, Stream,
+    AdapterError, ApprovalDecision, ApprovalPolicy, BuildError, Capabilities, CommandSpec,
+    Invocation, Mode, ModelConfig, OutputBatch, PermissionLevel, Provider, ProviderInfo, Readiness,
+    Requirements, Stdin, Stream,
 };
 use serde_json::Value;
 
@@ -106,6 +114,8 @@ fn sandbox(level: PermissionLevel) -> &'static str {
 #[derive(Debug, Default)]
 pub struct Codex {
     state: parse::ParseState,
+    /// The app-server conversation, when the stage asks the user for approvals.
+    app: Option<app_server::AppServer>,
 }
 
 impl Provider for Codex {
@@ -114,12 +124,15 @@ impl Provider for Codex {
             id: "codex".to_owned(),
             name: "Codex".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            description: "OpenAI's Codex CLI (`codex exec --json`).".to_owned(),
+            description: "OpenAI's Codex CLI (`codex exec --json`; `codex app-server` when a \
+                          stage asks for approvals)."
+                .to_owned(),
             modes: vec![Mode::Headless],
             capabilities: Capabilities {
                 resume: true,
                 fork: true,
                 usage: true,
+                approvals: true,
                 ..Capabilities::default()
             },
             requirements: Requirements {
@@ -156,6 +169,9 @@ impl Provider for Codex {
             return Err(BuildError::InvalidInvocation {
                 message: "the prompt is empty; `codex exec` needs one".to_owned(),
             });
+        }
+        if invocation.policy.approvals == ApprovalPolicy::Ask {
+            return self.app_server(invocation, &options);
         }
         // A global flag: after `exec` codex rejects it. Nothing waits for a human: beyond the
         // sandbox a request is declined, and reported.
@@ -226,11 +242,33 @@ impl Provider for Codex {
     }
 
     fn parse_output(&mut self, source: Stream, line: &str) -> OutputBatch {
-        self.state.parse_line(source, line)
+        match &mut self.app {
+            Some(app) => app.parse_line(source, line),
+            None => self.state.parse_line(source, line),
+        }
     }
 
     fn finish_output(&mut self, exit_code: Option<i32>) -> OutputBatch {
-        self.state.finish(exit_code)
+        match &mut self.app {
+            Some(app) => app.finish(exit_code),
+            None => self.state.finish(exit_code),
+        }
+    }
+
+    fn encode_approval(
+        &mut self,
+        request_id: &str,
+        decision: ApprovalDecision,
+        reason: Option<&str>,
+    ) -> Result<Vec<u8>, AdapterError> {
+        // The app server's decisions carry no reason; the host tells the agent when it resumes.
+        let _ = reason;
+        match &mut self.app {
+            Some(app) => app.encode_approval(request_id, decision),
+            None => Err(AdapterError::Unsupported(
+                "`codex exec` asks nobody; approvals need a stage with `approvals: ask`".to_owned(),
+            )),
+        }
     }
 
     fn encode_input(&mut self, text: &str) -> Result<Vec<u8>, AdapterError> {
@@ -240,6 +278,40 @@ impl Provider for Codex {
              by resuming the thread"
                 .to_owned(),
         ))
+    }
+}
+
+impl Codex {
+    /// `codex app-server [-c KEY=VALUE]... [EXTRA...]`, its conversation begun on standard
+    /// input (kept open: the host writes the next steps and the decisions).
+    fn app_server(
+        &mut self,
+        invocation: &Invocation,
+        options: &Options,
+    ) -> Result<CommandSpec, BuildError> {
+        if invocation.working_dir.trim().is_empty() {
+            return Err(BuildError::InvalidInvocation {
+                message: "the working directory is empty".to_owned(),
+            });
+        }
+        if let Some(session) = &invocation.session
+            && (session.id.trim().is_empty() || session.id.starts_with('-'))
+        {
+            return Err(BuildError::InvalidInvocation {
+                message: format!("`{}` is not a thread id to resume", session.id),
+            });
+        }
+        let mut args = vec!["app-server".to_owned()];
+        let mut config = options.config.clone();
+        if let Some(profile) = &options.profile {
+            config.insert(0, ("profile".to_owned(), toml_string(profile)));
+        }
+        push_config(&mut args, &config);
+        args.extend(options.extra_args.iter().cloned());
+        self.app = Some(app_server::AppServer::new(invocation));
+        Ok(CommandSpec::new(PROGRAM)
+            .args(args)
+            .stdin(Stdin::KeepOpen(app_server::AppServer::greeting())))
     }
 }
 

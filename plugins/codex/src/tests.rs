@@ -22,13 +22,13 @@ fn session(id: &str, fork: bool) -> Option<SessionRef> {
 }
 
 #[test]
-fn info_is_headless_with_resume_fork_and_usage() {
+fn info_is_headless_with_resume_fork_usage_and_approvals() {
     let info = Codex::default().info();
     assert_eq!(info.id, "codex");
     assert_eq!(info.modes, [Mode::Headless]);
     let c = info.capabilities;
-    assert!(c.resume && c.fork && c.usage);
-    assert!(!c.cost && !c.live_input && !c.approvals && !c.screen_check);
+    assert!(c.resume && c.fork && c.usage && c.approvals);
+    assert!(!c.cost && !c.live_input && !c.screen_check);
 }
 
 #[test]

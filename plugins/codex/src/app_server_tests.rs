@@ -1,0 +1,239 @@
+//! The app-server conversation on real transcripts of codex 0.171.0 (`tests/transcripts/`):
+//! what the adapter sends back at each step, the events, and the decisions.
+
+use super::*;
+use crate::Codex;
+use codecafe_sdk::testing::invocation;
+use codecafe_sdk::{ApprovalPolicy, Provider, SessionRef, Stdin};
+
+const DECLINE_THEN_PATCH: &str =
+    include_str!("../tests/transcripts/0.171.0/app-server/decline-then-patch.jsonl");
+const CANCELLED: &str = include_str!("../tests/transcripts/0.171.0/app-server/cancelled.jsonl");
+const RESUMED: &str = include_str!("../tests/transcripts/0.171.0/app-server/resumed-accept.jsonl");
+
+fn asking(level: PermissionLevel) -> Invocation {
+    let mut invocation = Invocation::new("make the files", "/work/tree");
+    invocation.policy.level = level;
+    invocation.policy.approvals = ApprovalPolicy::Ask;
+    invocation
+}
+
+/// Feeds every line of `transcript`, answering each approval request with the next of
+/// `decisions`; returns the events and every reply written.
+fn replay(
+    codex: &mut Codex,
+    transcript: &str,
+    decisions: &[ApprovalDecision],
+) -> (Vec<AgentEvent>, Vec<Value>, bool) {
+    let mut events = Vec::new();
+    let mut replies = Vec::new();
+    let mut closed = false;
+    let mut next = decisions.iter();
+    for line in transcript.lines() {
+        let batch = codex.parse_output(Stream::Stdout, line);
+        closed |= batch.close_input;
+        for reply in &batch.replies {
+            replies.push(serde_json::from_slice(reply).expect("a JSON reply"));
+        }
+        for event in batch.events {
+            if let AgentEvent::ApprovalRequest(request) = &event {
+                let decision = *next.next().expect("a decision for each request");
+                let answer = codex
+                    .encode_approval(&request.id, decision, None)
+                    .expect("answers");
+                replies.push(serde_json::from_slice(&answer).expect("JSON"));
+            }
+            events.push(event);
+        }
+    }
+    events.extend(codex.finish_output(Some(0)).events);
+    (events, replies, closed)
+}
+
+#[test]
+fn asking_stages_run_the_app_server_and_greet_it() {
+    let mut codex = Codex::default();
+    let spec = codex
+        .build_command(&asking(PermissionLevel::Edit))
+        .expect("builds");
+    assert_eq!(spec.args, ["app-server"]);
+    let Stdin::KeepOpen(first) = &spec.stdin else {
+        panic!("standard input stays open: {:?}", spec.stdin);
+    };
+    let greeting: Value = serde_json::from_slice(first).expect("JSON");
+    assert_eq!(greeting["method"], "initialize");
+    assert_eq!(greeting["id"], 1);
+    assert!(codex.info().capabilities.approvals);
+    // Without `ask`, `codex exec` as before.
+    let spec = Codex::default()
+        .build_command(&invocation(&[]))
+        .expect("builds");
+    assert!(spec.args.contains(&"exec".to_owned()));
+}
+
+#[test]
+fn a_declined_command_and_an_accepted_patch() {
+    let mut codex = Codex::default();
+    codex
+        .build_command(&asking(PermissionLevel::ReadOnly))
+        .expect("builds");
+    let (events, replies, closed) = replay(
+        &mut codex,
+        DECLINE_THEN_PATCH,
+        &[ApprovalDecision::Deny, ApprovalDecision::Allow],
+    );
+    // The conversation: initialized + thread/start after initialize, turn/start after the
+    // thread, then the two decisions.
+    let methods: Vec<&str> = replies
+        .iter()
+        .map(|r| r["method"].as_str().unwrap_or("(answer)"))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "initialized",
+            "thread/start",
+            "turn/start",
+            "(answer)",
+            "(answer)"
+        ]
+    );
+    assert_eq!(replies[1]["params"]["sandbox"], "read-only");
+    assert_eq!(replies[1]["params"]["approvalPolicy"], "untrusted");
+    assert_eq!(replies[1]["params"]["cwd"], "/work/tree");
+    assert_eq!(replies[2]["params"]["input"][0]["text"], "make the files");
+    assert_eq!(
+        replies[3],
+        json!({"id": 0, "result": {"decision": "decline"}})
+    );
+    assert_eq!(
+        replies[4],
+        json!({"id": 1, "result": {"decision": "accept"}})
+    );
+    assert!(closed, "standard input is closed after the turn");
+
+    let requests: Vec<&ApprovalRequest> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ApprovalRequest(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].tool, "exec");
+    assert_eq!(requests[0].input, r#"{"command":"touch made.txt"}"#);
+    assert_eq!(requests[0].rule.as_deref(), Some("exec(touch made.txt:*)"));
+    assert_eq!(requests[1].tool, "apply_patch");
+    let patch: Value = serde_json::from_str(&requests[1].input).expect("JSON");
+    assert!(
+        patch["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("note.txt"))
+    );
+    assert_eq!(patch["diff"], "hello\n");
+    // The user's decline is a decision, not a denial; the patch landed.
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::ToolDenied(_)))
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        AgentEvent::FileChange(FileChange { path, kind: ChangeKind::Add }) if path.ends_with("note.txt")
+    )));
+    let sessions = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::SessionStarted { .. }))
+        .count();
+    assert_eq!(sessions, 1, "the thread is the session: {events:?}");
+    let Some(AgentEvent::FinalResult(last)) = events
+        .iter()
+        .rev()
+        .find(|e| matches!(e, AgentEvent::FinalResult(_)))
+    else {
+        panic!("a final result: {events:?}");
+    };
+    assert_eq!((last.text.as_str(), last.is_error), ("All done.", false));
+    let usage = events.iter().find_map(|e| match e {
+        AgentEvent::Usage(u) => Some(*u),
+        _ => None,
+    });
+    assert!(
+        usage.is_some_and(|u| u.tokens_are_session_total && u.input_tokens > 0),
+        "{usage:?}"
+    );
+}
+
+#[test]
+fn a_deferred_request_cancels_the_turn_without_a_denial() {
+    let mut codex = Codex::default();
+    codex
+        .build_command(&asking(PermissionLevel::ReadOnly))
+        .expect("builds");
+    let (events, replies, closed) = replay(&mut codex, CANCELLED, &[ApprovalDecision::Defer]);
+    assert_eq!(
+        replies.last(),
+        Some(&json!({"id": 0, "result": {"decision": "cancel"}}))
+    );
+    assert!(closed);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::ToolDenied(_)))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::FinalResult(r) if r.is_error)),
+        "an interrupted turn is no success: {events:?}"
+    );
+}
+
+#[test]
+fn a_resumed_thread_continues_with_thread_resume() {
+    let mut codex = Codex::default();
+    let mut invocation = asking(PermissionLevel::ReadOnly);
+    invocation.session = Some(SessionRef {
+        id: "01a24bbf-d01a-74e2-bb07-32037b68c382".to_owned(),
+        fork: false,
+    });
+    codex.build_command(&invocation).expect("builds");
+    let (events, replies, _) = replay(&mut codex, RESUMED, &[ApprovalDecision::Allow]);
+    assert_eq!(replies[1]["method"], "thread/resume");
+    assert_eq!(
+        replies[1]["params"]["threadId"],
+        "01a24bbf-d01a-74e2-bb07-32037b68c382"
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        AgentEvent::SessionStarted { id } if id == "01a24bbf-d01a-74e2-bb07-32037b68c382"
+    )));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::ToolResult(r) if !r.is_error)),
+        "the approved command ran: {events:?}"
+    );
+}
+
+#[test]
+fn requests_nobody_serves_get_an_error_and_the_run_goes_on() {
+    let mut codex = Codex::default();
+    codex
+        .build_command(&asking(PermissionLevel::Edit))
+        .expect("builds");
+    let batch = codex.parse_output(
+        Stream::Stdout,
+        r#"{"id":7,"method":"item/tool/requestUserInput","params":{}}"#,
+    );
+    let reply: Value = serde_json::from_slice(&batch.replies[0]).expect("JSON");
+    assert_eq!(reply["id"], 7);
+    assert_eq!(reply["error"]["code"], METHOD_NOT_FOUND);
+    // A process that ends before its turn completed failed.
+    let end = codex.finish_output(Some(1));
+    assert!(
+        end.events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::FinalResult(r) if r.is_error))
+    );
+}
