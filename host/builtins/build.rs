@@ -9,6 +9,7 @@ use std::process::Command;
 
 /// (package, id) of each built-in plugin.
 const PLUGINS: &[(&str, &str)] = &[
+    ("codecafe-plugin-acp", "acp"),
     ("codecafe-plugin-claude-code", "claude-code"),
     ("codecafe-plugin-codex", "codex"),
     ("codecafe-plugin-command", "command"),

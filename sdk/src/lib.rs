@@ -63,6 +63,7 @@ extern crate self as codecafe_sdk;
 
 pub mod framing;
 pub mod json;
+pub mod jsonrpc;
 pub mod testing;
 pub mod types;
 

@@ -9,6 +9,8 @@
 //! - [`replay_chunked`] with [`ChunkSizes`]: a transcript fed as the host would see it, in
 //!   arbitrary pieces through a [`LineFramer`], to check that parsing does not depend on where
 //!   the pipe cut the output;
+//! - [`converse`]: a transcript of a two-way protocol (JSON-RPC: ACP, Codex's app server) fed
+//!   line by line, each approval request answered with the next decision, as the host would;
 //! - [`session_ids`], [`assistant_texts`], [`final_result`], ...: the events of one kind.
 //!
 //! ```
@@ -508,4 +510,52 @@ mod tests {
         assert_eq!(found["run"], "{}\n");
         assert!(read_transcripts(dir.join("missing")).is_err());
     }
+}
+
+/// What [`converse`] saw: every event, every line the plugin wrote back (as JSON), and whether
+/// it asked to close standard input.
+#[derive(Debug, Default)]
+pub struct Conversation {
+    /// The events, in order (those of `finish-output` last).
+    pub events: Vec<AgentEvent>,
+    /// Each line the plugin wrote back (replies and encoded decisions), parsed as JSON.
+    pub replies: Vec<serde_json::Value>,
+    /// The plugin asked to close standard input.
+    pub closed: bool,
+}
+
+/// Feeds every line of `transcript` to `provider` (already built for its invocation), answering
+/// each approval request with the next of `decisions` through `encode-approval`, then finishes
+/// with exit code 0. Panics when a request finds no decision, or a reply is not JSON lines.
+pub fn converse<P: Provider>(
+    provider: &mut P,
+    transcript: &str,
+    decisions: &[crate::ApprovalDecision],
+) -> Conversation {
+    fn record(bytes: &[u8], replies: &mut Vec<serde_json::Value>) {
+        for line in String::from_utf8_lossy(bytes).lines() {
+            replies.push(serde_json::from_str(line).expect("a reply is JSON lines"));
+        }
+    }
+    let mut seen = Conversation::default();
+    let mut next = decisions.iter();
+    for line in transcript.lines() {
+        let batch = provider.parse_output(Stream::Stdout, line);
+        seen.closed |= batch.close_input;
+        for reply in &batch.replies {
+            record(reply, &mut seen.replies);
+        }
+        for event in batch.events {
+            if let AgentEvent::ApprovalRequest(request) = &event {
+                let decision = *next.next().expect("a decision for each approval request");
+                let answer = provider
+                    .encode_approval(&request.id, decision, None)
+                    .expect("the decision is encoded");
+                record(&answer, &mut seen.replies);
+            }
+            seen.events.push(event);
+        }
+    }
+    seen.events.extend(provider.finish_output(Some(0)).events);
+    seen
 }

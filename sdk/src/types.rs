@@ -339,9 +339,9 @@ impl Invocation {
     }
 }
 
-/// How the agent's standard input is set up.
+/// How the agent's standard input is set up (as JSON: `{"kind": "keep-open", "bytes": […]}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "bytes")]
 pub enum Stdin {
     /// Closed: reads see end of file at once.
     Closed,
@@ -718,6 +718,19 @@ impl OutputBatch {
     /// True when there is nothing in the batch.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty() && self.replies.is_empty() && !self.close_input
+    }
+
+    /// Ends the agent's turn as failed: an error event and a failed final result, both saying
+    /// `message`, and standard input closed (for agents that wait for more input).
+    pub fn fail_turn(&mut self, message: String) {
+        self.push(AgentEvent::Error {
+            message: message.clone(),
+        });
+        self.push(AgentEvent::FinalResult(FinalResult {
+            text: message,
+            is_error: true,
+        }));
+        self.close_input = true;
     }
 
     /// Appends another batch: its events and replies after these; input closes if either says so.

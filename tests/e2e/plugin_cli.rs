@@ -54,10 +54,11 @@ fn version_and_help() {
 }
 
 #[test]
-fn list_shows_the_four_builtins() {
+fn list_shows_the_five_builtins() {
     let env = Env::new();
     let list = env.json(&["plugin", "list", "--json"]);
     for (id, kind) in [
+        ("acp", "provider"),
         ("claude-code", "provider"),
         ("codex", "provider"),
         ("command", "provider"),
@@ -238,6 +239,62 @@ fn check_a_builtin_parser_and_provider() {
         "{}",
         text(&bad.stderr)
     );
+}
+
+/// A two-way transcript (`<< ` the agent, `>> ` the client) replayed through the `acp` plugin
+/// as a stage that asks for approvals: the plugin's replies step by step, each approval request
+/// answered with `--decide`, the recorded client lines beside them.
+#[test]
+fn check_replays_a_two_way_transcript_and_answers_approvals() {
+    let env = Env::new();
+    let recorded = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/acp/tests/transcripts/claude-agent-acp-0.101.0/allow.jsonl");
+    let agent = std::fs::read_to_string(recorded).expect("the recorded transcript");
+    let mut sample = String::new();
+    for line in agent.lines() {
+        sample.push_str(&format!("<< {line}\n"));
+        if line.contains("session/request_permission") {
+            sample.push_str(">> {\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"outcome\":{\"outcome\":\"selected\",\"optionId\":\"allow-once\"}}}\n");
+        }
+    }
+    let file = env.cwd.path().join("two-way.jsonl");
+    std::fs::write(&file, sample).expect("sample written");
+    let report = env.json(&[
+        "plugin",
+        "check",
+        "acp",
+        "--option",
+        r#"command=["claude-agent-acp"]"#,
+        "--decide",
+        "allow",
+        "--sample",
+        file.to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert_eq!(report["failures"], 0, "{report:#}");
+    let calls = report["calls"].as_array().expect("calls");
+    let answered: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["call"] == "encode-approval")
+        .collect();
+    assert_eq!(answered.len(), 1, "{report:#}");
+    let reply = answered[0]["result"]["reply"].as_str().expect("a reply");
+    assert!(reply.contains("\"optionId\":\"allow-once\""), "{reply}");
+    let position = |call: &str| calls.iter().position(|c| c["call"] == call);
+    assert_eq!(
+        position("encode-approval").map(|p| p + 1),
+        position("recorded-reply"),
+        "the recorded client line follows the plugin's own answer: {report:#}"
+    );
+    // The plugin's replies along the way: session/new after initialize, the prompt after it.
+    let replies: Vec<String> = calls
+        .iter()
+        .filter_map(|c| c["result"]["replies"].as_array())
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    assert!(replies[0].contains("session/new"), "{replies:?}");
+    assert!(replies[1].contains("session/prompt"), "{replies:?}");
 }
 
 #[test]

@@ -108,11 +108,7 @@ fn run_to_approval(user: &User) -> (String, PathBuf, Value) {
             .is_some_and(|d| d.contains(&format!("+{}", CONTENT.trim_end()))),
         "a preview of what is written: {approval}"
     );
-    let worktree = PathBuf::from(
-        user.order(&id)["worktreePath"]
-            .as_str()
-            .expect("a worktree"),
-    );
+    let worktree = user.worktree(&id);
     assert!(
         !worktree.join("note.txt").exists(),
         "nothing is written before the user decides"
@@ -262,7 +258,7 @@ fn always_allows_matching_commands_for_the_rest_of_the_order() {
 
     let approved = user.run(&["order", "approve", &id, "--always", "--json"]);
     assert_eq!(approved.code, Some(0), "{}", approved.context(&user));
-    let worktree = PathBuf::from(user.order(&id)["worktreePath"].as_str().expect("worktree"));
+    let worktree = user.worktree(&id);
     assert!(
         worktree.join("first.txt").exists(),
         "{}",
@@ -287,6 +283,64 @@ fn always_allows_matching_commands_for_the_rest_of_the_order() {
         .map(|e| e["payload"]["decision"].clone())
         .collect();
     assert_eq!(by_user, ["allow-always"]);
+}
+
+/// At `edit`, writing inside the worktree needs nobody; writing outside it asks, and the
+/// approval lets it happen.
+#[test]
+fn an_edit_stage_asks_before_writing_outside_its_worktree() {
+    let outside = tempfile::tempdir().expect("a directory outside the worktree");
+    let outside_write = |matching: &str| {
+        serde_json::json!({
+            "match": matching,
+            "blocks": [{"type": "tool_use", "name": "Write",
+                        "input": {"file_path": "${OUTSIDE}/shared.txt", "content": CONTENT}}],
+            "usage": support::claude_usage()
+        })
+    };
+    let edit = RECIPE.replace("permissions: read-only", "permissions: edit");
+    let user = User::new(
+        &script(
+            &[
+                write_turn(PROMPT),
+                outside_write("File created successfully"),
+                outside_write("The user approved your tool call"),
+                done("File created successfully", "Wrote both."),
+            ],
+            &[],
+            &[],
+        ),
+        &[("OUTSIDE", outside.path().display().to_string())],
+        Credentials::Environment,
+        &[(RECIPE_FILE, &edit)],
+    );
+    let run = user.run(&["run", "--recipe", "ask", PROMPT, "--json"]);
+    assert_eq!(
+        run.code,
+        Some(EXIT_AWAITING_INPUT),
+        "{}",
+        run.context(&user)
+    );
+    let id = run.order_id();
+    let worktree = user.worktree(&id);
+    assert!(
+        worktree.join("note.txt").exists(),
+        "inside the worktree: no question"
+    );
+    let asked = run.one("order:awaiting-input", Some("code"), &user);
+    assert!(
+        asked["approval"]["summary"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("shared.txt")),
+        "{asked}"
+    );
+    assert!(!outside.path().join("shared.txt").exists());
+    let approved = user.run(&["order", "approve", &id, "--json"]);
+    assert_eq!(approved.code, Some(0), "{}", approved.context(&user));
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("shared.txt")).expect("written"),
+        CONTENT
+    );
 }
 
 #[test]
@@ -351,7 +405,7 @@ fn a_run_asked_in_place_and_killed_leaves_the_approval_for_later() {
     let id = listed[0]["id"].as_str().expect("an order").to_owned();
     let approved = user.run(&["order", "approve", &id, "--json"]);
     assert_eq!(approved.code, Some(0), "{}", approved.context(&user));
-    let worktree = PathBuf::from(user.order(&id)["worktreePath"].as_str().expect("worktree"));
+    let worktree = user.worktree(&id);
     assert_eq!(
         std::fs::read_to_string(worktree.join("note.txt")).expect("written after the approval"),
         CONTENT

@@ -12,8 +12,6 @@
 #[path = "real_agents/support.rs"]
 mod support;
 
-use std::path::PathBuf;
-
 use codecafe_fake_model::Api;
 use serde_json::Value;
 use support::{Credentials, EXIT_AWAITING_INPUT, User, script};
@@ -56,10 +54,6 @@ fn user(openai: &[Value]) -> User {
     )
 }
 
-fn worktree(user: &User, id: &str) -> PathBuf {
-    PathBuf::from(user.order(id)["worktreePath"].as_str().expect("a worktree"))
-}
-
 #[test]
 fn an_approved_command_and_an_approved_patch_land_in_the_same_thread() {
     let user = user(&[
@@ -83,7 +77,7 @@ fn an_approved_command_and_an_approved_patch_land_in_the_same_thread() {
         "{asked}"
     );
     let thread = run.session("review", &user);
-    assert!(!worktree(&user, &id).join("made.txt").exists());
+    assert!(!user.worktree(&id).join("made.txt").exists());
 
     // The command: approved, repeated, answered from the record; then the patch asks.
     let first = user.run(&["order", "approve", &id, "--json"]);
@@ -94,7 +88,7 @@ fn an_approved_command_and_an_approved_patch_land_in_the_same_thread() {
         first.context(&user)
     );
     assert!(
-        worktree(&user, &id).join("made.txt").exists(),
+        user.worktree(&id).join("made.txt").exists(),
         "{}",
         first.context(&user)
     );
@@ -109,19 +103,19 @@ fn an_approved_command_and_an_approved_patch_land_in_the_same_thread() {
             .is_some_and(|d| d.contains("release notes")),
         "a preview of the patch: {patch_asked}"
     );
-    assert!(!worktree(&user, &id).join("CHANGES.md").exists());
+    assert!(!user.worktree(&id).join("CHANGES.md").exists());
 
     let second = user.run(&["order", "approve", &id, "--json"]);
     assert_eq!(second.code, Some(0), "{}", second.context(&user));
     assert_eq!(
-        std::fs::read_to_string(worktree(&user, &id).join("CHANGES.md")).expect("the patch landed"),
+        std::fs::read_to_string(user.worktree(&id).join("CHANGES.md")).expect("the patch landed"),
         "release notes\n"
     );
     // Every process continued the first thread.
     for later in [&first, &second] {
         assert_eq!(
             later.sessions("review"),
-            [thread.clone()],
+            std::slice::from_ref(&thread),
             "{}",
             later.context(&user)
         );
@@ -154,7 +148,7 @@ fn a_denied_command_never_runs_and_the_agent_hears_why() {
     let denied = user.run(&["order", "deny", &id, "--reason", reason, "--json"]);
     assert_eq!(denied.code, Some(0), "{}", denied.context(&user));
     assert!(
-        worktree(&user, &id).join("README.md").exists(),
+        user.worktree(&id).join("README.md").exists(),
         "a denied command never runs"
     );
     let last = user

@@ -34,7 +34,7 @@ mod tests {
 
     #[test]
     fn every_builtin_is_a_component_with_its_hash() {
-        assert_eq!(BUILTINS.len(), 4);
+        assert_eq!(BUILTINS.len(), 5);
         for plugin in BUILTINS {
             // The component-model preamble: magic, then version 0x0d with layer 1.
             assert_eq!(&plugin.bytes[..4], b"\0asm", "{}", plugin.id);

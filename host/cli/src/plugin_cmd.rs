@@ -71,9 +71,35 @@ pub struct CheckArgs {
     /// A stage option for `build-command`, as KEY=JSON (e.g. `command="cargo test"`); repeatable.
     #[arg(long = "option", value_name = "KEY=JSON")]
     options: Vec<String>,
+    /// Check as a stage with `approvals: ask`, answering each approval request with this
+    /// decision. A sample may be a two-way transcript: `<< ` marks the agent's lines, `>> `
+    /// what the client sent (shown beside the plugin's replies).
+    #[arg(long, value_enum, value_name = "DECISION")]
+    decide: Option<Decide>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A decision `plugin check --decide` answers approval requests with.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Decide {
+    Allow,
+    Always,
+    Deny,
+    Defer,
+}
+
+impl Decide {
+    fn decision(self) -> codecafe_service::plugins::ApprovalDecision {
+        use codecafe_service::plugins::ApprovalDecision as D;
+        match self {
+            Self::Allow => D::Allow,
+            Self::Always => D::AllowAlways,
+            Self::Deny => D::Deny,
+            Self::Defer => D::Defer,
+        }
+    }
 }
 
 /// Runs one plugin subcommand.
@@ -140,6 +166,7 @@ pub fn run(command: PluginCommand, service: &Service) -> Result<ExitCode> {
                 options: plugins::parse_check_options(&args.options)?,
                 plugin: args.plugin,
                 sample: args.sample,
+                decide: args.decide.map(Decide::decision),
             };
             let report = plugins::check(service, &scope, &request)?;
             if args.json {

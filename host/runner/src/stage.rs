@@ -352,6 +352,7 @@ fn answer_approvals(
     batch: &mut OutputBatch,
     tx: &Sender<WorkerMsg>,
 ) {
+    let mut refused = Vec::new();
     for event in &batch.events {
         let AgentEvent::ApprovalRequest(request) = event else {
             continue;
@@ -378,13 +379,18 @@ fn answer_approvals(
                 reason,
             )
         } else if !job.ask {
-            (
-                ApprovalDecision::Deny,
-                Some(format!(
-                    "beyond the stage's `permissions: {}` and the stage asks nobody (`approvals: deny`)",
-                    job.permissions.name()
-                )),
-            )
+            let reason = format!(
+                "beyond the stage's `permissions: {}` and the stage asks nobody (`approvals: deny`)",
+                job.permissions.name()
+            );
+            // Refused by the stage's policy: a denial like any other.
+            refused.push(AgentEvent::ToolDenied(ToolDenial {
+                id: request.id.clone(),
+                tool: request.tool.clone(),
+                input: request.input.clone(),
+                reason: reason.clone(),
+            }));
+            (ApprovalDecision::Deny, Some(reason))
         } else {
             collector
                 .pending
@@ -405,6 +411,7 @@ fn answer_approvals(
             }
         }
     }
+    batch.events.extend(refused);
 }
 
 /// What the run keeps from the agent's events.

@@ -15,6 +15,8 @@ use codecafe_sdk::{Capabilities, Invocation, Mode, Requirements, StageContext, S
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
+pub use codecafe_sdk::ApprovalDecision;
+
 use crate::error::{Result, ServiceError};
 use crate::service::{Scope, Service};
 
@@ -137,6 +139,9 @@ pub struct CheckRequest {
     pub sample: Option<PathBuf>,
     /// Stage options for `build-command`, key and JSON text (see [`parse_check_options`]).
     pub options: Vec<(String, String)>,
+    /// Run as a stage with `approvals: ask` and answer each approval request the plugin
+    /// reports with this decision (`encode-approval`), as the host would.
+    pub decide: Option<codecafe_sdk::ApprovalDecision>,
 }
 
 /// One call `check` made.
@@ -438,6 +443,18 @@ fn timed<T: Serialize>(
     }
 }
 
+/// A batch as `check` shows it: the events, then what the plugin writes back to the agent.
+fn batch_json(batch: &codecafe_sdk::OutputBatch) -> Value {
+    if batch.replies.is_empty() && !batch.close_input {
+        return serde_json::to_value(&batch.events).unwrap_or_default();
+    }
+    json!({
+        "events": batch.events,
+        "replies": batch.replies.iter().map(|r| String::from_utf8_lossy(r).into_owned()).collect::<Vec<_>>(),
+        "closeInput": batch.close_input,
+    })
+}
+
 /// Lines a provider sees when no sample is given: a stream-json line and plain text.
 const DEFAULT_PROVIDER_SAMPLE: &str = concat!(
     r#"{"type":"system","subtype":"init","session_id":"00000000-0000-0000-0000-000000000000"}"#,
@@ -459,18 +476,51 @@ fn check_provider(
     let mut calls = vec![timed("info", || session.info())];
     let mut invocation = Invocation::new("Say hello.", cwd.display().to_string());
     invocation.options = request.options.clone();
+    if request.decide.is_some() {
+        invocation.policy.approvals = codecafe_sdk::ApprovalPolicy::Ask;
+    }
     calls.push(timed("build-command", || {
         session.build_command(&invocation).map(|built| match built {
             Ok(spec) => json!({"command": spec}),
             Err(refusal) => json!({"refused": refusal.to_string()}),
         })
     }));
+    // A two-way transcript marks the agent's lines `<< ` and the client's `>> `: the agent's
+    // are fed to the plugin, the client's are shown beside the plugin's own replies.
     for line in sample.unwrap_or(DEFAULT_PROVIDER_SAMPLE).lines() {
+        if let Some(sent) = line.strip_prefix(">> ") {
+            calls.push(CheckedCall {
+                call: "recorded-reply".to_owned(),
+                micros: 0,
+                result: Some(Value::String(sent.to_owned())),
+                error: None,
+            });
+            continue;
+        }
+        let line = line.strip_prefix("<< ").unwrap_or(line);
+        let mut asked = Vec::new();
         calls.push(timed("parse-output", || {
-            session
-                .parse_output(Stream::Stdout, line)
-                .map(|batch| batch.events)
+            session.parse_output(Stream::Stdout, line).map(|batch| {
+                asked.extend(batch.events.iter().filter_map(|e| match e {
+                    codecafe_sdk::AgentEvent::ApprovalRequest(r) => Some(r.id.clone()),
+                    _ => None,
+                }));
+                batch_json(&batch)
+            })
         }));
+        let Some(decision) = request.decide else {
+            continue;
+        };
+        for id in asked {
+            calls.push(timed("encode-approval", || {
+                session
+                    .encode_approval(&id, decision, None)
+                    .map(|encoded| match encoded {
+                        Ok(bytes) => json!({"reply": String::from_utf8_lossy(&bytes)}),
+                        Err(refused) => json!({"refused": refused.to_string()}),
+                    })
+            }));
+        }
     }
     calls.push(timed("finish-output", || {
         session.finish_output(Some(0)).map(|batch| batch.events)

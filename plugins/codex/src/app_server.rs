@@ -31,6 +31,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use codecafe_sdk::jsonrpc::{self, Dialect, Message};
 use codecafe_sdk::{
     AdapterError, AgentEvent, ApprovalDecision, ApprovalRequest, ChangeKind, FileChange,
     FinalResult, Invocation, OutputBatch, PermissionLevel, Stream, ToolCall, ToolDenial,
@@ -38,8 +39,8 @@ use codecafe_sdk::{
 };
 use serde_json::{Value, json};
 
-/// JSON-RPC's "method not found".
-const METHOD_NOT_FOUND: i64 = -32601;
+/// Codex writes and reads JSON-RPC without the `jsonrpc` field.
+const RPC: Dialect = Dialect::Bare;
 
 /// Codex's sandbox and approval policy for a level, when the user is asked.
 pub(crate) fn policy(level: PermissionLevel) -> (&'static str, &'static str) {
@@ -115,14 +116,14 @@ impl AppServer {
 
     /// The first message: `initialize`.
     pub(crate) fn greeting() -> Vec<u8> {
-        line(&json!({
-            "id": 1,
-            "method": "initialize",
-            "params": {
+        RPC.request(
+            1,
+            "initialize",
+            &json!({
                 "clientInfo": {"name": "codecafe", "title": "codecafe", "version": env!("CARGO_PKG_VERSION")},
                 "capabilities": {},
-            },
-        }))
+            }),
+        )
     }
 
     /// Normalizes one line of the app server's output.
@@ -131,22 +132,18 @@ impl AppServer {
             std::ops::ControlFlow::Continue(trimmed) => trimmed,
             std::ops::ControlFlow::Break(batch) => return batch,
         };
-        let Ok(message) = serde_json::from_str::<Value>(trimmed) else {
+        let Some(message) = Message::parse(trimmed) else {
             return OutputBatch::one(json::unrecognized(trimmed));
         };
         let mut batch = OutputBatch::default();
-        match (
-            message.get("method").and_then(Value::as_str),
-            message.get("id"),
-        ) {
-            (Some(method), Some(id)) => {
-                self.request(method, id, &message["params"], trimmed, &mut batch)
+        match message {
+            Message::Request { id, method, params } => {
+                self.request(&method, &id, &params, trimmed, &mut batch);
             }
-            (Some(method), None) => {
-                self.notification(method, &message["params"], trimmed, &mut batch)
+            Message::Notification { method, params } => {
+                self.notification(&method, &params, trimmed, &mut batch);
             }
-            (None, Some(id)) => self.response(id, &message, &mut batch),
-            (None, None) => batch.push(AgentEvent::other("unknown", trimmed)),
+            Message::Response { id, outcome } => self.response(&id, outcome, &mut batch),
         }
         batch
     }
@@ -162,13 +159,8 @@ impl AppServer {
                 }
                 (None, None) => "codex app-server was killed before the turn completed".to_owned(),
             };
-            batch.push(AgentEvent::Error {
-                message: message.clone(),
-            });
-            batch.push(AgentEvent::FinalResult(FinalResult {
-                text: message,
-                is_error: true,
-            }));
+            // The process is gone: closing its input changes nothing.
+            batch.fail_turn(message);
         }
         batch
     }
@@ -193,32 +185,30 @@ impl AppServer {
         if matches!(decision, "decline" | "cancel") {
             self.decided.insert(pending.item);
         }
-        Ok(line(
-            &json!({"id": pending.rpc_id, "result": {"decision": decision}}),
-        ))
+        Ok(RPC.result(&pending.rpc_id, &json!({"decision": decision})))
     }
 
-    fn response(&mut self, id: &Value, message: &Value, batch: &mut OutputBatch) {
-        if let Some(error) = message.get("error") {
-            let text = error
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("an error without a message");
-            let message = format!("codex app-server refused request {id}: {text}");
-            self.fail(message, batch);
-            return;
-        }
+    fn response(&mut self, id: &Value, outcome: Result<Value, Value>, batch: &mut OutputBatch) {
+        let result = match outcome {
+            Ok(result) => result,
+            Err(error) => {
+                let message = format!(
+                    "codex app-server refused request {id}: {}",
+                    jsonrpc::error_text(&error)
+                );
+                self.fail(message, batch);
+                return;
+            }
+        };
         match id.as_i64() {
             Some(1) => {
-                batch.replies.push(line(&json!({"method": "initialized"})));
-                batch.replies.push(line(&json!({
-                    "id": 2,
-                    "method": self.thread_method,
-                    "params": self.thread_params,
-                })));
+                batch.replies.push(RPC.notification("initialized", None));
+                batch
+                    .replies
+                    .push(RPC.request(2, self.thread_method, &self.thread_params));
             }
             Some(2) => {
-                let Some(thread) = message["result"]["thread"]["id"].as_str() else {
+                let Some(thread) = result["thread"]["id"].as_str() else {
                     self.fail("codex app-server started no thread".to_owned(), batch);
                     return;
                 };
@@ -226,14 +216,14 @@ impl AppServer {
                 batch.push(AgentEvent::SessionStarted {
                     id: thread.to_owned(),
                 });
-                batch.replies.push(line(&json!({
-                    "id": 3,
-                    "method": "turn/start",
-                    "params": {
+                batch.replies.push(RPC.request(
+                    3,
+                    "turn/start",
+                    &json!({
                         "threadId": thread,
                         "input": [{"type": "text", "text": self.prompt, "text_elements": []}],
-                    },
-                })));
+                    }),
+                ));
             }
             _ => {}
         }
@@ -289,10 +279,7 @@ impl AppServer {
             }
             _ => {
                 // Nothing here serves it: answer so codex does not wait for ever.
-                batch.replies.push(line(&json!({
-                    "id": id,
-                    "error": {"code": METHOD_NOT_FOUND, "message": format!("codecafe does not handle `{method}`")},
-                })));
+                batch.replies.push(RPC.method_not_found(id, method));
                 batch.push(AgentEvent::other("server-request", raw));
                 return;
             }
@@ -491,14 +478,7 @@ impl AppServer {
     fn fail(&mut self, message: String, batch: &mut OutputBatch) {
         self.completed = true;
         self.last_error = Some(message.clone());
-        batch.push(AgentEvent::Error {
-            message: message.clone(),
-        });
-        batch.push(AgentEvent::FinalResult(FinalResult {
-            text: message,
-            is_error: true,
-        }));
-        batch.close_input = true;
+        batch.fail_turn(message);
     }
 }
 
@@ -510,13 +490,6 @@ fn command_of(value: &Value) -> String {
         }
         _ => value["command"].as_str().unwrap_or_default().to_owned(),
     }
-}
-
-/// `value` as one line of JSON.
-fn line(value: &Value) -> Vec<u8> {
-    let mut bytes = value.to_string().into_bytes();
-    bytes.push(b'\n');
-    bytes
 }
 
 #[cfg(test)]

@@ -18,36 +18,15 @@ fn asking(level: PermissionLevel) -> Invocation {
     invocation
 }
 
-/// Feeds every line of `transcript`, answering each approval request with the next of
-/// `decisions`; returns the events and every reply written.
+/// The conversation of `transcript`, each approval request answered with the next of
+/// `decisions`: the events, the replies (as JSON) and whether standard input was closed.
 fn replay(
-    codex: &mut Codex,
+    provider: &mut Codex,
     transcript: &str,
     decisions: &[ApprovalDecision],
 ) -> (Vec<AgentEvent>, Vec<Value>, bool) {
-    let mut events = Vec::new();
-    let mut replies = Vec::new();
-    let mut closed = false;
-    let mut next = decisions.iter();
-    for line in transcript.lines() {
-        let batch = codex.parse_output(Stream::Stdout, line);
-        closed |= batch.close_input;
-        for reply in &batch.replies {
-            replies.push(serde_json::from_slice(reply).expect("a JSON reply"));
-        }
-        for event in batch.events {
-            if let AgentEvent::ApprovalRequest(request) = &event {
-                let decision = *next.next().expect("a decision for each request");
-                let answer = codex
-                    .encode_approval(&request.id, decision, None)
-                    .expect("answers");
-                replies.push(serde_json::from_slice(&answer).expect("JSON"));
-            }
-            events.push(event);
-        }
-    }
-    events.extend(codex.finish_output(Some(0)).events);
-    (events, replies, closed)
+    let seen = codecafe_sdk::testing::converse(provider, transcript, decisions);
+    (seen.events, seen.replies, seen.closed)
 }
 
 #[test]
@@ -228,7 +207,7 @@ fn requests_nobody_serves_get_an_error_and_the_run_goes_on() {
     );
     let reply: Value = serde_json::from_slice(&batch.replies[0]).expect("JSON");
     assert_eq!(reply["id"], 7);
-    assert_eq!(reply["error"]["code"], METHOD_NOT_FOUND);
+    assert_eq!(reply["error"]["code"], jsonrpc::METHOD_NOT_FOUND);
     // A process that ends before its turn completed failed.
     let end = codex.finish_output(Some(1));
     assert!(

@@ -294,6 +294,15 @@ impl User {
             .clone()
     }
 
+    /// Order `id`'s worktree.
+    pub fn worktree(&self, id: &str) -> PathBuf {
+        PathBuf::from(
+            self.order(id)["worktreePath"]
+                .as_str()
+                .unwrap_or_else(|| panic!("order {id} has no worktree")),
+        )
+    }
+
     /// `git args` in `dir`, which must succeed.
     pub fn git(&self, dir: &Path, args: &[&str]) -> String {
         codecafe_test_support::git(dir, args)
