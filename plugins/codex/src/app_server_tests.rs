@@ -1,15 +1,55 @@
-//! The app-server conversation on real transcripts of codex 0.171.0 (`tests/transcripts/`):
-//! what the adapter sends back at each step, the events, and the decisions.
+//! The app-server conversation on real transcripts of codex 0.169.0 and 0.171.0
+//! (`tests/transcripts/<version>/app-server/`): what the adapter sends back at each step, the
+//! events, and the decisions.
 
 use super::*;
 use crate::Codex;
 use codecafe_sdk::testing::invocation;
 use codecafe_sdk::{ApprovalPolicy, Provider, SessionRef, Stdin};
 
-const DECLINE_THEN_PATCH: &str =
-    include_str!("../tests/transcripts/0.171.0/app-server/decline-then-patch.jsonl");
-const CANCELLED: &str = include_str!("../tests/transcripts/0.171.0/app-server/cancelled.jsonl");
-const RESUMED: &str = include_str!("../tests/transcripts/0.171.0/app-server/resumed-accept.jsonl");
+/// One version's recorded conversations.
+struct Recorded {
+    version: &'static str,
+    decline_then_patch: &'static str,
+    cancelled: &'static str,
+    resumed: &'static str,
+}
+
+macro_rules! recorded {
+    ($version:literal) => {
+        Recorded {
+            version: $version,
+            decline_then_patch: include_str!(concat!(
+                "../tests/transcripts/",
+                $version,
+                "/app-server/decline-then-patch.jsonl"
+            )),
+            cancelled: include_str!(concat!(
+                "../tests/transcripts/",
+                $version,
+                "/app-server/cancelled.jsonl"
+            )),
+            resumed: include_str!(concat!(
+                "../tests/transcripts/",
+                $version,
+                "/app-server/resumed-accept.jsonl"
+            )),
+        }
+    };
+}
+
+/// The previous and the pinned version.
+const VERSIONS: [Recorded; 2] = [recorded!("0.169.0"), recorded!("0.171.0")];
+
+/// The thread a transcript started (the answer to `thread/start`).
+fn thread_of(transcript: &str) -> String {
+    transcript
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|message| message["id"] == 2)
+        .and_then(|answer| answer["result"]["thread"]["id"].as_str().map(str::to_owned))
+        .expect("a thread/start answer")
+}
 
 fn asking(level: PermissionLevel) -> Invocation {
     let mut invocation = Invocation::new("make the files", "/work/tree");
@@ -52,13 +92,20 @@ fn asking_stages_run_the_app_server_and_greet_it() {
 
 #[test]
 fn a_declined_command_and_an_accepted_patch() {
+    for recorded in &VERSIONS {
+        declined_then_patched(recorded);
+    }
+}
+
+fn declined_then_patched(recorded: &Recorded) {
+    let version = recorded.version;
     let mut codex = Codex::default();
     codex
         .build_command(&asking(PermissionLevel::ReadOnly))
         .expect("builds");
     let (events, replies, closed) = replay(
         &mut codex,
-        DECLINE_THEN_PATCH,
+        recorded.decline_then_patch,
         &[ApprovalDecision::Deny, ApprovalDecision::Allow],
     );
     // The conversation: initialized + thread/start after initialize, turn/start after the
@@ -75,7 +122,8 @@ fn a_declined_command_and_an_accepted_patch() {
             "turn/start",
             "(answer)",
             "(answer)"
-        ]
+        ],
+        "{version}"
     );
     assert_eq!(replies[1]["params"]["sandbox"], "read-only");
     assert_eq!(replies[1]["params"]["approvalPolicy"], "untrusted");
@@ -145,16 +193,24 @@ fn a_declined_command_and_an_accepted_patch() {
 
 #[test]
 fn a_deferred_request_cancels_the_turn_without_a_denial() {
-    let mut codex = Codex::default();
-    codex
-        .build_command(&asking(PermissionLevel::ReadOnly))
-        .expect("builds");
-    let (events, replies, closed) = replay(&mut codex, CANCELLED, &[ApprovalDecision::Defer]);
+    for recorded in &VERSIONS {
+        let mut codex = Codex::default();
+        codex
+            .build_command(&asking(PermissionLevel::ReadOnly))
+            .expect("builds");
+        cancelled(&mut codex, recorded);
+    }
+}
+
+fn cancelled(codex: &mut Codex, recorded: &Recorded) {
+    let version = recorded.version;
+    let (events, replies, closed) = replay(codex, recorded.cancelled, &[ApprovalDecision::Defer]);
     assert_eq!(
         replies.last(),
-        Some(&json!({"id": 0, "result": {"decision": "cancel"}}))
+        Some(&json!({"id": 0, "result": {"decision": "cancel"}})),
+        "{version}"
     );
-    assert!(closed);
+    assert!(closed, "{version}");
     assert!(
         !events
             .iter()
@@ -170,29 +226,37 @@ fn a_deferred_request_cancels_the_turn_without_a_denial() {
 
 #[test]
 fn a_resumed_thread_continues_with_thread_resume() {
-    let mut codex = Codex::default();
-    let mut invocation = asking(PermissionLevel::ReadOnly);
-    invocation.session = Some(SessionRef {
-        id: "01a24bbf-d01a-74e2-bb07-32037b68c382".to_owned(),
-        fork: false,
-    });
-    codex.build_command(&invocation).expect("builds");
-    let (events, replies, _) = replay(&mut codex, RESUMED, &[ApprovalDecision::Allow]);
-    assert_eq!(replies[1]["method"], "thread/resume");
-    assert_eq!(
-        replies[1]["params"]["threadId"],
-        "01a24bbf-d01a-74e2-bb07-32037b68c382"
-    );
-    assert!(events.iter().any(|e| matches!(
-        e,
-        AgentEvent::SessionStarted { id } if id == "01a24bbf-d01a-74e2-bb07-32037b68c382"
-    )));
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, AgentEvent::ToolResult(r) if !r.is_error)),
-        "the approved command ran: {events:?}"
-    );
+    for recorded in &VERSIONS {
+        let version = recorded.version;
+        let thread = thread_of(recorded.cancelled);
+        let mut codex = Codex::default();
+        let mut invocation = asking(PermissionLevel::ReadOnly);
+        invocation.session = Some(SessionRef {
+            id: thread.clone(),
+            fork: false,
+        });
+        codex.build_command(&invocation).expect("builds");
+        let (events, replies, _) = replay(&mut codex, recorded.resumed, &[ApprovalDecision::Allow]);
+        assert_eq!(replies[1]["method"], "thread/resume", "{version}");
+        assert_eq!(
+            replies[1]["params"]["threadId"],
+            thread.as_str(),
+            "{version}"
+        );
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                AgentEvent::SessionStarted { id } if *id == thread
+            )),
+            "{version}"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, AgentEvent::ToolResult(r) if !r.is_error)),
+            "{version}: the approved command ran: {events:?}"
+        );
+    }
 }
 
 #[test]
