@@ -343,6 +343,98 @@ fn an_edit_stage_asks_before_writing_outside_its_worktree() {
     );
 }
 
+/// Two stages at once, each stopped at an approval: approving without naming one is refused
+/// with both listed; naming the one that waits behind the other says which comes first; then
+/// each is decided in turn and the order completes.
+#[test]
+fn several_pending_approvals_must_be_named_and_are_decided_in_turn() {
+    let parallel = "name: two\nworkflow:\n  stages: [a, b]\na:\n  provider: claude-code\n  permissions: read-only\n  approvals: ask\n  depends_on: []\nb:\n  provider: claude-code\n  permissions: read-only\n  approvals: ask\n  depends_on: []\n";
+    let mut first = write_turn(PROMPT);
+    first["repeat"] = 2.into();
+    let user = User::new(
+        &script(
+            &[
+                first,
+                write_turn("The user approved your tool call"),
+                done("File created successfully", "Wrote it (a)."),
+                write_turn("The user approved your tool call"),
+                done("File created successfully", "Wrote it (b)."),
+            ],
+            &[],
+            &[],
+        ),
+        &[],
+        Credentials::Environment,
+        &[(".orch/workflows/two.workflow.yml", parallel)],
+    );
+    let run = user.run(&["run", "--recipe", "two", PROMPT, "--json"]);
+    assert_eq!(
+        run.code,
+        Some(EXIT_AWAITING_INPUT),
+        "{}",
+        run.context(&user)
+    );
+    let id = run.order_id();
+    let shown: Value = serde_json::from_str(&user.run(&["order", "show", &id, "--json"]).stdout)
+        .expect("order show --json");
+    let pending: Vec<(i64, String)> = shown["approvals"]
+        .as_array()
+        .expect("approvals")
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_i64().expect("an id"),
+                a["stage"].as_str().expect("a stage").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(pending.len(), 2, "{shown}");
+    let waiting = run.one("order:awaiting-input", None, &user);
+    let first_stage = waiting["stage"].as_str().expect("a stage").to_owned();
+    let (first_id, _) = pending
+        .iter()
+        .find(|(_, s)| *s == first_stage)
+        .expect("first");
+    let (second_id, _) = pending
+        .iter()
+        .find(|(_, s)| *s != first_stage)
+        .expect("second");
+
+    let unnamed = user.run(&["order", "approve", &id]);
+    assert_eq!(unnamed.code, Some(1), "{}", unnamed.context(&user));
+    assert!(
+        unnamed.stderr.contains("2 pending approvals")
+            && unnamed.stderr.contains(&format!("{first_id} [")),
+        "{}",
+        unnamed.stderr
+    );
+    let early = user.run(&["order", "approve", &id, &second_id.to_string()]);
+    assert_eq!(early.code, Some(1));
+    assert!(
+        early
+            .stderr
+            .contains(&format!("decides approval {first_id} first")),
+        "{}",
+        early.stderr
+    );
+
+    let one = user.run(&["order", "approve", &id, &first_id.to_string(), "--json"]);
+    assert_eq!(
+        one.code,
+        Some(EXIT_AWAITING_INPUT),
+        "{}",
+        one.context(&user)
+    );
+    assert_eq!(
+        one.one("order:awaiting-input", None, &user)["approval"]["id"],
+        *second_id
+    );
+    let two = user.run(&["order", "approve", &id, "--json"]);
+    assert_eq!(two.code, Some(0), "{}", two.context(&user));
+    assert!(user.worktree(&id).join("note.txt").exists());
+    assert_eq!(user.order(&id)["status"], "completed");
+}
+
 #[test]
 fn a_run_asked_in_place_and_killed_leaves_the_approval_for_later() {
     let user = user(&[
