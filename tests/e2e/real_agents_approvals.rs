@@ -435,6 +435,38 @@ fn several_pending_approvals_must_be_named_and_are_decided_in_turn() {
     assert_eq!(user.order(&id)["status"], "completed");
 }
 
+/// A new user's way in: no recipe written, `cafe update --set approvals=ask`, the built-in
+/// `moon`. Its read-only analyze stage asks before a `Write`; `order cancel` withdraws it.
+#[test]
+fn the_cafes_approvals_setting_makes_the_built_in_recipes_ask() {
+    let analyze_writes = serde_json::json!({
+        "match": support::stage_prompt("analyze"),
+        "blocks": [{"type": "tool_use", "name": "Write",
+                    "input": {"file_path": "${CWD}/ANALYSIS.md", "content": "notes\n"}}],
+        "usage": support::claude_usage()
+    });
+    let user = User::new(&script(&[analyze_writes], &[], &[]), &[], Credentials::Environment, &[]);
+    let repo = user.repo.display().to_string();
+    let set = user.run(&["cafe", "update", &repo, "--set", "approvals=ask"]);
+    assert_eq!(set.code, Some(0), "{}", set.context(&user));
+    let run = user.run(&["run", "--recipe", "moon", "Add a greeting script", "--json"]);
+    assert_eq!(run.code, Some(EXIT_AWAITING_INPUT), "{}", run.context(&user));
+    let id = run.order_id();
+    let asked = run.one("order:awaiting-input", Some("analyze"), &user);
+    assert!(
+        asked["approval"]["summary"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("ANALYSIS.md")),
+        "{asked}"
+    );
+    assert!(!user.worktree(&id).join("ANALYSIS.md").exists());
+    let cancelled = user.run(&["order", "cancel", &id]);
+    assert_eq!(cancelled.code, Some(0), "{}", cancelled.context(&user));
+    let shown: Value = serde_json::from_str(&user.run(&["order", "show", &id, "--json"]).stdout)
+        .expect("order show --json");
+    assert_eq!(shown["approvals"][0]["decision"], "withdrawn", "{shown}");
+}
+
 #[test]
 fn a_run_asked_in_place_and_killed_leaves_the_approval_for_later() {
     let user = user(&[

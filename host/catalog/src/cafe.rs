@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CatalogError, Result};
 use crate::layout::OrchDir;
-use crate::recipe::Permissions;
+use crate::recipe::{Approvals, Permissions};
 use crate::storage::{self, Versioned};
 
 /// Per-cafe settings.
@@ -40,6 +40,10 @@ pub struct CafeSettings {
     /// The most any stage of this cafe may be given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions_ceiling: Option<Permissions>,
+    /// What happens beyond a stage's permissions in stages and recipes that do not say
+    /// (`deny` when unset): `ask` puts it in front of the user, built-in recipes included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<Approvals>,
 }
 
 /// The settings keys, as `cafe update --set` takes them.
@@ -53,6 +57,7 @@ pub const SETTING_KEYS: &[&str] = &[
     "language",
     "permissions",
     "permissionsCeiling",
+    "approvals",
 ];
 
 /// A registered repository.
@@ -322,6 +327,7 @@ impl Cafes {
                     language: "en".to_owned(),
                     permissions: None,
                     permissions_ceiling: None,
+                    approvals: None,
                 },
                 id,
                 name,
@@ -566,6 +572,17 @@ fn apply_setting(settings: &mut CafeSettings, repo: &Path, key: &str, value: &st
             } else {
                 settings.permissions_ceiling = level;
             }
+        }
+        "approvals" => {
+            settings.approvals = match value {
+                "" => None,
+                name => Some(Approvals::from_name(name).ok_or_else(|| {
+                    bad(format!(
+                        "`{name}` is not a choice: give one of {}, or nothing to unset it",
+                        Approvals::VALUES.join(", ")
+                    ))
+                })?),
+            };
         }
         "language" => {
             if value.is_empty() || value.len() > 16 {

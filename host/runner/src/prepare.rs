@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use codecafe_catalog::recipe::{
-    Known, Permissions, PolicyDefaults, RecipeCatalog, ResolvedRecipe, SessionContext, StageSpec,
+    Approvals, Known, Permissions, PolicyDefaults, RecipeCatalog, ResolvedRecipe, SessionContext,
+    StageSpec,
 };
 use codecafe_catalog::role::{Answer, PreviousOutput, RenderContext, Role, RoleCatalog, SkillVar};
 use codecafe_catalog::skill::{SkillCatalog, SkillContext};
@@ -36,13 +37,39 @@ pub struct Catalogs {
 }
 
 /// A cafe's permission settings: the default of stages that set none and whose role has
-/// none, and the most a stage may be given.
+/// none, the most a stage may be given, and what happens beyond a stage's level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CafePermissions {
     /// The cafe's `permissions`.
     pub default: Option<Permissions>,
     /// The cafe's `permissionsCeiling`.
     pub ceiling: Option<Permissions>,
+    /// The cafe's `approvals`.
+    pub approvals: Option<Approvals>,
+}
+
+impl CafePermissions {
+    /// The permission settings of a cafe's `settings`.
+    pub fn of(settings: &codecafe_catalog::cafe::CafeSettings) -> Self {
+        Self {
+            default: settings.permissions,
+            ceiling: settings.permissions_ceiling,
+            approvals: settings.approvals,
+        }
+    }
+
+    /// As recipes resolve them, with the roles' defaults.
+    pub fn defaults<'a>(
+        self,
+        role_permissions: &'a dyn Fn(&str) -> Option<Permissions>,
+    ) -> PolicyDefaults<'a> {
+        PolicyDefaults {
+            role_permissions,
+            cafe: self.default,
+            ceiling: self.ceiling,
+            approvals: self.approvals,
+        }
+    }
 }
 
 /// What a follow-up is: the stage it is based on and the user's request.
@@ -132,11 +159,8 @@ pub fn prepare(
     recipe.validate(&known)?;
     let skills = &catalogs.skills;
     let roles_catalog = &catalogs.roles;
-    let defaults = PolicyDefaults {
-        role_permissions: &|id| roles_catalog.get(id).and_then(|r| r.permissions),
-        cafe: cafe.default,
-        ceiling: cafe.ceiling,
-    };
+    let role_permissions = |id: &str| roles_catalog.get(id).and_then(|r| r.permissions);
+    let defaults = cafe.defaults(&role_permissions);
     let resolved = recipe.resolve_for(
         &catalogs.profiles,
         &|id| {

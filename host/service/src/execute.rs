@@ -76,10 +76,7 @@ pub(crate) fn with_runner<T>(
         config,
     )
     .with_control(linked(service, token))
-    .with_cafe_permissions(CafePermissions {
-        default: cafe.settings.permissions,
-        ceiling: cafe.settings.permissions_ceiling,
-    });
+    .with_cafe_permissions(CafePermissions::of(&cafe.settings));
     body(&runner)
 }
 

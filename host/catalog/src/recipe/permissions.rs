@@ -134,6 +134,8 @@ pub struct PolicyDefaults<'a> {
     pub cafe: Option<Permissions>,
     /// The cafe's `permissionsCeiling`: no stage may go above it.
     pub ceiling: Option<Permissions>,
+    /// The cafe's `approvals`, for stages and recipes that set none.
+    pub approvals: Option<Approvals>,
 }
 
 impl std::fmt::Debug for PolicyDefaults<'_> {
@@ -141,6 +143,7 @@ impl std::fmt::Debug for PolicyDefaults<'_> {
         f.debug_struct("PolicyDefaults")
             .field("cafe", &self.cafe)
             .field("ceiling", &self.ceiling)
+            .field("approvals", &self.approvals)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +154,7 @@ impl PolicyDefaults<'_> {
         role_permissions: &|_| None,
         cafe: None,
         ceiling: None,
+        approvals: None,
     };
 }
 

@@ -374,7 +374,9 @@ impl Recipe {
             let approvals = match (&block.policy.approvals, &self.approvals) {
                 (Some(approvals), _) => Sourced::new(approvals.value, Source::Stage),
                 (None, Some(approvals)) => Sourced::new(approvals.value, Source::Recipe),
-                (None, None) => unset_approvals(),
+                (None, None) => defaults
+                    .approvals
+                    .map_or_else(unset_approvals, |cafe| Sourced::new(cafe, Source::Cafe)),
             };
             let on_denied = block
                 .policy

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use codecafe_catalog::profile::Profiles;
 use codecafe_catalog::recipe::{
-    Known, Origin, PolicyDefaults, Recipe, RecipeCatalog, ResolvedRecipe, SessionContext,
-    starter_recipe,
+    Known, Origin, Recipe, RecipeCatalog, ResolvedRecipe, SessionContext, starter_recipe,
 };
 use codecafe_catalog::role::RoleCatalog;
 use codecafe_catalog::skill::{SkillCatalog, SkillContext};
@@ -303,15 +302,13 @@ impl Resolver {
     /// Reads the skills and roles of `orch` (none when they cannot be read: their problems
     /// are reported elsewhere) and the settings of the scope's cafe.
     fn new(service: &Service, scope: &Scope, orch: &OrchDir, profiles: Profiles) -> Self {
-        let cafe =
-            service
-                .cafe(scope)
-                .ok()
-                .flatten()
-                .map_or_else(CafePermissions::default, |cafe| CafePermissions {
-                    default: cafe.settings.permissions,
-                    ceiling: cafe.settings.permissions_ceiling,
-                });
+        let cafe = service
+            .cafe(scope)
+            .ok()
+            .flatten()
+            .map_or_else(CafePermissions::default, |cafe| {
+                CafePermissions::of(&cafe.settings)
+            });
         Self {
             profiles,
             skills: SkillCatalog::load(orch).ok(),
@@ -330,11 +327,7 @@ impl Resolver {
             })
         };
         let role_permissions = |id: &str| self.roles.as_ref()?.get(id)?.permissions;
-        let defaults = PolicyDefaults {
-            role_permissions: &role_permissions,
-            cafe: self.cafe.default,
-            ceiling: self.cafe.ceiling,
-        };
+        let defaults = self.cafe.defaults(&role_permissions);
         recipe.resolve_for(&self.profiles, &skill_context, &defaults)
     }
 

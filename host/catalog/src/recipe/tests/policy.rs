@@ -13,6 +13,7 @@ fn defaults(cafe: Option<Permissions>, ceiling: Option<Permissions>) -> PolicyDe
         role_permissions: &coder_edits,
         cafe,
         ceiling,
+        approvals: None,
     }
 }
 
