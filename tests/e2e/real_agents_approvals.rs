@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use codecafe_fake_model::Api;
 use serde_json::Value;
-use support::{Credentials, EXIT_AWAITING_INPUT, User, claude_session, claude_text, script};
+use support::{
+    Credentials, EXIT_AWAITING_INPUT, User, claude_session, claude_text, claude_tool, script,
+};
 
 /// The recipe: one Claude stage that may only read, asking the user beyond that.
 const RECIPE: &str = "name: ask\nworkflow:\n  stages: [code]\ncode:\n  provider: claude-code\n  permissions: read-only\n  approvals: ask\n";
@@ -226,12 +228,11 @@ fn a_denied_write_never_happens_and_the_agent_hears_why() {
 #[test]
 fn always_allows_matching_commands_for_the_rest_of_the_order() {
     let bash = |matching: &str, command: &str| {
-        serde_json::json!({
-            "match": matching,
-            "blocks": [{"type": "tool_use", "name": "Bash",
-                        "input": {"command": command, "description": "make a file"}}],
-            "usage": support::claude_usage()
-        })
+        claude_tool(
+            matching,
+            "Bash",
+            serde_json::json!({"command": command, "description": "make a file"}),
+        )
     };
     let user = user(&[
         bash(PROMPT, "touch first.txt"),
@@ -291,12 +292,11 @@ fn always_allows_matching_commands_for_the_rest_of_the_order() {
 fn an_edit_stage_asks_before_writing_outside_its_worktree() {
     let outside = tempfile::tempdir().expect("a directory outside the worktree");
     let outside_write = |matching: &str| {
-        serde_json::json!({
-            "match": matching,
-            "blocks": [{"type": "tool_use", "name": "Write",
-                        "input": {"file_path": "${OUTSIDE}/shared.txt", "content": CONTENT}}],
-            "usage": support::claude_usage()
-        })
+        claude_tool(
+            matching,
+            "Write",
+            serde_json::json!({"file_path": "${OUTSIDE}/shared.txt", "content": CONTENT}),
+        )
     };
     let edit = RECIPE.replace("permissions: read-only", "permissions: edit");
     let user = User::new(
@@ -439,18 +439,27 @@ fn several_pending_approvals_must_be_named_and_are_decided_in_turn() {
 /// `moon`. Its read-only analyze stage asks before a `Write`; `order cancel` withdraws it.
 #[test]
 fn the_cafes_approvals_setting_makes_the_built_in_recipes_ask() {
-    let analyze_writes = serde_json::json!({
-        "match": support::stage_prompt("analyze"),
-        "blocks": [{"type": "tool_use", "name": "Write",
-                    "input": {"file_path": "${CWD}/ANALYSIS.md", "content": "notes\n"}}],
-        "usage": support::claude_usage()
-    });
-    let user = User::new(&script(&[analyze_writes], &[], &[]), &[], Credentials::Environment, &[]);
+    let analyze_writes = claude_tool(
+        &support::stage_prompt("analyze"),
+        "Write",
+        serde_json::json!({"file_path": "${CWD}/ANALYSIS.md", "content": "notes\n"}),
+    );
+    let user = User::new(
+        &script(&[analyze_writes], &[], &[]),
+        &[],
+        Credentials::Environment,
+        &[],
+    );
     let repo = user.repo.display().to_string();
     let set = user.run(&["cafe", "update", &repo, "--set", "approvals=ask"]);
     assert_eq!(set.code, Some(0), "{}", set.context(&user));
     let run = user.run(&["run", "--recipe", "moon", "Add a greeting script", "--json"]);
-    assert_eq!(run.code, Some(EXIT_AWAITING_INPUT), "{}", run.context(&user));
+    assert_eq!(
+        run.code,
+        Some(EXIT_AWAITING_INPUT),
+        "{}",
+        run.context(&user)
+    );
     let id = run.order_id();
     let asked = run.one("order:awaiting-input", Some("analyze"), &user);
     assert!(

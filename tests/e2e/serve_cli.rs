@@ -2,70 +2,25 @@
 //! port; an order run by the CLI in another process shows up live on the server's global event
 //! stream; the demo recipe runs through the API; SIGTERM stops the server cleanly.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, ChildStdout};
 use std::time::{Duration, Instant};
 
 use codecafe_service::demo::DEMO_RECIPE;
-use codecafe_test_support::http::Http;
+use codecafe_test_support::serve::Served;
 use codecafe_test_support::{Codecafe, init_repo_with, text};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// `codecafe serve --port 0` running, with what it printed.
-struct Served {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    http: Http,
-    login_url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(cli: &Codecafe, cwd: &std::path::Path) -> Served {
-    let mut child = cli
-        .command(cwd, &["serve", "--port", "0"])
-        .spawn()
-        .expect("codecafe serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut printed = String::new();
-    let deadline = Instant::now() + WAIT;
-    while !printed.contains("?token=") {
-        assert!(Instant::now() < deadline, "no URL printed: {printed}");
-        let mut line = String::new();
-        if stdout.read_line(&mut line).expect("read stdout") == 0 {
-            let mut err = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
-            }
-            panic!("codecafe serve exited: {printed}{err}");
-        }
-        printed.push_str(&line);
-    }
-    let login_url = printed
-        .split_whitespace()
-        .find(|word| word.contains("?token="))
-        .expect("the URL")
-        .to_owned();
-    let rest = login_url
-        .strip_prefix("http://127.0.0.1:")
-        .expect("a loopback URL");
-    let (port, token) = rest.split_once("/?token=").expect("port and token");
-    let port: u16 = port.parse().expect("the port");
+    let served = Served::start(cli.command(cwd, &["serve", "--port", "0"]));
+    let port = served.port();
     assert!(port > 0);
-    assert!(printed.contains(&format!("(port {port})")), "{printed}");
-    Served {
-        child,
-        stdout,
-        http: Http::new(port, Some(token)),
-        login_url,
-    }
+    assert!(
+        served.printed.contains(&format!("(port {port})")),
+        "{}",
+        served.printed
+    );
+    served
 }
 
 #[test]

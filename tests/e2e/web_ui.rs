@@ -12,12 +12,10 @@
 #[path = "web_ui/webdriver.rs"]
 mod webdriver;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout};
 use std::time::{Duration, Instant};
 
-use codecafe_test_support::http::Http;
+use codecafe_test_support::serve::Served;
 use codecafe_test_support::{Codecafe, init_repo_with, target_dir};
 use serde_json::json;
 use webdriver::{Driver, Session};
@@ -69,56 +67,8 @@ fn graph_recipe() -> String {
     )
 }
 
-/// `codecafe serve --port 0`, killed when dropped.
-struct Served {
-    child: Child,
-    _stdout: BufReader<ChildStdout>,
-    base: String,
-    login_url: String,
-    http: Http,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(cli: &Codecafe, cwd: &std::path::Path) -> Served {
-    let mut child = cli
-        .command(cwd, &["serve", "--port", "0"])
-        .spawn()
-        .expect("codecafe serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut printed = String::new();
-    let deadline = Instant::now() + WAIT;
-    while !printed.contains("?token=") {
-        assert!(Instant::now() < deadline, "no URL printed: {printed}");
-        let mut line = String::new();
-        if stdout.read_line(&mut line).expect("read stdout") == 0 {
-            panic!("codecafe serve exited: {printed}");
-        }
-        printed.push_str(&line);
-    }
-    let login_url = printed
-        .split_whitespace()
-        .find(|word| word.contains("?token="))
-        .expect("the URL")
-        .to_owned();
-    let (base, token) = login_url.split_once("/?token=").expect("base and token");
-    let port: u16 = base
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("the port");
-    Served {
-        child,
-        _stdout: stdout,
-        base: base.to_owned(),
-        http: Http::new(port, Some(token)),
-        login_url,
-    }
+    Served::start(cli.command(cwd, &["serve", "--port", "0"]))
 }
 
 /// The `data-state` of stage `id`'s card, as the page shows it now.

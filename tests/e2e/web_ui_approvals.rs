@@ -15,10 +15,10 @@ mod webdriver;
 #[path = "real_agents/support.rs"]
 mod support;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
+use codecafe_test_support::serve::Served;
 use serde_json::json;
 use support::{Credentials, EXIT_AWAITING_INPUT, User, script, with_signals};
 use webdriver::Driver;
@@ -33,26 +33,15 @@ const RECIPE: &str = "name: ask\nworkflow:\n  stages: [code]\ncode:\n  provider:
 const PROMPT: &str = "Write the page note PAGE-5";
 const CONTENT: &str = "approved in the browser\n";
 
-/// `codecafe serve` as the user runs it, killed when dropped.
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn an_approval_is_decided_in_the_page_and_the_order_goes_on() {
     webdriver::binaries();
     let write = |matching: &str| {
-        json!({
-            "match": matching,
-            "blocks": [{"type": "tool_use", "name": "Write",
-                        "input": {"file_path": "${CWD}/page-note.txt", "content": CONTENT}}],
-            "usage": support::claude_usage()
-        })
+        support::claude_tool(
+            matching,
+            "Write",
+            json!({"file_path": "${CWD}/page-note.txt", "content": CONTENT}),
+        )
     };
     let user = User::new(
         &script(
@@ -83,28 +72,12 @@ fn an_approval_is_decided_in_the_page_and_the_order_goes_on() {
     let mut command = user.cli.command(&user.repo, &["serve", "--port", "0"]);
     user.user_env(&mut command);
     command.stderr(Stdio::null());
-    let mut served = Served(command.spawn().expect("codecafe serve starts"));
-    let mut stdout = BufReader::new(served.0.stdout.take().expect("stdout"));
-    let mut printed = String::new();
-    let deadline = Instant::now() + WAIT;
-    while !printed.contains("?token=") {
-        assert!(Instant::now() < deadline, "no URL printed: {printed}");
-        let mut line = String::new();
-        if stdout.read_line(&mut line).expect("read stdout") == 0 {
-            panic!("codecafe serve exited: {printed}");
-        }
-        printed.push_str(&line);
-    }
-    let login = printed
-        .split_whitespace()
-        .find(|word| word.contains("?token="))
-        .expect("the URL")
-        .to_owned();
-    let base = login.split_once("/?token=").expect("base").0.to_owned();
+    let served = Served::start(command);
+    let (login, base) = (&served.login_url, &served.base);
 
     let driver = Driver::start();
     let page = driver.session(1280, 800, false);
-    page.goto(&login);
+    page.goto(login);
     page.wait_for("#dashboard", WAIT);
     page.goto(&format!("{base}/#/orders/{id}"));
     page.wait_for("#approval-summary", WAIT);

@@ -581,6 +581,16 @@ pub fn claude_text(matching: &str, text: &str) -> Value {
     })
 }
 
+/// A Claude turn answering a request that matches `matching` with one call of `tool` with
+/// `input`.
+pub fn claude_tool(matching: &str, tool: &str, input: Value) -> Value {
+    serde_json::json!({
+        "match": matching,
+        "blocks": [{"type": "tool_use", "name": tool, "input": input}],
+        "usage": claude_usage()
+    })
+}
+
 /// The prompt of stage `stage` of a built-in role.
 pub fn stage_prompt(stage: &str) -> String {
     format!("working on stage `{stage}`")

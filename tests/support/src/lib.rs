@@ -12,6 +12,7 @@ pub mod casing;
 mod cli;
 mod git;
 pub mod http;
+pub mod serve;
 
 pub use cli::{Codecafe, text};
 pub use git::{git, init_repo, init_repo_with};
