@@ -300,16 +300,8 @@ fn show(service: &Service, id: &str, json: bool) -> Result<ExitCode> {
                 order.short_id(),
                 approval.id
             ),
-            (Some(decision), reason) => {
-                let word = serde_json::to_value(decision)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                match reason {
-                    Some(reason) => format!("{word}: {reason}"),
-                    None => word,
-                }
-            }
+            (Some(decision), Some(reason)) => format!("{}: {reason}", decision.name()),
+            (Some(decision), None) => decision.name().to_owned(),
         };
         println!(
             "approval:  {} [{}] {} — {decision}",

@@ -287,27 +287,21 @@ pub fn line(event: &Event, short: &str) -> Option<String> {
             ));
             text
         }
-        EventBody::ApprovalDecided(decided) => format!(
-            "{} {} {}{}{}",
-            match decided.decision {
-                Decision::Allow | Decision::AllowAlways => "✓",
-                Decision::Deny | Decision::Withdrawn => "✗",
-            },
-            decided.stage,
-            match decided.decision {
-                Decision::Allow => "approved:",
-                Decision::AllowAlways => "approved (always):",
-                Decision::Deny => "denied:",
-                Decision::Withdrawn => "withdrawn:",
-            },
-            format_args!(" {}", decided.summary),
-            match (&decided.reason, decided.from_record) {
+        EventBody::ApprovalDecided(decided) => {
+            let (mark, verb) = match decided.decision {
+                Decision::Allow => ("✓", "approved"),
+                Decision::AllowAlways => ("✓", "approved (always)"),
+                Decision::Deny => ("✗", "denied"),
+                Decision::Withdrawn => ("✗", "withdrawn"),
+            };
+            let note = match (&decided.reason, decided.from_record) {
                 (Some(reason), true) => format!(" ({reason}; as decided before)"),
                 (Some(reason), false) => format!(" ({reason})"),
                 (None, true) => " (as decided before)".to_owned(),
                 (None, false) => String::new(),
-            }
-        ),
+            };
+            format!("{mark} {} {verb}: {}{note}", decided.stage, decided.summary)
+        }
         EventBody::AwaitingInput(waiting) => {
             let questions: Vec<String> = waiting
                 .questions

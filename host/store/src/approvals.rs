@@ -26,7 +26,8 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn as_str(self) -> &'static str {
+    /// Its word, as stored and printed (`allow`, `allow-always`, `deny`, `withdrawn`).
+    pub fn name(self) -> &'static str {
         match self {
             Self::Allow => "allow",
             Self::AllowAlways => "allow-always",
@@ -189,7 +190,7 @@ impl Store {
             tx.prepare_cached(
                 "UPDATE approvals SET decision = ?2, reason = ?3, decided_at = ?4 WHERE id = ?1",
             )?
-            .execute(params![id, decision.as_str(), reason, at])?;
+            .execute(params![id, decision.name(), reason, at])?;
             Ok(Approval {
                 decision: Some(decision),
                 reason: reason.map(str::to_owned),
