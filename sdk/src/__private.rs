@@ -118,7 +118,30 @@ mod wasm {
                 sdk::ScreenState::Idle => wit::ScreenState::Idle,
                 sdk::ScreenState::Busy => wit::ScreenState::Busy,
                 sdk::ScreenState::WaitingForInput(q) => wit::ScreenState::WaitingForInput(q),
+                sdk::ScreenState::Dialog(d) => wit::ScreenState::Dialog(wit::ScreenDialog {
+                    kind: match d.kind {
+                        sdk::DialogKind::FolderTrust => wit::DialogKind::FolderTrust,
+                        sdk::DialogKind::Permission => wit::DialogKind::Permission,
+                        sdk::DialogKind::Question => wit::DialogKind::Question,
+                    },
+                    question: d.question,
+                    tool: d.tool,
+                    input: d.input,
+                    accept: d.accept,
+                    accept_always: d.accept_always,
+                    decline: d.decline,
+                }),
             }
+        }
+
+        fn parse_transcript(lines: String) -> wit::OutputBatch {
+            batch_to_wit(T::with(|p| {
+                let mut batch = sdk::OutputBatch::default();
+                for line in lines.split('\n') {
+                    batch.extend(p.parse_transcript(line));
+                }
+                batch
+            }))
         }
     }
 
@@ -199,6 +222,7 @@ mod wasm {
                 sandbox_available: i.policy.sandbox_available,
             },
             options: i.options,
+            session_id: i.session_id,
         }
     }
 
@@ -216,6 +240,7 @@ mod wasm {
                 sdk::Io::Pipes => wit::IoKind::Pipes,
                 sdk::Io::Pty => wit::IoKind::Pty,
             },
+            transcript: c.transcript,
         }
     }
 

@@ -132,6 +132,13 @@ pub trait Provider: Default + 'static {
         let _ = (screen, title);
         ScreenState::Busy
     }
+
+    /// Interactive mode: one complete line the agent appended to its transcript. A
+    /// `FinalResult` marks the end of the agent's turn. The default reads nothing.
+    fn parse_transcript(&mut self, line: &str) -> OutputBatch {
+        let _ = line;
+        OutputBatch::default()
+    }
 }
 
 /// The default reading of one output line: stdout is assistant text, stderr is a log entry.

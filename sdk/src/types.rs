@@ -213,6 +213,10 @@ pub struct Invocation {
     pub policy: Policy,
     /// Stage options for this provider; values are JSON texts.
     pub options: Vec<(String, String)>,
+    /// A fresh UUID the provider may give a new session up front (Claude Code's
+    /// `--session-id`).
+    #[serde(default)]
+    pub session_id: String,
 }
 
 impl Invocation {
@@ -227,6 +231,7 @@ impl Invocation {
             system_prompt: None,
             policy: Policy::default(),
             options: Vec::new(),
+            session_id: String::new(),
         }
     }
 
@@ -375,6 +380,10 @@ pub struct CommandSpec {
     pub stdin: Stdin,
     /// Pipes or a pseudo-terminal.
     pub io: Io,
+    /// Interactive mode: candidate paths of the agent's transcript (see the WIT
+    /// `command-spec.transcript`); empty when it keeps none the host can read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<String>,
 }
 
 impl CommandSpec {
@@ -386,6 +395,7 @@ impl CommandSpec {
             env: Vec::new(),
             stdin: Stdin::Closed,
             io: Io::Pipes,
+            transcript: Vec::new(),
         }
     }
 
@@ -747,6 +757,39 @@ impl From<Vec<AgentEvent>> for OutputBatch {
     }
 }
 
+/// What a dialog on the agent's screen asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DialogKind {
+    /// May the agent work in this folder; the host accepts it for its own worktrees only.
+    FolderTrust,
+    /// May the agent run one tool call; answered like an approval request.
+    Permission,
+    /// Anything else; the user answers it.
+    Question,
+}
+
+/// A dialog on the agent's screen and the keys that answer it; each key list is written as
+/// separate writes, in order, with a short pause between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenDialog {
+    /// What it asks.
+    pub kind: DialogKind,
+    /// The question as shown.
+    pub question: String,
+    /// A permission dialog's tool, in the agent's naming.
+    pub tool: Option<String>,
+    /// What the call acts on as shown, as JSON text (`{}` when the screen does not say).
+    pub input: String,
+    /// The writes that accept.
+    pub accept: Vec<Vec<u8>>,
+    /// The writes that accept calls like this one for the rest of the session, if offered.
+    pub accept_always: Option<Vec<Vec<u8>>>,
+    /// The writes that decline.
+    pub decline: Vec<Vec<u8>>,
+}
+
 /// What an agent's terminal screen says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", rename_all_fields = "camelCase")]
@@ -755,8 +798,10 @@ pub enum ScreenState {
     Idle,
     /// Working.
     Busy,
-    /// Asking the user something; the text is the question shown.
+    /// Asking the user something in free text; the text is the question shown.
     WaitingForInput(String),
+    /// Showing a dialog with fixed answers.
+    Dialog(ScreenDialog),
 }
 
 /// The user's answer to an approval request.

@@ -89,20 +89,29 @@ macro_rules! shared_conversions {
             })
         }
 
-        pub(crate) fn command_from_wit(c: wit::CommandSpec) -> sdk::CommandSpec {
+        /// A command spec's fields both versions have, with `transcript` as given.
+        fn command_fields(
+            program: String,
+            args: Vec<String>,
+            env: Vec<(String, String)>,
+            stdin: wit::StdinSpec,
+            io: wit::IoKind,
+            transcript: Vec<String>,
+        ) -> sdk::CommandSpec {
             sdk::CommandSpec {
-                program: c.program,
-                args: c.args,
-                env: c.env,
-                stdin: match c.stdin {
+                program,
+                args,
+                env,
+                stdin: match stdin {
                     wit::StdinSpec::Closed => sdk::Stdin::Closed,
                     wit::StdinSpec::Bytes(b) => sdk::Stdin::Bytes(b),
                     wit::StdinSpec::KeepOpen(b) => sdk::Stdin::KeepOpen(b),
                 },
-                io: match c.io {
+                io: match io {
                     wit::IoKind::Pipes => sdk::Io::Pipes,
                     wit::IoKind::Pty => sdk::Io::Pty,
                 },
+                transcript,
             }
         }
 
@@ -133,14 +142,6 @@ macro_rules! shared_conversions {
             match e {
                 wit::AdapterError::Unsupported(m) => sdk::AdapterError::Unsupported(m),
                 wit::AdapterError::InvalidInput(m) => sdk::AdapterError::InvalidInput(m),
-            }
-        }
-
-        pub(crate) fn screen_from_wit(s: wit::ScreenState) -> sdk::ScreenState {
-            match s {
-                wit::ScreenState::Idle => sdk::ScreenState::Idle,
-                wit::ScreenState::Busy => sdk::ScreenState::Busy,
-                wit::ScreenState::WaitingForInput(q) => sdk::ScreenState::WaitingForInput(q),
             }
         }
 
@@ -198,6 +199,31 @@ macro_rules! shared_conversions {
 pub(crate) mod v2 {
     shared_conversions!(super::provider::exports::codecafe::provider::adapter);
 
+    pub(crate) fn command_from_wit(c: wit::CommandSpec) -> sdk::CommandSpec {
+        command_fields(c.program, c.args, c.env, c.stdin, c.io, c.transcript)
+    }
+
+    pub(crate) fn screen_from_wit(s: wit::ScreenState) -> sdk::ScreenState {
+        match s {
+            wit::ScreenState::Idle => sdk::ScreenState::Idle,
+            wit::ScreenState::Busy => sdk::ScreenState::Busy,
+            wit::ScreenState::WaitingForInput(q) => sdk::ScreenState::WaitingForInput(q),
+            wit::ScreenState::Dialog(d) => sdk::ScreenState::Dialog(sdk::ScreenDialog {
+                kind: match d.kind {
+                    wit::DialogKind::FolderTrust => sdk::DialogKind::FolderTrust,
+                    wit::DialogKind::Permission => sdk::DialogKind::Permission,
+                    wit::DialogKind::Question => sdk::DialogKind::Question,
+                },
+                question: d.question,
+                tool: d.tool,
+                input: d.input,
+                accept: d.accept,
+                accept_always: d.accept_always,
+                decline: d.decline,
+            }),
+        }
+    }
+
     pub(crate) fn info_from_wit(info: wit::ProviderInfo) -> sdk::ProviderInfo {
         sdk::ProviderInfo {
             id: info.id,
@@ -247,6 +273,7 @@ pub(crate) mod v2 {
                 sandbox_available: i.policy.sandbox_available,
             },
             options: i.options.clone(),
+            session_id: i.session_id.clone(),
         }
     }
 
@@ -291,6 +318,20 @@ pub(crate) mod v2 {
 /// The previous provider version, `0.1.0`.
 pub(crate) mod v1 {
     shared_conversions!(super::provider_v1::exports::codecafe::provider::adapter);
+
+    /// A 0.1 plugin names no transcript.
+    pub(crate) fn command_from_wit(c: wit::CommandSpec) -> sdk::CommandSpec {
+        command_fields(c.program, c.args, c.env, c.stdin, c.io, Vec::new())
+    }
+
+    /// A 0.1 plugin knows no dialogs.
+    pub(crate) fn screen_from_wit(s: wit::ScreenState) -> sdk::ScreenState {
+        match s {
+            wit::ScreenState::Idle => sdk::ScreenState::Idle,
+            wit::ScreenState::Busy => sdk::ScreenState::Busy,
+            wit::ScreenState::WaitingForInput(q) => sdk::ScreenState::WaitingForInput(q),
+        }
+    }
 
     /// A 0.1 plugin declares no requirements and names no readiness check.
     pub(crate) fn info_from_wit(info: wit::ProviderInfo) -> sdk::ProviderInfo {

@@ -381,6 +381,25 @@ impl ProviderSession {
             no_size,
         )
     }
+
+    /// `parse-transcript`: lines the agent appended to its transcript (interactive mode). A
+    /// 0.1 plugin reads no transcript.
+    pub fn parse_transcript(&mut self, lines: &str) -> Result<sdk::OutputBatch, PluginError> {
+        self.instance.call(
+            "parse-transcript",
+            instantiate_provider,
+            |b, s| match b {
+                ProviderBindings::V2(b) => {
+                    use crate::bindings::v2 as conv;
+                    b.codecafe_provider_adapter()
+                        .call_parse_transcript(s, lines)
+                        .map(conv::batch_from_wit)
+                }
+                ProviderBindings::V1(_) => Ok(sdk::OutputBatch::default()),
+            },
+            bindings::batch_size,
+        )
+    }
 }
 
 /// One instance of a signal parser plugin.
