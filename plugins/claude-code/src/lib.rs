@@ -3,9 +3,19 @@
 //! **Headless** (the default) runs `claude -p --output-format stream-json --verbose` with the
 //! prompt on standard input — never as an argument, so neither the argv size limit nor a prompt
 //! that starts with `-` can break the command. Its stream-json output becomes normalized events
-//! (see the `parse` module). **Interactive** runs Claude Code's own TUI in a pseudo-terminal with the prompt as
-//! its last argument; the host reads the screen with [`Provider::check_screen`] (the `screen`
-//! module).
+//! (see the `parse` module).
+//!
+//! **Interactive** runs Claude Code's own TUI in a pseudo-terminal with no prompt argument: the
+//! host answers the folder-trust dialog, waits for the idle prompt and types the prompt with
+//! [`Provider::encode_input`]; it reads the screen with [`Provider::check_screen`] (idle, busy,
+//! dialogs and the keys that answer them: the `screen` module) and the session's transcript with
+//! [`Provider::parse_transcript`] (events, and the end of the turn: the `transcript` module). A
+//! new session gets the host's id up front (`--session-id <invocation.session_id>`), a fork too
+//! (`--resume <id> --fork-session --session-id <new id>`, accepted by 2.1.332), so the
+//! transcript's path is known before Claude Code starts: `$CLAUDE_CONFIG_DIR/projects/*/<id>.jsonl`,
+//! else `~/.claude/projects/*/<id>.jsonl` (the folder is the working directory with every
+//! non-alphanumeric character replaced by `-`). A plain resume appends to the resumed
+//! session's file.
 //!
 //! The working directory is the process's own (Claude Code has no flag for it). A session is
 //! continued with `--resume <id>`, or copied into a new one with `--resume <id> --fork-session`.
@@ -53,6 +63,7 @@
 
 mod parse;
 mod screen;
+mod transcript;
 
 use codecafe_sdk::{
     AdapterError, ApprovalDecision, ApprovalPolicy, BuildError, Capabilities, CommandSpec,
@@ -165,6 +176,7 @@ enum InputChannel {
 pub struct ClaudeCode {
     input: InputChannel,
     state: parse::ParseState,
+    transcript: transcript::TranscriptState,
 }
 
 impl Provider for ClaudeCode {
@@ -217,6 +229,10 @@ impl Provider for ClaudeCode {
             Mode::Interactive => interactive(invocation, &options)?,
         };
         self.input = input;
+        self.transcript = match &invocation.session {
+            Some(session) if session.fork => transcript::TranscriptState::forked(),
+            _ => transcript::TranscriptState::default(),
+        };
         Ok(spec)
     }
 
@@ -242,7 +258,10 @@ impl Provider for ClaudeCode {
     fn encode_input(&mut self, text: &str) -> Result<Vec<u8>, AdapterError> {
         match self.input {
             InputChannel::StreamJson => Ok(user_message(text)),
-            InputChannel::Terminal => Ok(screen::typed_input(text)),
+            InputChannel::Terminal => {
+                self.transcript.typed(text);
+                Ok(screen::typed_input(text))
+            }
             InputChannel::Closed => Err(AdapterError::Unsupported(
                 "a headless Claude Code run reads its prompt and closes standard input; answer \
                  by resuming the session"
@@ -278,6 +297,10 @@ impl Provider for ClaudeCode {
 
     fn check_screen(&mut self, screen: &str, title: &str) -> ScreenState {
         screen::check(screen, title)
+    }
+
+    fn parse_transcript(&mut self, line: &str) -> OutputBatch {
+        self.transcript.parse_line(line)
     }
 }
 
@@ -530,7 +553,7 @@ fn headless(
     Ok((spec, input))
 }
 
-/// `claude ... -- PROMPT` in a pseudo-terminal.
+/// `claude [--session-id <new id>] ...` in a pseudo-terminal; the host types the prompt.
 fn interactive(
     invocation: &Invocation,
     options: &Options,
@@ -538,18 +561,40 @@ fn interactive(
     check_session(invocation)?;
     let mut args = Vec::new();
     options.common_flags(invocation, &mut args);
-    args.extend(options.extra_args.iter().cloned());
-    if !invocation.prompt.trim().is_empty() {
-        // `--` ends the options (and the lists above), so any prompt is the prompt.
-        args.push("--".to_owned());
-        args.push(invocation.prompt.clone());
+    let new_id = invocation.session_id.trim();
+    let continues = invocation.session.as_ref().filter(|session| !session.fork);
+    if continues.is_none() && !new_id.is_empty() {
+        // A new session, or the fork's new copy, under the host's id.
+        flag(&mut args, "--session-id", new_id);
     }
+    args.extend(options.extra_args.iter().cloned());
+    let transcript_id = match continues {
+        Some(session) => session.id.trim(),
+        None => new_id,
+    };
     let mut spec = CommandSpec::new(PROGRAM)
         .args(args)
         .stdin(Stdin::KeepOpen(Vec::new()))
         .io(Io::Pty);
     spec.env = options.env();
+    spec.transcript = transcript_paths(transcript_id);
     Ok((spec, InputChannel::Terminal))
+}
+
+/// Where Claude Code keeps session `id`'s transcript: under `$CLAUDE_CONFIG_DIR` when set, else
+/// `~/.claude`, in the project folder of the working directory (`*`: any).
+fn transcript_paths(id: &str) -> Vec<String> {
+    let plain = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if !plain {
+        return Vec::new();
+    }
+    vec![
+        format!("$CLAUDE_CONFIG_DIR/projects/*/{id}.jsonl"),
+        format!("~/.claude/projects/*/{id}.jsonl"),
+    ]
 }
 
 fn check_session(invocation: &Invocation) -> Result<(), BuildError> {

@@ -310,27 +310,82 @@ fn an_empty_headless_prompt_is_refused() {
     ));
 }
 
+const NEW_ID: &str = "0b6f4c1e-8f1a-4d2c-9a57-3f1f6d2a9e10";
+
 #[test]
-fn interactive_runs_the_tui_with_the_prompt_last() {
+fn interactive_runs_the_tui_and_types_the_prompt() {
     let mut inv = at_level(&[("allowed_tools", r#"["Edit"]"#)], PermissionLevel::Edit);
     inv.mode = Mode::Interactive;
     inv.prompt = "-starts with a dash".to_owned();
     inv.model = Some("opus".to_owned());
+    inv.session_id = NEW_ID.to_owned();
     let mut claude = ClaudeCode::default();
     let spec = claude.build_command(&inv).expect("builds");
     assert_eq!(spec.program, "claude");
     assert_eq!(spec.io, Io::Pty);
     assert!(!spec.args.contains(&"-p".to_owned()));
+    // No prompt argument: the host types it once the TUI is idle.
+    assert!(
+        !spec
+            .args
+            .iter()
+            .any(|a| a == "--" || a.contains("starts with"))
+    );
     assert_eq!(value_of(&spec.args, "--model"), Some("opus"));
     assert_eq!(
         value_of(&spec.args, "--permission-mode"),
         Some("acceptEdits")
     );
+    assert_eq!(value_of(&spec.args, "--session-id"), Some(NEW_ID));
+    assert!(!spec.args.contains(&"--resume".to_owned()));
     assert_eq!(
-        &spec.args[spec.args.len() - 2..],
-        ["--", "-starts with a dash"]
+        spec.transcript,
+        [
+            format!("$CLAUDE_CONFIG_DIR/projects/*/{NEW_ID}.jsonl"),
+            format!("~/.claude/projects/*/{NEW_ID}.jsonl"),
+        ]
     );
     assert_eq!(claude.encode_input("yes").expect("types"), b"yes\r");
+}
+
+#[test]
+fn interactive_resume_and_fork() {
+    let mut inv = invocation(&[]);
+    inv.mode = Mode::Interactive;
+    inv.session_id = NEW_ID.to_owned();
+    inv.session = Some(SessionRef {
+        id: "old-session".to_owned(),
+        fork: false,
+    });
+    let spec = ClaudeCode::default().build_command(&inv).expect("builds");
+    assert_eq!(value_of(&spec.args, "--resume"), Some("old-session"));
+    assert!(!spec.args.contains(&"--session-id".to_owned()));
+    assert!(!spec.args.contains(&"--fork-session".to_owned()));
+    // A plain resume appends to the resumed session's file.
+    assert_eq!(
+        spec.transcript[0],
+        "$CLAUDE_CONFIG_DIR/projects/*/old-session.jsonl"
+    );
+
+    // A fork gets the new id up front (2.1.332 accepts --session-id with --fork-session).
+    inv.session = Some(SessionRef {
+        id: "old-session".to_owned(),
+        fork: true,
+    });
+    let spec = ClaudeCode::default().build_command(&inv).expect("builds");
+    assert_eq!(value_of(&spec.args, "--resume"), Some("old-session"));
+    assert!(spec.args.contains(&"--fork-session".to_owned()));
+    assert_eq!(value_of(&spec.args, "--session-id"), Some(NEW_ID));
+    assert_eq!(
+        spec.transcript[1],
+        format!("~/.claude/projects/*/{NEW_ID}.jsonl")
+    );
+
+    // Without the host's id a fork's file is unknown.
+    inv.session_id = String::new();
+    let spec = ClaudeCode::default().build_command(&inv).expect("builds");
+    assert!(!spec.args.contains(&"--session-id".to_owned()));
+    assert!(spec.transcript.is_empty());
 }
 
 #[test]

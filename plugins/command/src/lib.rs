@@ -59,7 +59,9 @@ impl Provider for CommandProvider {
             "Command",
             "Runs any program from the stage's `command` option; its output is the stage's result."
         );
-        info.modes = vec![Mode::Headless, Mode::Interactive];
+        // Headless only: it cannot read a program's screen, so an interactive stage would
+        // never see it idle (the `pty` option still runs the program in a terminal).
+        info.modes = vec![Mode::Headless];
         // Whatever program its stage names: a `command` stage is repository content that runs
         // a program, so the host runs it only for a repository the user trusts.
         info.requirements.programs = vec!["*".to_owned()];
@@ -104,7 +106,12 @@ impl Provider for CommandProvider {
         for (key, value) in env {
             spec = spec.env(key, value);
         }
-        if invocation.bool_option("pty")? || invocation.mode == Mode::Interactive {
+        if invocation.mode == Mode::Interactive {
+            return Err(BuildError::UnsupportedMode {
+                mode: Mode::Interactive,
+            });
+        }
+        if invocation.bool_option("pty")? {
             spec = spec.io(Io::Pty);
         }
         Ok(spec)
