@@ -16,7 +16,7 @@
 //! order), `budget` (most an order may cost, in USD), `signals` (the default signal parser),
 //! and one block per stage id.
 //!
-//! **A stage block**: `provider`, `role`, `skills`, `mode` (`sequential` | `parallel`),
+//! **A stage block**: `provider`, `role`, `skills`, `mode` (`sequential` | `parallel`), `interactive` (`true`: the agent's own TUI in a terminal),
 //! `on_failure` (`stop` | `continue` | `retry`), `retries` (0 to [`MAX_RETRIES`]; `retry`
 //! without it means [`DEFAULT_RETRIES`]), `retry_backoff` and `timeout` (durations such as
 //! `30s`, `2m`, `1h30m`), `prompt` (extra template text), `model`, `depends_on` (stage ids),
@@ -92,6 +92,7 @@ pub const STAGE_KEYS: &[&str] = &[
     "role",
     "skills",
     "mode",
+    "interactive",
     "on_failure",
     "retries",
     "retry_backoff",
@@ -251,6 +252,7 @@ pub(crate) struct StageBlock {
     pub(crate) role: Option<Located<String>>,
     pub(crate) skills: Vec<Located<String>>,
     pub(crate) mode: Option<Mode>,
+    pub(crate) interactive: Option<bool>,
     pub(crate) on_failure: Option<Located<OnFailure>>,
     pub(crate) retries: Option<Located<u32>>,
     pub(crate) retry_backoff: Option<Located<Duration>>,

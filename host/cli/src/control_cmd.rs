@@ -93,6 +93,16 @@ pub(crate) fn continued(
     let outcome = step(&mut |event| printer.event(event))
         .with_context(|| format!("order {short} could not continue"))?;
     drop(printer);
+    if let RunOutcome::Delivered { message, .. } = &outcome {
+        if json {
+            println!("{}", serde_json::to_string(&outcome)?);
+        } else {
+            println!(
+                "{message}; the codecafe running order {short} goes on (`codecafe order attach \
+                 {short}` watches it)"
+            );
+        }
+    }
     let outcome = crate::approve_cmd::decide_in_place(service, &short, outcome, json, token)?;
     Ok(finish(&outcome, token))
 }

@@ -11,6 +11,7 @@
 //! stopped a run: its agents were stopped and `order resume` continues it.
 
 mod approve_cmd;
+mod attach_cmd;
 mod cafe_cmd;
 mod config_cmd;
 mod control_cmd;

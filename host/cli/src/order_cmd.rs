@@ -10,6 +10,7 @@ use codecafe_service::orders::{self, ListRequest, NewOrderRequest, RemovalReport
 use codecafe_service::{CancelToken, OrderStatus, Scope, Service};
 
 use crate::approve_cmd;
+use crate::attach_cmd;
 use crate::control_cmd;
 use crate::output::{print_json, print_table};
 use crate::run_cmd;
@@ -55,8 +56,12 @@ pub enum OrderCommand {
     Run(run_cmd::OrderRunArgs),
     /// The order's stored events, oldest first; `--follow` waits for more until it settles.
     Logs(run_cmd::LogsArgs),
-    /// Answer an order awaiting input and continue it in the foreground.
+    /// Answer an order awaiting input and continue it in the foreground (an interactive
+    /// stage's answer is typed into its live terminal).
     Input(control_cmd::InputArgs),
+    /// Your terminal on an interactive stage's live agent: watch, type (while you hold the
+    /// keyboard); Ctrl-] detaches and the agent keeps running.
+    Attach(attach_cmd::AttachArgs),
     /// Allow the tool call an order waits on and continue it in the foreground.
     Approve(approve_cmd::ApproveArgs),
     /// Refuse the tool call an order waits on (the agent hears why and carries on) and
@@ -155,6 +160,7 @@ pub fn run(command: OrderCommand, service: &Service, token: &CancelToken) -> Res
         OrderCommand::Run(args) => run_cmd::order_run(service, &args, token),
         OrderCommand::Logs(args) => run_cmd::logs(service, &args, token),
         OrderCommand::Input(args) => control_cmd::input(service, &args, token),
+        OrderCommand::Attach(args) => attach_cmd::attach(service, &args),
         OrderCommand::Approve(args) => approve_cmd::approve(service, &args, token),
         OrderCommand::Deny(args) => approve_cmd::deny(service, &args, token),
         OrderCommand::Cancel(args) => control_cmd::cancel(service, &args),

@@ -94,7 +94,7 @@ impl Printer {
 pub fn exit_code(outcome: &RunOutcome, stop_signal: Option<i32>) -> std::process::ExitCode {
     use std::process::ExitCode;
     match outcome {
-        RunOutcome::Completed { .. } => ExitCode::SUCCESS,
+        RunOutcome::Completed { .. } | RunOutcome::Delivered { .. } => ExitCode::SUCCESS,
         RunOutcome::Failed { .. } => ExitCode::FAILURE,
         RunOutcome::AwaitingInput { .. } => ExitCode::from(EXIT_AWAITING_INPUT),
         RunOutcome::Cancelled => ExitCode::from(EXIT_CANCELLED),

@@ -37,6 +37,13 @@ pub fn provider_problems(recipe: &ResolvedRecipe, plugins: &Registry, cwd: &Path
         if let Some(problem) = fork_problem(spec, plugin.info()) {
             problems.push(at(problem));
         }
+        if let Some(problem) = interactive_problem(spec, plugin.info()) {
+            problems.push(at(problem).hint(
+                "remove `interactive: true` to run it headless, or give the stage a provider that \
+                 reads its TUI (claude-code)",
+            ));
+            continue;
+        }
         if let Some(problem) = approvals_problem(spec, plugin.info()) {
             problems.push(at(problem).hint(
                 "write `approvals: deny` (requests beyond `permissions` are refused and \
@@ -47,11 +54,12 @@ pub fn provider_problems(recipe: &ResolvedRecipe, plugins: &Registry, cwd: &Path
             prompt: DRY_PROMPT.to_owned(),
             working_dir: cwd.to_string_lossy().into_owned(),
             model: spec.model.value.clone(),
-            mode: Mode::Headless,
+            mode: crate::policy::mode(spec),
             session: None,
             system_prompt: None,
             options: spec.invocation_options(),
             policy: crate::policy::invocation_policy(spec),
+            session_id: uuid::Uuid::new_v4().to_string(),
         };
         let built = plugin
             .provider_session()
@@ -69,6 +77,20 @@ pub fn provider_problems(recipe: &ResolvedRecipe, plugins: &Registry, cwd: &Path
         }
     }
     problems
+}
+
+/// An interactive stage whose provider cannot run its agent's TUI or read its screen: the
+/// stage would wait for a state it can never see.
+fn interactive_problem(spec: &StageSpec, info: &PluginInfo) -> Option<String> {
+    let can = matches!(info, PluginInfo::Provider(p)
+        if p.capabilities.screen_check && p.modes.contains(&Mode::Interactive));
+    (spec.interactive && !can).then(|| {
+        format!(
+            "stage `{}` has `interactive: true`, but provider `{}` cannot run its agent's TUI \
+             (it does not read a terminal screen)",
+            spec.id, spec.provider.value
+        )
+    })
 }
 
 /// A stage with `approvals: ask` whose provider has no channel to ask over: nobody would

@@ -32,6 +32,14 @@ pub enum RunOutcome {
         /// (`order approve` / `order deny`).
         approval: Option<Box<codecafe_store::Approval>>,
     },
+    /// The answer went to an interactive stage's live agent, in the codecafe process running
+    /// the order (which goes on with it).
+    Delivered {
+        /// The stage that got it.
+        stage: String,
+        /// What the stage's worker said.
+        message: String,
+    },
     /// The order was cancelled.
     Cancelled,
     /// The process running it was stopped (SIGTERM, SIGHUP, shutdown): its agents are gone,

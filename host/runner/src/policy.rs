@@ -118,6 +118,15 @@ pub fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
         })
 }
 
+/// How a stage's agent runs: its own TUI for `interactive: true`, else headless.
+pub fn mode(spec: &StageSpec) -> codecafe_sdk::Mode {
+    if spec.interactive {
+        codecafe_sdk::Mode::Interactive
+    } else {
+        codecafe_sdk::Mode::Headless
+    }
+}
+
 /// The policy a stage's provider gets in its invocation.
 pub fn invocation_policy(spec: &StageSpec) -> Policy {
     Policy {

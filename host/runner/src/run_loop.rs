@@ -27,7 +27,7 @@ use codecafe_engine::driver::{
 };
 use codecafe_engine::{OrderAction, StageAction};
 use codecafe_plugin_host::{PluginInfo, PluginKind};
-use codecafe_sdk::{AgentEvent, Invocation, Mode, SessionRef, StageContext, Usage};
+use codecafe_sdk::{AgentEvent, Invocation, SessionRef, StageContext, Usage};
 use codecafe_store::event::{
     AgentOutput, AwaitKind, AwaitingInput, EventBody, FollowupEnded, FollowupStarted,
     OrderCancelled, OrderCompleted, OrderFailed, OrderInterrupted, OrderStarted, SessionMode,
@@ -134,6 +134,7 @@ pub(crate) fn drive(
         sessions,
         questions: runner.store.questions(order.id)?,
         approvals: runner.store.approvals(order.id)?,
+        live_waits: std::collections::HashSet::new(),
         backoffs: Vec::new(),
         active: 0,
         outcome: None,
@@ -251,6 +252,8 @@ struct Loop<'r, 'a> {
     questions: Vec<Question>,
     /// The order's approvals: the decided ones answer repeated requests.
     approvals: Vec<Approval>,
+    /// Interactive stages waiting for a human while their agent runs.
+    live_waits: std::collections::HashSet<String>,
     backoffs: Vec<(String, Instant)>,
     active: usize,
     outcome: Option<RunOutcome>,
@@ -525,6 +528,16 @@ impl<'r, 'a> Loop<'r, 'a> {
                 self.event(EventBody::ApprovalDecided(decided), emit)?;
                 Ok(None)
             }
+            WorkerMsg::Waiting { stage, waiting } => {
+                self.live_waits.insert(stage.clone());
+                self.live_waiting(&stage, waiting, emit)?;
+                Ok(None)
+            }
+            WorkerMsg::Resumed { stage, answered } => {
+                self.live_waits.remove(&stage);
+                self.live_resumed(&stage, answered, emit)?;
+                Ok(None)
+            }
             WorkerMsg::Spawned { stage, pgid } => {
                 if let Some(dir) = &self.runner.config.group_dir
                     && let Err(err) = crate::groups::record(dir, self.order.id, &stage, pgid)
@@ -602,6 +615,9 @@ impl<'r, 'a> Loop<'r, 'a> {
             }
             WorkerMsg::Finished { stage, result } => {
                 self.active = self.active.saturating_sub(1);
+                if self.live_waits.remove(&stage) {
+                    self.live_wait_ended(&stage)?;
+                }
                 if let Some(dir) = &self.runner.config.group_dir {
                     crate::groups::forget(dir, self.order.id, &stage);
                 }
@@ -618,6 +634,133 @@ impl<'r, 'a> Loop<'r, 'a> {
                 Ok(Some(EngineEvent::StageFinished { stage, outcome }))
             }
         }
+    }
+}
+
+impl Loop<'_, '_> {
+    /// An interactive stage asks a human while its agent keeps running: recorded like any
+    /// question or approval (durable first, so any process can answer it), the order awaits
+    /// input. The engine still sees the stage running.
+    fn live_waiting(
+        &mut self,
+        stage: &str,
+        waiting: crate::interactive::Waiting,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<(), RunnerError> {
+        let (reason, kind, questions, approval) = match waiting {
+            crate::interactive::Waiting::Approval(request) => {
+                let approval = self.store().request_approval(self.order.id, &request)?;
+                self.approvals.push(approval.clone());
+                (
+                    AwaitKind::Approval,
+                    QuestionKind::Approval,
+                    vec![format!("Approve {}?", approval.summary)],
+                    Some(approval),
+                )
+            }
+            crate::interactive::Waiting::Question(question) => (
+                AwaitKind::Questions,
+                QuestionKind::Questions,
+                vec![question],
+                None,
+            ),
+        };
+        self.store()
+            .ask(self.order.id, Some(stage), kind, &questions)?;
+        self.store()
+            .update_status(self.order.id, OrderAction::AwaitInput)?;
+        let payload = AwaitingInput {
+            reason,
+            stage: Some(stage.to_owned()),
+            questions,
+            spent_usd: None,
+            limit_usd: None,
+            approval,
+        };
+        self.event(EventBody::AwaitingInput(payload), emit)
+    }
+
+    /// An interactive stage ended while it waited for a human (its agent died, it was
+    /// cancelled or timed out): nobody is left to answer it, and the order runs on or ends.
+    fn live_wait_ended(&mut self, stage: &str) -> Result<(), RunnerError> {
+        let pending: Vec<i64> = self
+            .approvals
+            .iter()
+            .filter(|a| a.stage == stage && a.is_pending())
+            .map(|a| a.id)
+            .collect();
+        for id in pending {
+            let withdrawn = self.store().decide_approval(
+                self.order.id,
+                id,
+                codecafe_store::Decision::Withdrawn,
+                Some("the stage ended before anyone decided"),
+            )?;
+            if let Some(kept) = self.approvals.iter_mut().find(|a| a.id == id) {
+                *kept = withdrawn;
+            }
+        }
+        if let Err(err) = self.store().answer(self.order.id, "(the stage ended)") {
+            tracing::debug!(%err, "closing the interactive stage's question");
+        }
+        let order = self.store().order(self.order.id)?;
+        if order.status.awaits_input() {
+            self.store()
+                .update_status(self.order.id, OrderAction::InputReceived)?;
+        }
+        Ok(())
+    }
+
+    /// The human answered an interactive stage (over its live socket, or in its terminal).
+    fn live_resumed(
+        &mut self,
+        stage: &str,
+        answered: crate::interactive::Answered,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<(), RunnerError> {
+        let answer = match answered {
+            crate::interactive::Answered::Approval { decision, reason } => {
+                let pending = self
+                    .approvals
+                    .iter()
+                    .rev()
+                    .find(|a| a.stage == stage && a.is_pending())
+                    .map(|a| a.id);
+                if let Some(id) = pending {
+                    let decided = self.store().decide_approval(
+                        self.order.id,
+                        id,
+                        decision,
+                        reason.as_deref(),
+                    )?;
+                    if let Some(kept) = self.approvals.iter_mut().find(|a| a.id == id) {
+                        *kept = decided.clone();
+                    }
+                    self.event(
+                        EventBody::ApprovalDecided(codecafe_store::event::ApprovalDecided {
+                            approval_id: Some(id),
+                            stage: stage.to_owned(),
+                            tool: decided.tool.clone(),
+                            summary: decided.summary.clone(),
+                            decision,
+                            reason,
+                            from_record: false,
+                        }),
+                        emit,
+                    )?;
+                }
+                decision.name().to_owned()
+            }
+            crate::interactive::Answered::Question(text) => {
+                text.unwrap_or_else(|| "(answered in the agent's terminal)".to_owned())
+            }
+        };
+        if let Err(err) = self.store().answer(self.order.id, &answer) {
+            tracing::debug!(%err, "closing the interactive stage's question");
+        }
+        self.store()
+            .update_status(self.order.id, OrderAction::InputReceived)?;
+        Ok(())
     }
 }
 

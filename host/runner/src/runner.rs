@@ -85,6 +85,9 @@ pub struct RunnerConfig {
     /// Where each running agent's process group is recorded (see [`crate::groups`]), so that
     /// another process can kill it when this one died; `None`: not recorded.
     pub group_dir: Option<PathBuf>,
+    /// Where interactive stages listen for `order attach` / `input` / `approve` from other
+    /// processes (see [`crate::live`]); `None`: not reachable.
+    pub live_dir: Option<PathBuf>,
     /// The cafe's `maxParallelOrders`: orders of the cafe running agents at once.
     pub max_parallel_orders: Option<u32>,
     /// Longest wait for a place among the cafe's running orders.
@@ -102,6 +105,7 @@ impl Default for RunnerConfig {
             pricing: std::sync::Arc::default(),
             base_env: codecafe_terminals::agent_base_env(),
             group_dir: None,
+            live_dir: None,
             max_parallel_orders: None,
             queue_timeout: Duration::from_secs(60 * 60),
         }

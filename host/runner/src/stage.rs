@@ -56,6 +56,12 @@ pub(crate) struct StageJob<'p> {
     pub ask: bool,
     /// The order's decided approvals, which answer repeated requests.
     pub decisions: Vec<Approval>,
+    /// The agent works in a worktree codecafe made for the order (its folder-trust dialog is
+    /// accepted without asking).
+    pub own_worktree: bool,
+    /// Where an interactive stage listens for `order attach` / `input` / `approve` (none: not
+    /// reachable from other processes).
+    pub live_socket: Option<PathBuf>,
 }
 
 /// What a worker reports.
@@ -69,6 +75,16 @@ pub(crate) enum WorkerMsg {
     },
     /// A request was answered from the record of an earlier decision.
     Decided { decided: ApprovalDecided },
+    /// An interactive stage waits for a human (its agent keeps running).
+    Waiting {
+        stage: String,
+        waiting: crate::interactive::Waiting,
+    },
+    /// The human answered; the interactive stage goes on.
+    Resumed {
+        stage: String,
+        answered: crate::interactive::Answered,
+    },
     /// The attempt is over (lease returned, process gone).
     Finished { stage: String, result: StageResult },
 }
@@ -85,6 +101,10 @@ pub(crate) struct StageResult {
 }
 
 impl StageResult {
+    pub(crate) fn failed(error: impl Into<String>) -> Self {
+        failed(error)
+    }
+
     fn ended(outcome: StageOutcome) -> Self {
         Self {
             outcome,
@@ -126,17 +146,12 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
     if job.cancel.load(Ordering::Relaxed) {
         return cancelled();
     }
-    let cancel = || job.cancel.load(Ordering::Relaxed);
-    let lease = match job.slots.acquire(
-        job.provider.id(),
-        job.order,
-        &job.stage,
-        job.lease_timeout,
-        &cancel,
-    ) {
+    if job.invocation.mode == codecafe_sdk::Mode::Interactive {
+        return crate::interactive::attempt(job, tx, &mut session, &spec);
+    }
+    let lease = match lease(job) {
         Ok(lease) => lease,
-        Err(_) if cancel() => return cancelled(),
-        Err(err) => return failed(err.to_string()),
+        Err(error) => return without_lease(error),
     };
     let mut process = match codecafe_terminals::spawn(&spec, &job.cwd, &job.base_env) {
         Ok(process) => process,
@@ -220,6 +235,28 @@ fn attempt(job: &StageJob<'_>, tx: &Sender<WorkerMsg>) -> StageResult {
         denials,
         approval: None,
     }
+}
+
+/// The stage's terminal slot, waited for (cancellable); the error when none came (`None`:
+/// cancelled).
+pub(crate) fn lease<'s>(job: &StageJob<'s>) -> Result<crate::slots::Slot<'s>, Option<String>> {
+    let cancel = || job.cancel.load(Ordering::Relaxed);
+    match job.slots.acquire(
+        job.provider.id(),
+        job.order,
+        &job.stage,
+        job.lease_timeout,
+        &cancel,
+    ) {
+        Ok(lease) => Ok(lease),
+        Err(_) if cancel() => Err(None),
+        Err(err) => Err(Some(err.to_string())),
+    }
+}
+
+/// How an attempt that got no slot ends.
+pub(crate) fn without_lease(error: Option<String>) -> StageResult {
+    error.map_or_else(cancelled, failed)
 }
 
 fn cancelled() -> StageResult {
@@ -416,20 +453,20 @@ fn answer_approvals(
 
 /// What the run keeps from the agent's events.
 #[derive(Default)]
-struct Collector {
+pub(crate) struct Collector {
     assistant: Vec<String>,
     final_text: Option<String>,
     final_error: Option<String>,
     last_error: Option<String>,
-    plugin_error: Option<String>,
-    denials: Denials,
+    pub(crate) plugin_error: Option<String>,
+    pub(crate) denials: Denials,
     /// The call deferred to the user, and when.
     pending: Option<NewApproval>,
     deferred_at: Option<Instant>,
 }
 
 impl Collector {
-    fn take(
+    pub(crate) fn take(
         &mut self,
         job: &StageJob<'_>,
         batch: OutputBatch,
@@ -467,7 +504,7 @@ impl Collector {
     }
 
     /// The last final result's text, else the assistant's text joined.
-    fn final_text(&self) -> String {
+    pub(crate) fn final_text(&self) -> String {
         self.final_text
             .clone()
             .unwrap_or_else(|| self.assistant.join("\n"))
@@ -475,7 +512,7 @@ impl Collector {
 }
 
 /// The stage's signals, from its signal parser plugin. A malformed block is a failure.
-fn read_signals(job: &StageJob<'_>, text: &str) -> Result<Vec<Signal>, String> {
+pub(crate) fn read_signals(job: &StageJob<'_>, text: &str) -> Result<Vec<Signal>, String> {
     let mut parser = job
         .parser
         .signal_parser_session()

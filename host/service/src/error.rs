@@ -85,6 +85,14 @@ pub enum ServiceError {
         /// Its repository, as far as it can be told (`<path>` when not).
         path: String,
     },
+    /// An interactive stage's live agent could not take the answer or viewer.
+    #[error("order {order}: {message}")]
+    Live {
+        /// The order's short id.
+        order: String,
+        /// Why (the stage's worker's words, or that no live terminal listens).
+        message: String,
+    },
     /// The order is not in a status the operation works on.
     #[error("order {order} is {status}; {hint}")]
     WrongStatus {

@@ -54,6 +54,7 @@ impl ServiceError {
             E::Store(err) => store_kind(err),
             E::Runner(err) => runner_kind(err),
             E::Worktree(err) => worktree_kind(err),
+            E::Live { .. } => ErrorKind::Conflict,
             E::NoCafe
             | E::NotInRepository { .. }
             | E::BadInput { .. }

@@ -62,6 +62,7 @@ pub(crate) fn with_runner<T>(
     let slots = service.slots()?;
     let config = RunnerConfig {
         group_dir: Some(service.paths().agent_groups()),
+        live_dir: Some(service.paths().live_terminals()),
         max_parallel_orders: Some(cafe.settings.max_parallel_orders),
         pricing: std::sync::Arc::new(Pricing::load(&service.paths().data)?),
         ..RunnerConfig::default()
@@ -263,6 +264,9 @@ pub fn input(
                 }
             },
         ));
+    }
+    if let Some(delivered) = crate::live::deliver(service, &order, reply)? {
+        return Ok(delivered);
     }
     let continuation = match reply {
         Reply::Answer(answer) => Continuation::Input(answer.clone()),

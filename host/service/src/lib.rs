@@ -34,6 +34,7 @@ pub mod error;
 mod error_kind;
 pub mod execute;
 pub mod feed;
+pub mod live;
 pub mod narrate;
 pub mod orders;
 pub mod paths;

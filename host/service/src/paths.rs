@@ -65,6 +65,12 @@ impl Paths {
         self.data.join("agent-groups")
     }
 
+    /// Where interactive stages listen for `order attach` / `input` / `approve` (see
+    /// `codecafe_runner::live`).
+    pub fn live_terminals(&self) -> PathBuf {
+        self.data.join("live")
+    }
+
     /// Where cafes' worktrees go by default.
     pub fn worktrees(&self) -> PathBuf {
         self.data.join("worktrees")

@@ -264,7 +264,7 @@ fn start_reader(
 /// life of the process: the terminal stays open while the agent runs).
 struct Child {
     process: std::process::Child,
-    _master: Option<OwnedFd>,
+    master: Option<OwnedFd>,
 }
 
 /// A running (or finished) agent process in its own process group.
@@ -359,7 +359,7 @@ fn spawn_pipes(
         pgid,
         child: Child {
             process: child,
-            _master: None,
+            master: None,
         },
         status: None,
         output,
@@ -436,7 +436,7 @@ fn spawn_pty(
         pgid: pid,
         child: Child {
             process: child,
-            _master: Some(master),
+            master: Some(master),
         },
         status: None,
         output,
@@ -525,6 +525,27 @@ impl AgentProcess {
     /// The program that was started.
     pub fn program(&self) -> &str {
         &self.program
+    }
+
+    /// Resizes its pseudo-terminal (the agent gets `SIGWINCH`); on pipes there is nothing to
+    /// resize and this does nothing.
+    pub fn resize(&self, cols: u16, rows: u16) -> Result<()> {
+        let Some(master) = &self.child.master else {
+            return Ok(());
+        };
+        rustix::termios::tcsetwinsize(
+            master,
+            rustix::termios::Winsize {
+                ws_row: rows.max(1),
+                ws_col: cols.max(1),
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            },
+        )
+        .map_err(|err| TerminalError::Pty {
+            program: self.program.clone(),
+            message: format!("cannot resize it: {err}"),
+        })
     }
 
     /// Its pid, which is also its process group id.

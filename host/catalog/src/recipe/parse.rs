@@ -387,6 +387,7 @@ impl Parser<'_> {
                         .choice(k, v, Mode::VALUES, Mode::from_name)
                         .map(|m| m.value)
                 }
+                "interactive" => stage.interactive = self.flag(k, v),
                 "on_failure" => {
                     stage.on_failure = self.choice(k, v, OnFailure::VALUES, OnFailure::from_name)
                 }
@@ -511,6 +512,24 @@ impl Parser<'_> {
             return false;
         }
         true
+    }
+
+    /// `true` or `false`, unquoted.
+    fn flag(&mut self, key: &MarkedScalarNode, value: &Node) -> Option<bool> {
+        let text = self.text(key, value, "true or false")?;
+        let plain = matches!(value, Node::Scalar(s) if s.may_coerce());
+        match text.value.as_str() {
+            "true" if plain => Some(true),
+            "false" if plain => Some(false),
+            other => {
+                self.add(
+                    text.pos,
+                    format!("`{}` must be true or false, not `{other}`", key.as_str()),
+                    Some("write `true` or `false`, unquoted".to_owned()),
+                );
+                None
+            }
+        }
     }
 
     /// A non-empty single value.

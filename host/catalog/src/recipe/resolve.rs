@@ -157,6 +157,9 @@ pub struct StageSpec {
     /// Variables of the user's environment its agent also gets (`PREFIX_*` for a prefix).
     #[serde(default)]
     pub pass_env: Vec<String>,
+    /// Its agent runs in its own TUI in a terminal (`interactive: true`) instead of headless.
+    #[serde(default)]
+    pub interactive: bool,
     /// Where its block starts in the recipe file (1-based; 0 when not known), for problems found
     /// later (a provider refusing the stage's options).
     #[serde(default)]
@@ -390,6 +393,7 @@ impl Recipe {
                 model,
                 options,
                 mode: block.mode.unwrap_or_default(),
+                interactive: block.interactive.unwrap_or(false),
                 on_failure,
                 retries,
                 retry_backoff,

@@ -132,12 +132,13 @@ impl<'a> Loop<'_, 'a> {
             prompt,
             working_dir: cwd.to_string_lossy().into_owned(),
             model: spec.model.value.clone(),
-            mode: Mode::Headless,
+            mode: crate::policy::mode(spec),
             session,
             system_prompt: (!prepared.house_rules.trim().is_empty())
                 .then(|| prepared.house_rules.clone()),
             options: spec.invocation_options(),
             policy: crate::policy::invocation_policy(spec),
+            session_id: uuid::Uuid::new_v4().to_string(),
         };
         let base_env = crate::policy::agent_env(&runner.config.base_env, &provider, spec);
         let following = plan
@@ -174,6 +175,12 @@ impl<'a> Loop<'_, 'a> {
                 .filter(|a| !a.is_pending())
                 .cloned()
                 .collect(),
+            own_worktree: self.order.worktree_path.is_some(),
+            live_socket: runner
+                .config
+                .live_dir
+                .as_ref()
+                .map(|dir| crate::live::socket_path(dir, self.order.id, stage)),
         })
     }
 
