@@ -188,6 +188,10 @@ fn an_interactive_stage_edits_in_its_worktree_and_hands_its_final_text_on() {
             .is_some_and(|n| n > 0),
         "usage from the transcript: {completed}"
     );
+    assert!(
+        completed["costUsd"].as_f64().is_some_and(|c| c > 0.0),
+        "the cost Claude Code recorded as it ended: {completed}"
+    );
     let texts = run.agent_events("code", "final-result");
     assert!(
         texts.iter().any(|e| e["text"]

@@ -129,6 +129,8 @@ pub(crate) fn attempt(
     let last_screen = run.screen.text();
     let _ = process.terminate(GRACE);
     drop(process);
+    // What the agent wrote as it ended (Claude Code: the session's cost).
+    run.read_transcript(session);
     drop(lease);
     drop(run.live.take());
     let mut collector = std::mem::take(&mut run.collector);

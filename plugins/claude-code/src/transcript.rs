@@ -12,11 +12,12 @@
 //! | `user` `[Request interrupted by user]` | the user stopped the turn: `FinalResult` with `is_error` |
 //! | `assistant` (one line per content block; lines of one message share `message.id` and repeat its usage) | `AssistantText`, `Thinking`, `ToolCall`; `Usage` once per message, as the running sum of this run; an API error (`isApiErrorMessage`): `Error` |
 //! | `system`/`turn_duration` | the end of a turn: `FinalResult` with the text of the turn's last assistant message |
-//! | anything else (`attachment`, `mode`, `permission-mode`, `file-history-*`, `api-request*`, `last-prompt`, `cost-state`, `ai-title`, ...), sidechain lines | nothing |
+//! | `cost-state` (written as Claude Code exits) | `Usage`: this run's tokens with the session's cost so far (`cost_is_session_total`) |
+//! | anything else (`attachment`, `mode`, `permission-mode`, `file-history-*`, `api-request*`, `last-prompt`, `ai-title`, ...), sidechain lines | nothing |
 //!
 //! A turn that ends on a rejected call writes no `turn_duration`; its interruption marker ends
-//! it instead. Usage carries no cost (the host prices the tokens): `cost-state` is written only
-//! near the end and covers the whole session.
+//! it instead. Usage carries no cost while the TUI runs (the host prices the tokens meanwhile);
+//! `cost-state`, written when the host ends the TUI, brings the cost Claude Code counted.
 //!
 //! A **forked** session (`--resume <id> --fork-session`) starts its new file with a copy of the
 //! history (old turns, `turn_duration` lines included) when the first prompt is submitted; those
@@ -111,6 +112,20 @@ impl TranscriptState {
                     && line.get("subtype").and_then(Value::as_str) == Some("turn_duration") =>
             {
                 self.end_turn(false, &mut batch);
+            }
+            Some("cost-state") if !self.catching_up => {
+                // Written as Claude Code exits: the session's cost so far (history included,
+                // like headless `total_cost_usd`).
+                if let Some(total) = line.get("totalCostUSD").and_then(Value::as_f64)
+                    && total.is_finite()
+                    && total >= 0.0
+                {
+                    batch.push(AgentEvent::Usage(Usage {
+                        cost_usd: Some(total),
+                        cost_is_session_total: true,
+                        ..self.usage
+                    }));
+                }
             }
             _ => {}
         }

@@ -123,12 +123,17 @@ fn a_session_of_2_1_332() {
     assert!(events.iter().any(
         |e| matches!(e, AgentEvent::Thinking { text } if text == "The user asks a second question.")
     ));
-    // One Usage per API message (8), summed over the run; no cost, no session totals.
-    let usages = events
+    // One Usage per API message (8), summed over the run, without cost; then the two
+    // `cost-state` lines Claude Code wrote as it exited bring the session's cost.
+    let usages: Vec<&Usage> = events
         .iter()
-        .filter(|e| matches!(e, AgentEvent::Usage(_)))
-        .count();
-    assert_eq!(usages, 8);
+        .filter_map(|e| match e {
+            AgentEvent::Usage(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(usages.len(), 8 + 2);
+    assert!(usages[..8].iter().all(|u| u.cost_usd.is_none()));
     let usage = last_usage(&events);
     assert_eq!(
         (
@@ -139,8 +144,8 @@ fn a_session_of_2_1_332() {
         ),
         (74796, 226, 200, 30)
     );
-    assert_eq!(usage.cost_usd, None);
-    assert!(!usage.cost_is_session_total && !usage.tokens_are_session_total);
+    assert_eq!(usage.cost_usd, Some(0.303894));
+    assert!(usage.cost_is_session_total && !usage.tokens_are_session_total);
     assert!(!events.iter().any(|e| matches!(e, AgentEvent::Log { .. })));
 }
 
