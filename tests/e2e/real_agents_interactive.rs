@@ -87,29 +87,44 @@ fn user(recipe: &str, anthropic: &[Value]) -> User {
     user
 }
 
+/// A `codecafe` started in the background; killed if the test ends before it does (a failed
+/// assertion must not leave it and its agent running).
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `codecafe args` started in the background, its output in `log`.
-fn spawn(user: &User, args: &[&str], log: &Path) -> Child {
+fn spawn(user: &User, args: &[&str], log: &Path) -> Running {
     let mut command = user.cli.command(&user.repo, args);
     user.user_env(&mut command);
     command
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(log).expect("log"))
         .stderr(std::fs::File::create(log.with_extension("err")).expect("log"));
-    command.spawn().expect("codecafe starts")
+    Running(Some(command.spawn().expect("codecafe starts")))
 }
 
-/// Waits for `child` to end (bounded); its exit code.
-fn finish(mut child: Child, log: &Path) -> Option<i32> {
+/// Waits for the background `codecafe` to end (bounded); its exit code.
+fn finish(mut running: Running, log: &Path) -> Option<i32> {
     let deadline = Instant::now() + WAIT;
+    let child = running.0.as_mut()?;
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
+            running.0 = None;
             return status.code();
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("codecafe did not finish\n{}", logs(log));
-        }
+        assert!(
+            Instant::now() < deadline,
+            "codecafe did not finish\n{}",
+            logs(log)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -61,6 +61,8 @@ const TRANSCRIPT_POLL: Duration = Duration::from_millis(200);
 const TRANSCRIPT_READ: usize = 1 << 20;
 /// Longest transcript line kept.
 const MAX_LINE: usize = 4 << 20;
+/// Longest wait for a human (a question, a permission dialog) with the agent kept running.
+const HUMAN_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 /// SIGTERM → SIGKILL grace when the TUI is stopped.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -124,6 +126,7 @@ pub(crate) fn attempt(
         last_output: Instant::now(),
         last_check: Instant::now(),
         last_transcript: Instant::now(),
+        asked_at: None,
     };
     let ended = run.drive(session, &mut process, &mut lease);
     let last_screen = run.screen.text();
@@ -190,6 +193,8 @@ struct Run<'j, 'p> {
     last_output: Instant,
     last_check: Instant,
     last_transcript: Instant,
+    /// When the human now asked was asked.
+    asked_at: Option<Instant>,
 }
 
 impl<'p> Run<'_, 'p> {
@@ -206,8 +211,14 @@ impl<'p> Run<'_, 'p> {
             }
             let waiting_for_human = matches!(self.phase, Phase::Approval(_) | Phase::Question(_));
             if waiting_for_human {
-                // The clock stops while a human is asked.
+                // The stage's clock stops while a human is asked; the wait has its own bound.
                 deadline += TICK;
+                if self.asked_at.is_some_and(|at| at.elapsed() >= HUMAN_WAIT) {
+                    return Ended::Failed(format!(
+                        "nobody answered the agent within {} h",
+                        HUMAN_WAIT.as_secs() / 3600
+                    ));
+                }
             } else if Instant::now() >= deadline {
                 return Ended::TimedOut;
             }
@@ -426,6 +437,7 @@ impl<'p> Run<'_, 'p> {
             Phase::Starting | Phase::Working => return,
         };
         self.phase = phase;
+        self.asked_at = Some(Instant::now());
         drop(lease.take());
         let _ = self.tx.send(WorkerMsg::Waiting {
             stage: self.job.stage.clone(),
