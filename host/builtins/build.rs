@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+include!("plugin_profile.rs");
+
 /// (package, id) of each built-in plugin.
 const PLUGINS: &[(&str, &str)] = &[
     ("codecafe-plugin-acp", "acp"),
@@ -23,7 +25,13 @@ fn main() {
         .nth(2)
         .expect("host/builtins sits two levels below the workspace root")
         .to_owned();
-    for watched in ["sdk", "plugins", "wit", "Cargo.lock"] {
+    for watched in [
+        "sdk",
+        "plugins",
+        "wit",
+        "Cargo.lock",
+        "host/builtins/plugin_profile.rs",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let out_dir = PathBuf::from(env("OUT_DIR"));
@@ -47,23 +55,11 @@ fn main() {
         command.args(["-p", package]);
     }
     // The outer build's flags are for the host, not for wasm; the profile is the plugins' own.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_LLVM_COV",
-    ] {
+    for var in OUTER_BUILD_VARS {
         command.env_remove(var);
     }
-    command
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
-        .env("CARGO_PROFILE_RELEASE_LTO", "true")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
+    command.envs(PLUGIN_PROFILE.iter().copied());
+    command.env(PLUGIN_WASM_RUSTFLAGS.0, PLUGIN_WASM_RUSTFLAGS.1);
     let status = command
         .status()
         .expect("cannot run cargo to build the built-in plugins");

@@ -23,9 +23,15 @@ impl BuiltinPlugin {
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
-/// Sources for every built-in plugin, in discovery order.
+include!("../plugin_profile.rs");
+
+/// Sources for every built-in plugin, in discovery order. The embedded bytes are copied into
+/// shared buffers once per process; later calls share them.
 pub fn sources() -> Vec<PluginSource> {
-    BUILTINS.iter().map(BuiltinPlugin::source).collect()
+    static SOURCES: std::sync::OnceLock<Vec<PluginSource>> = std::sync::OnceLock::new();
+    SOURCES
+        .get_or_init(|| BUILTINS.iter().map(BuiltinPlugin::source).collect())
+        .clone()
 }
 
 #[cfg(test)]

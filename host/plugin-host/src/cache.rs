@@ -32,6 +32,16 @@ impl CompileCache {
         Self { dir, engine_key }
     }
 
+    /// The cache's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The engine's compatibility hash, as it appears in file names.
+    pub(crate) fn engine_key(&self) -> &str {
+        &self.engine_key
+    }
+
     fn entry_path(&self, wasm_hash: &blake3::Hash) -> PathBuf {
         self.dir.join(format!(
             "{}-{}-wasmtime{}.cwasm",
@@ -81,7 +91,7 @@ impl CompileCache {
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

@@ -7,6 +7,11 @@
 //! call returns. A plugin that traps or hits a limit costs one failed call: the error names the
 //! plugin and the call, the instance is replaced, and the next call works.
 //!
+//! With a cache directory, a plugin that loaded once is recorded in the plugin index (by the
+//! hash of its bytes, see `index`): later loads in any process take its id, kind and `info`
+//! from there and compile / load / link nothing until its first session starts, so a process
+//! pays only for the plugins it uses.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), codecafe_plugin_host::PluginError> {
 //! use codecafe_plugin_host::{HostConfig, Origin, PluginHost, PluginSource};
@@ -21,6 +26,8 @@
 mod bindings;
 mod cache;
 mod error;
+mod index;
+mod prepare;
 pub mod registry;
 mod sandbox;
 mod session;
@@ -186,6 +193,7 @@ struct HostInner {
     engine: Engine,
     linker: Linker<SandboxState>,
     cache: Option<cache::CompileCache>,
+    index: Option<index::PluginIndex>,
     limits: Limits,
     ticker_stop: Arc<AtomicBool>,
     compiled: AtomicUsize,
@@ -201,6 +209,57 @@ pub struct CompileStats {
     pub cache_hits: usize,
 }
 
+impl HostInner {
+    fn compile(&self, source: &PluginSource) -> Result<Component, PluginError> {
+        let engine = &self.engine;
+        if let Some(cache) = &self.cache
+            && let Some(component) = cache.load(engine, &source.hash)
+        {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(component);
+        }
+        self.compiled.fetch_add(1, Ordering::Relaxed);
+        let component =
+            Component::new(engine, &source.bytes).map_err(|err| PluginError::Compile {
+                plugin: source.label.clone(),
+                message: format!("{err:#}"),
+            })?;
+        if let Some(cache) = &self.cache {
+            cache.store(&component, &source.hash);
+        }
+        Ok(component)
+    }
+
+    /// Links a compiled component of `kind` for instantiation (checking its imports).
+    fn prepare(
+        &self,
+        source: &PluginSource,
+        component: &Component,
+        kind: PluginKind,
+        wit_version: Option<&str>,
+    ) -> Result<session::Pre, PluginError> {
+        let instantiate_error = |err: wasmtime::Error| PluginError::Instantiate {
+            plugin: source.label.clone(),
+            message: format!("{err:#}"),
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(instantiate_error)?;
+        Ok(match kind {
+            PluginKind::Provider if wit_version == Some("0.1.0") => session::Pre::ProviderV1(
+                bindings::provider_v1::ProviderPre::new(pre).map_err(instantiate_error)?,
+            ),
+            PluginKind::Provider => session::Pre::Provider(
+                bindings::provider::ProviderPre::new(pre).map_err(instantiate_error)?,
+            ),
+            PluginKind::SignalParser => session::Pre::SignalParser(
+                bindings::signals::SignalParserPre::new(pre).map_err(instantiate_error)?,
+            ),
+        })
+    }
+}
+
 impl Drop for HostInner {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
@@ -211,7 +270,19 @@ impl PluginHost {
     /// A host with a fresh engine. Starts the epoch ticker thread, which stops when the host and
     /// every plugin loaded from it are dropped.
     pub fn new(config: HostConfig) -> Result<Self, PluginError> {
-        let engine = Engine::new(&engine_config()).map_err(|err| PluginError::Instantiate {
+        Self::with_engine_config(config, engine_config())
+    }
+
+    /// [`PluginHost::new`], also writing `/tmp/perf-<pid>.map` so `perf report` names the
+    /// plugins' compiled functions (for profiling; the plugin benchmark's `--profile`).
+    pub fn new_profiled(config: HostConfig) -> Result<Self, PluginError> {
+        let mut engine = engine_config();
+        engine.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        Self::with_engine_config(config, engine)
+    }
+
+    fn with_engine_config(config: HostConfig, engine: Config) -> Result<Self, PluginError> {
+        let engine = Engine::new(&engine).map_err(|err| PluginError::Instantiate {
             plugin: "(engine)".to_owned(),
             message: format!("{err:#}"),
         })?;
@@ -222,6 +293,9 @@ impl PluginHost {
         let cache = config
             .cache_dir
             .map(|dir| cache::CompileCache::new(dir, &engine));
+        let index = cache
+            .as_ref()
+            .map(|cache| index::PluginIndex::open(cache.dir(), cache.engine_key()));
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.weak(), Arc::clone(&ticker_stop));
         Ok(Self {
@@ -229,6 +303,7 @@ impl PluginHost {
                 engine,
                 linker,
                 cache,
+                index,
                 limits: config.limits,
                 ticker_stop,
                 compiled: AtomicUsize::new(0),
@@ -252,23 +327,7 @@ impl PluginHost {
 
     /// Compiles (or loads from the cache) a component without checking its world.
     pub fn compile(&self, source: &PluginSource) -> Result<Component, PluginError> {
-        let engine = &self.inner.engine;
-        if let Some(cache) = &self.inner.cache
-            && let Some(component) = cache.load(engine, &source.hash)
-        {
-            self.inner.cache_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(component);
-        }
-        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
-        let component =
-            Component::new(engine, &source.bytes).map_err(|err| PluginError::Compile {
-                plugin: source.label.clone(),
-                message: format!("{err:#}"),
-            })?;
-        if let Some(cache) = &self.inner.cache {
-            cache.store(&component, &source.hash);
-        }
-        Ok(component)
+        self.inner.compile(source)
     }
 
     /// What a component is, without requiring it to be a valid plugin.
@@ -299,8 +358,18 @@ impl PluginHost {
     }
 
     /// Loads a plugin: compiles it, checks its world, version and imports, links it and reads
-    /// its `info`.
+    /// its `info` — or, when the plugin index knows its bytes, takes all that from the index and
+    /// leaves compiling and linking to its first session.
     pub fn load(&self, source: PluginSource) -> Result<LoadedPlugin, PluginError> {
+        let hash = source.hash_hex();
+        if let Some(index) = &self.inner.index
+            && let Some(indexed) = index.get(&hash)
+        {
+            match self.indexed_plugin(&source, indexed) {
+                Ok(plugin) => return Ok(plugin),
+                Err(err) => tracing::debug!(plugin = %source.label, "index entry unusable: {err}"),
+            }
+        }
         let component = self.compile(&source)?;
         let inspection = self.inspect_component(&source, &component);
         let kind = inspection.kind(&source.label)?;
@@ -314,37 +383,10 @@ impl PluginHost {
         }
         let pre = self
             .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|err| PluginError::Instantiate {
-                plugin: source.label.clone(),
-                message: format!("{err:#}"),
-            })?;
-        let instantiate_error = |err: wasmtime::Error| PluginError::Instantiate {
-            plugin: source.label.clone(),
-            message: format!("{err:#}"),
-        };
-        let pre = match kind {
-            PluginKind::Provider if inspection.wit_version() == Some("0.1.0") => {
-                session::Pre::ProviderV1(
-                    bindings::provider_v1::ProviderPre::new(pre).map_err(instantiate_error)?,
-                )
-            }
-            PluginKind::Provider => session::Pre::Provider(
-                bindings::provider::ProviderPre::new(pre).map_err(instantiate_error)?,
-            ),
-            PluginKind::SignalParser => {
-                session::Pre::SignalParser(bindings::signals::SignalParserPre::new(pre).map_err(
-                    |err| PluginError::Instantiate {
-                        plugin: source.label.clone(),
-                        message: format!("{err:#}"),
-                    },
-                )?)
-            }
-        };
+            .prepare(&source, &component, kind, inspection.wit_version())?;
         let mut plugin = LoadedPlugin {
             host: Arc::clone(&self.inner),
-            pre: Arc::new(pre),
+            pre: Arc::new(prepare::LazyPre::ready(pre)),
             kind,
             id: Arc::from(source.label.as_str()),
             info: PluginInfo::Unknown,
@@ -353,7 +395,70 @@ impl PluginHost {
         };
         plugin.info = plugin.read_info()?;
         plugin.id = Arc::from(plugin.info.id());
+        if let Some(index) = &self.inner.index {
+            let info = match &plugin.info {
+                PluginInfo::Provider(info) => serde_json::to_value(info),
+                PluginInfo::SignalParser(info) => serde_json::to_value(info),
+                PluginInfo::Unknown => Ok(serde_json::Value::Null),
+            };
+            if let Ok(info) = info {
+                index.insert(
+                    &hash,
+                    index::Indexed {
+                        kind,
+                        exports: plugin.inspection.exports.clone(),
+                        imports: plugin.inspection.imports.clone(),
+                        info,
+                    },
+                );
+            }
+        }
         Ok(plugin)
+    }
+
+    /// A plugin known from the index: nothing compiled or instantiated until a session starts.
+    fn indexed_plugin(
+        &self,
+        source: &PluginSource,
+        indexed: index::Indexed,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let inspection = Inspection {
+            exports: indexed.exports,
+            imports: indexed.imports,
+            size: source.bytes.len(),
+            origin: source.origin,
+            path: source.path.clone(),
+            hash: source.hash_hex(),
+        };
+        let kind = inspection.kind(&source.label)?;
+        let unreadable = |err: serde_json::Error| PluginError::InvalidInfo {
+            plugin: source.label.clone(),
+            message: format!("its indexed info is unreadable: {err}"),
+        };
+        let info = match (kind, indexed.kind) {
+            (PluginKind::Provider, PluginKind::Provider) => {
+                PluginInfo::Provider(serde_json::from_value(indexed.info).map_err(unreadable)?)
+            }
+            (PluginKind::SignalParser, PluginKind::SignalParser) => {
+                PluginInfo::SignalParser(serde_json::from_value(indexed.info).map_err(unreadable)?)
+            }
+            _ => {
+                return Err(PluginError::InvalidInfo {
+                    plugin: source.label.clone(),
+                    message: "its indexed kind differs from its exports".to_owned(),
+                });
+            }
+        };
+        let wit_version = inspection.wit_version().map(str::to_owned);
+        Ok(LoadedPlugin {
+            host: Arc::clone(&self.inner),
+            pre: Arc::new(prepare::LazyPre::lazy(source.clone(), kind, wit_version)),
+            kind,
+            id: Arc::from(info.id()),
+            info,
+            inspection,
+            granted: Arc::from(Vec::new()),
+        })
     }
 }
 
@@ -483,7 +588,7 @@ impl PluginInfo {
 #[derive(Clone)]
 pub struct LoadedPlugin {
     host: Arc<HostInner>,
-    pre: Arc<session::Pre>,
+    pre: Arc<prepare::LazyPre>,
     kind: PluginKind,
     id: Arc<str>,
     info: PluginInfo,
@@ -598,6 +703,12 @@ impl LoadedPlugin {
             program: program.to_owned(),
             detail: format!("(it may start: {declared}); {hint}"),
         })
+    }
+
+    /// Whether its component is loaded and linked in this process yet (a plugin known from the
+    /// index is loaded when its first session starts).
+    pub fn is_linked(&self) -> bool {
+        self.pre.is_ready()
     }
 
     /// A fresh instance for one stage session of a provider.

@@ -61,10 +61,13 @@ impl<B> Instance<B> {
         plugin: &LoadedPlugin,
         instantiate: impl Fn(&Pre, &mut Store<SandboxState>) -> wasmtime::Result<B>,
     ) -> Result<Self, PluginError> {
+        // Linked first (a plugin known from the index may compile here): the deadline is the
+        // instance's, not the compiler's.
+        let pre = plugin.pre.get(&plugin.host)?;
         let limits = plugin.host.limits;
         let mut store = sandbox::new_store(&plugin.host.engine, &limits);
         store.set_epoch_deadline(deadline_ticks(limits.call_deadline));
-        let bindings = instantiate(&plugin.pre, &mut store)
+        let bindings = instantiate(pre, &mut store)
             .map_err(|err| classify(plugin, &store, "instantiate", err))?;
         Ok(Self {
             plugin: plugin.clone(),

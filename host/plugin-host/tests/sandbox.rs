@@ -207,13 +207,22 @@ fn a_second_host_loads_from_the_compile_cache() {
     assert_eq!(first.stats().compiled, 1);
     assert_eq!(first.stats().cache_hits, 0);
 
+    // A second process knows the plugin from the index: nothing is loaded until a session
+    // starts, and then it comes from the compile cache.
     let second = PluginHost::new(config()).expect("host");
     let plugin = second
         .load(PluginSource::from_file(&path, Origin::User).expect("file"))
-        .expect("loads from cache");
+        .expect("known from the index");
+    assert_eq!(plugin.id(), "fixture-sleeper");
+    assert!(!plugin.is_linked());
+    assert_eq!(second.stats().compiled, 0);
+    assert_eq!(second.stats().cache_hits, 0);
+    let mut session = plugin.provider_session().expect("instantiates");
+    assert!(plugin.is_linked());
     assert_eq!(second.stats().compiled, 0);
     assert_eq!(second.stats().cache_hits, 1);
-    let mut session = plugin.provider_session().expect("instantiates");
+    plugin.provider_session().expect("a second session");
+    assert_eq!(second.stats().cache_hits, 1, "linked once per process");
     assert_eq!(
         session
             .parse_output(Stream::Stdout, "hi")
@@ -243,5 +252,34 @@ fn a_corrupt_cache_entry_is_recompiled() {
     let host = PluginHost::new(config()).expect("host");
     host.load(PluginSource::from_file(&path, Origin::User).expect("file"))
         .expect("recompiles");
+    assert_eq!(host.stats().compiled, 1);
+}
+
+#[test]
+fn a_corrupt_cache_entry_of_an_indexed_plugin_is_recompiled_when_it_is_used() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let config = || HostConfig {
+        cache_dir: Some(cache.path().to_owned()),
+        limits: Limits::default(),
+    };
+    let path = fixture_plugin("sleeper");
+    PluginHost::new(config())
+        .expect("host")
+        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
+        .expect("loads");
+    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "cwasm") {
+            std::fs::write(path, b"garbage").expect("corrupt");
+        }
+    }
+    let host = PluginHost::new(config()).expect("host");
+    let plugin = host
+        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
+        .expect("known from the index");
+    assert_eq!(host.stats().compiled, 0);
+    plugin
+        .provider_session()
+        .expect("recompiled and instantiated");
     assert_eq!(host.stats().compiled, 1);
 }
