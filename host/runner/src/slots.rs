@@ -9,7 +9,7 @@
 //! ([`POLL_MIN`]..[`POLL_MAX`]) while other processes hold the slots. A [`Slot`] gives both
 //! back when dropped, on every path.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use codecafe_store::{PoolCaps, SlotRequest, Store};
@@ -28,6 +28,10 @@ pub struct Slots {
     store: Mutex<Store>,
     local: TerminalPool,
     holder: String,
+    /// How many slots this process has returned, with a wake-up for its stages waiting in the
+    /// store's queue: the oldest waiter (first served) asks again at once instead of after its
+    /// pause, which had grown to [`POLL_MAX`] — one grant per pause for the whole queue.
+    returned: (Mutex<u64>, Condvar),
 }
 
 impl std::fmt::Debug for Slots {
@@ -58,6 +62,10 @@ impl Drop for Slot<'_> {
         {
             tracing::warn!(%err, lease = self.lease, "returning a terminal slot");
         }
+        drop(store);
+        let (count, wake) = &self.slots.returned;
+        *count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        wake.notify_all();
     }
 }
 
@@ -72,6 +80,7 @@ impl Slots {
             store: Mutex::new(store),
             local,
             holder: holder.to_owned(),
+            returned: (Mutex::new(0), Condvar::new()),
         };
         slots.apply(&caps);
         Ok(slots)
@@ -121,12 +130,25 @@ impl Slots {
             order_id: Some(order),
             stage: Some(stage),
         };
-        let ticket = self.store().enqueue_for_slot(&self.holder, provider)?;
+        // The ticket and its first ask under one lock: no newer ticket of this process asks
+        // in between (it would find this one older and wait for it).
+        let mut first = Some({
+            let store = self.store();
+            let ticket = store.enqueue_for_slot(&self.holder, provider)?;
+            (
+                ticket,
+                store.try_take_slot(ticket, &request, &crate::liveness::is_alive),
+            )
+        });
+        let ticket = first.as_ref().map_or(0, |(ticket, _)| *ticket);
         let mut pause = POLL_MIN;
         loop {
-            let granted = self
-                .store()
-                .try_take_slot(ticket, &request, &crate::liveness::is_alive);
+            let granted = match first.take() {
+                Some((_, granted)) => granted,
+                None => self
+                    .store()
+                    .try_take_slot(ticket, &request, &crate::liveness::is_alive),
+            };
             let give_up = |why: String| {
                 let _ = self.store().leave_slot_queue(ticket);
                 RunnerError::Slot {
@@ -157,9 +179,26 @@ impl Slots {
                     timeout.as_secs()
                 )));
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(POLL_MAX);
+            if self.wait_for_a_return(pause) {
+                pause = POLL_MIN;
+            } else {
+                pause = (pause * 2).min(POLL_MAX);
+            }
         }
+    }
+}
+
+impl Slots {
+    /// Waits at most `pause` for a slot of this process to be returned; whether one was.
+    fn wait_for_a_return(&self, pause: Duration) -> bool {
+        let (count, wake) = &self.returned;
+        let count = count.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = *count;
+        let (count, waited) = wake
+            .wait_timeout_while(count, pause, |now| *now == seen)
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(count);
+        !waited.timed_out()
     }
 }
 

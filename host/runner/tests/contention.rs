@@ -6,7 +6,7 @@
 //! and another is cancelled midway.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use codecafe_catalog::OrchDir;
 use codecafe_catalog::profile::Profiles;
@@ -194,4 +194,38 @@ fn more_orders_than_slots_never_overlap_beyond_the_cap_and_leak_nothing() {
     );
     assert!(store.slots().expect("slots").is_empty(), "a slot leaked");
     assert_eq!(store.slot_queue_len().expect("queue"), 0, "a ticket leaked");
+}
+
+#[test]
+fn a_returned_slot_goes_to_the_waiting_stage_at_once_not_after_its_pause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db.sqlite");
+    let store = Store::open(&db).expect("store");
+    store
+        .set_setting("pool.max", &serde_json::json!(1))
+        .expect("cap");
+    let slots = Slots::new(store, "process-a").expect("slots");
+    let order = uuid::Uuid::new_v4();
+    let held = slots
+        .acquire("command", order, "one", Duration::from_secs(10), &|| false)
+        .expect("first slot");
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| {
+            let slot = slots
+                .acquire("command", order, "two", Duration::from_secs(10), &|| false)
+                .expect("second slot");
+            (Instant::now(), slot)
+        });
+        // Long enough for the waiter's pause between asks to reach its longest.
+        std::thread::sleep(Duration::from_millis(800));
+        let returned = Instant::now();
+        drop(held);
+        let (granted, slot) = waiter.join().expect("waiter");
+        let after = granted.duration_since(returned);
+        assert!(
+            after < codecafe_runner::slots::POLL_MAX,
+            "granted {after:?} after the return"
+        );
+        drop(slot);
+    });
 }

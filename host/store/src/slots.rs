@@ -289,6 +289,16 @@ impl Store {
         if runner.is_empty() {
             return Err(bad("runner", "must not be empty"));
         }
+        if let Some(max) = limit {
+            // A read first, without the write lock: the orders queued behind a full cafe ask
+            // several times a second each, and most answers are "still full".
+            let running = get_order(&self.conn, id)
+                .and_then(|order| cafe_running(&self.conn, &order, stale_after, alive))
+                .map_err(|err| self.fail(err))?;
+            if running >= max {
+                return Ok(Claim::Queued { running, max });
+            }
+        }
         self.write(|tx| {
             let order = get_order(tx, id)?;
             if let Some(max) = limit {
@@ -349,16 +359,19 @@ fn claim(
 /// The other orders of `order`'s cafe that a living runner holds while they run (or are about
 /// to start).
 fn cafe_running(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     order: &Order,
     stale_after: Duration,
     alive: &dyn Fn(&str) -> bool,
 ) -> Result<u32, TxError> {
     let fresh_since = now() - i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
-    let holders: Vec<String> = tx
+    // By holder: `alive` reads `/proc` once per process, not once per order (every order
+    // queued behind a busy cafe asks here several times a second).
+    let holders: Vec<(String, i64)> = tx
         .prepare_cached(
-            "SELECT runner FROM orders WHERE cafe_id = ?1 AND id != ?2 AND runner IS NOT NULL \
-             AND heartbeat_at >= ?3 AND status IN (?4, ?5, ?6)",
+            "SELECT runner, count(*) FROM orders WHERE cafe_id = ?1 AND id != ?2 \
+             AND runner IS NOT NULL AND heartbeat_at >= ?3 AND status IN (?4, ?5, ?6) \
+             GROUP BY runner",
         )?
         .query_map(
             params![
@@ -369,10 +382,15 @@ fn cafe_running(
                 OrderStatus::Running.as_str(),
                 OrderStatus::FollowupRunning.as_str()
             ],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(u32::try_from(holders.iter().filter(|h| alive(h)).count()).unwrap_or(u32::MAX))
+    let running: i64 = holders
+        .iter()
+        .filter(|(holder, _)| alive(holder))
+        .map(|(_, orders)| orders)
+        .sum();
+    Ok(u32::try_from(running).unwrap_or(u32::MAX))
 }
 
 fn read_settings(conn: &rusqlite::Connection) -> rusqlite::Result<BTreeMap<String, Value>> {

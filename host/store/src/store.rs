@@ -1,6 +1,9 @@
 //! [`Store`]: one connection to the runtime database, and every operation on it.
 
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use codecafe_engine::order::transition;
@@ -40,6 +43,9 @@ pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
     busy_timeout: Duration,
+    /// This process's writers of the same database file take turns here (see
+    /// [`Store::write`]); `None` in memory.
+    gate: Option<Arc<Mutex<()>>>,
 }
 
 impl Store {
@@ -51,6 +57,7 @@ impl Store {
 
     /// [`Store::open`] with a chosen busy timeout.
     pub fn open_with_timeout(path: impl AsRef<Path>, busy_timeout: Duration) -> Result<Self> {
+        configure_sqlite();
         let path = path.as_ref().to_owned();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -67,6 +74,7 @@ impl Store {
 
     /// A private database in memory (for tests and dry runs): same schema, no durability.
     pub fn open_in_memory() -> Result<Self> {
+        configure_sqlite();
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
             path: path.clone(),
@@ -81,10 +89,12 @@ impl Store {
         busy_timeout: Duration,
         on_disk: bool,
     ) -> Result<Self> {
+        let gate = on_disk.then(|| writer_gate(&path));
         let store = Self {
             conn,
             path,
             busy_timeout,
+            gate,
         };
         let conn = &store.conn;
         // First, so that the pragmas and the migration below also wait for other processes.
@@ -781,10 +791,17 @@ impl Store {
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction, committed if it returns `Ok`, rolled
     /// back otherwise.
+    ///
+    /// The writers of this process on the same database first take turns on an in-process
+    /// lock: SQLite's busy handler makes a writer that finds the database locked sleep for
+    /// growing pauses (up to 100 ms), so with hundreds of threads writing (hundreds of orders
+    /// in flight) some lost every race until their busy timeout. Other processes are still
+    /// waited for by the busy timeout.
     pub(crate) fn write<T>(
         &self,
         body: impl FnOnce(&Transaction<'_>) -> Result<T, TxError>,
     ) -> Result<T> {
+        let _turn = self.gate.as_deref().and_then(WriterTurn::take);
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(self.db())?;
         let value = body(&tx).map_err(|err| self.fail(err))?;
@@ -819,6 +836,70 @@ impl Store {
             TxError::Store(err) => err,
             TxError::Sqlite(err) => self.db()(err),
         }
+    }
+}
+
+/// Sets SQLite up for this process, once, before its first connection: without memory
+/// statistics. They are on by default and take one process-wide mutex on every allocation and
+/// free of every connection, so with hundreds of orders in flight (a connection each) the
+/// threads spent their time waiting for it. Nothing here reads the statistics.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: every SQLite connection of this process is opened by `Store`, after this
+        // `Once`, so no other thread uses SQLite while it runs; `SQLITE_CONFIG_MEMSTATUS` takes
+        // one `int`. Had SQLite been initialised already, the call would change nothing and
+        // return `SQLITE_MISUSE`.
+        #[allow(unsafe_code)]
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                std::ffi::c_int::from(0u8),
+            )
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(rc, "SQLite memory statistics stay on");
+        }
+    });
+}
+
+/// The lock this process's writers of the database at `path` take turns on.
+fn writer_gate(path: &Path) -> Arc<Mutex<()>> {
+    static GATES: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let mut gates = GATES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(gates.entry(key).or_default())
+}
+
+thread_local! {
+    /// Whether this thread holds a writer turn (a write on another connection inside a write
+    /// then waits for SQLite's lock as before, instead of for itself).
+    static HOLDS_TURN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A writer's turn on its database's gate, held for one transaction.
+struct WriterTurn<'a> {
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl<'a> WriterTurn<'a> {
+    /// Waits for the turn; `None` when this thread holds one already.
+    fn take(gate: &'a Mutex<()>) -> Option<Self> {
+        if HOLDS_TURN.get() {
+            return None;
+        }
+        let guard = gate.lock().unwrap_or_else(PoisonError::into_inner);
+        HOLDS_TURN.set(true);
+        Some(Self { _guard: guard })
+    }
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        HOLDS_TURN.set(false);
     }
 }
 

@@ -173,3 +173,36 @@ fn a_cafe_runs_at_most_its_limit_of_orders_and_the_rest_queue() {
         .expect("claim");
     assert!(matches!(claimed, Claim::Claimed(_)));
 }
+
+#[test]
+fn a_cafe_limit_counts_each_runners_orders_and_asks_once_per_runner_whether_it_lives() {
+    let store = Store::open_in_memory().expect("store");
+    let stale = Duration::from_secs(60);
+    let new = || {
+        store
+            .create_order(&NewOrder::new("cafe", "moon"))
+            .expect("order")
+            .id
+    };
+    for runner in ["r1", "r1", "r1", "r2", "r2"] {
+        let id = new();
+        assert!(matches!(
+            store
+                .claim_order_within(id, runner, stale, None, &everyone_alive)
+                .expect("claim"),
+            Claim::Claimed(_)
+        ));
+    }
+    let asked = std::cell::RefCell::new(Vec::new());
+    let alive = |holder: &str| {
+        asked.borrow_mut().push(holder.to_owned());
+        holder != "r2"
+    };
+    let queued = store
+        .claim_order_within(new(), "r3", stale, Some(3), &alive)
+        .expect("claim");
+    assert_eq!(queued, Claim::Queued { running: 3, max: 3 });
+    let mut asked = asked.into_inner();
+    asked.sort();
+    assert_eq!(asked, ["r1", "r2"], "once per runner");
+}
