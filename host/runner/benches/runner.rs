@@ -18,6 +18,7 @@
 //!    reaped children, from `/proc/self/stat`), this process's peak RSS (`VmHWM`) and the peak
 //!    RSS of the agents alive at once (sampled every 10 ms from `/proc`).
 
+use codecafe_test_support::procfs::{cpu_times, status_kb};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -34,8 +35,6 @@ use codecafe_runner::{Catalogs, RunOutcome, Runner, RunnerConfig, Slots};
 use codecafe_store::{NewOrder, Store};
 
 const TARGET_GAP: Duration = Duration::from_millis(5);
-/// `/proc/<pid>/stat` reports CPU times in USER_HZ, which is 100 on Linux.
-const USER_HZ: f64 = 100.0;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -289,33 +288,6 @@ fn per_stage_overhead(stages: usize, orders: usize) {
         verdict(agent_to_next)
     );
     drop(cafe.dir);
-}
-
-/// User + system CPU time of this process and of its reaped children, from `/proc/self/stat`.
-fn cpu_times() -> (Duration, Duration) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    // After the command: state is field 3; utime 14, stime 15, cutime 16, cstime 17.
-    let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
-    let secs = |ticks: u64| Duration::from_secs_f64(ticks as f64 / USER_HZ);
-    (secs(field(14) + field(15)), secs(field(16) + field(17)))
-}
-
-/// A `kB` figure of `/proc/<pid>/status`.
-fn status_kb(pid: &str, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The children of this process now (from every thread's `children` list).

@@ -37,6 +37,7 @@
 //! ≤ 300 MiB at 1,000 orders; CLI < 50 ms; all complete) and `met` / `MISSED`; nothing here
 //! asserts a timing.
 
+use codecafe_test_support::procfs::{cpu_times, status_kb};
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -50,8 +51,6 @@ use codecafe_service::{
 };
 use serde_json::{Value, json};
 
-/// `/proc/<pid>/stat` reports CPU times in USER_HZ, which is 100 on Linux.
-const USER_HZ: f64 = 100.0;
 /// The machine-wide cap on agents running at once.
 const POOL_MAX: u32 = 64;
 /// Cafes the orders are spread over.
@@ -595,31 +594,4 @@ fn child(n: usize, home: &Path) {
 
 fn completed(outcome: &RunOutcome) -> bool {
     matches!(outcome, RunOutcome::Completed { failed_stages } if failed_stages.is_empty())
-}
-
-/// User + system CPU time of this process and of its reaped children, from `/proc/self/stat`.
-fn cpu_times() -> (Duration, Duration) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    // After the command: state is field 3; utime 14, stime 15, cutime 16, cstime 17.
-    let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
-    let secs = |ticks: u64| Duration::from_secs_f64(ticks as f64 / USER_HZ);
-    (secs(field(14) + field(15)), secs(field(16) + field(17)))
-}
-
-/// A figure of `/proc/<pid>/status` (`kB` for memory).
-fn status_kb(pid: &str, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }

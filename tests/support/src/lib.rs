@@ -12,6 +12,7 @@ pub mod casing;
 mod cli;
 mod git;
 pub mod http;
+pub mod procfs;
 pub mod serve;
 
 pub use cli::{Codecafe, text};
