@@ -30,15 +30,14 @@ use std::time::{Duration, Instant};
 use codecafe_engine::driver::StageOutcome;
 use codecafe_plugin_host::ProviderSession;
 use codecafe_sdk::{
-    AgentEvent, ApprovalRequest, CommandSpec, DialogKind, Io, ScreenDialog, ScreenState, ToolDenial,
+    AgentEvent, ApprovalRequest, CommandSpec, DialogKind, Io, ScreenDialog, ScreenState,
 };
-use codecafe_store::event::ApprovalDecided;
 use codecafe_store::{Decision, NewApproval};
 use codecafe_terminals::{AgentProcess, Output};
 
 use crate::live::{ClientMsg, LiveServer, Role};
 use crate::screen::Screen;
-use crate::stage::{Collector, StageJob, StageResult, WorkerMsg};
+use crate::stage::{Collector, StageJob, StageResult, Verdict, WorkerMsg};
 
 /// Quiet output before the screen is read.
 const SETTLE: Duration = Duration::from_millis(250);
@@ -87,7 +86,7 @@ pub(crate) fn attempt(
     spec: &CommandSpec,
 ) -> StageResult {
     if spec.io != Io::Pty {
-        return StageResult::failed(format!(
+        return crate::stage::failed(format!(
             "provider `{}` did not ask for a terminal for an interactive stage",
             job.provider.id()
         ));
@@ -98,7 +97,7 @@ pub(crate) fn attempt(
     };
     let mut process = match codecafe_terminals::spawn(spec, &job.cwd, &job.base_env) {
         Ok(process) => process,
-        Err(err) => return StageResult::failed(err.to_string()),
+        Err(err) => return crate::stage::failed(err.to_string()),
     };
     let _ = tx.send(WorkerMsg::Spawned {
         stage: job.stage.clone(),
@@ -367,39 +366,17 @@ impl<'p> Run<'_, 'p> {
                     description: dialog.question.clone(),
                     rule: None,
                 };
-                if let Some(record) = crate::approvals::recorded(&self.job.decisions, &request) {
-                    let decision = record.decision.unwrap_or(Decision::Deny);
-                    let decided = ApprovalDecided {
-                        approval_id: None,
-                        stage: self.job.stage.clone(),
-                        tool: request.tool.clone(),
-                        summary: crate::approvals::new_approval(&self.job.stage, &request).summary,
-                        decision,
-                        reason: record.reason.clone(),
-                        from_record: true,
-                    };
-                    let _ = self.tx.send(WorkerMsg::Decided { decided });
-                    return self.answer_keys(&key, keys_for(&dialog, decision), process);
-                }
-                if !self.job.ask {
-                    let reason = format!(
-                        "beyond the stage's `permissions: {}` and the stage asks nobody \
-                         (`approvals: deny`)",
-                        self.job.permissions.name()
-                    );
-                    self.collector.take(
-                        self.job,
-                        vec![AgentEvent::ToolDenied(ToolDenial {
-                            id: String::new(),
-                            tool: request.tool.clone(),
-                            input: request.input.clone(),
-                            reason,
-                        })]
-                        .into(),
-                        None,
-                        self.tx,
-                    );
-                    return self.answer_keys(&key, &dialog.decline, process);
+                match crate::stage::verdict(self.job, &request, self.tx) {
+                    Verdict::Recorded { decision, .. } => {
+                        return self.answer_keys(&key, keys_for(&dialog, decision), process);
+                    }
+                    Verdict::Refused(denial) => {
+                        let event = AgentEvent::ToolDenied(denial);
+                        self.collector
+                            .take(self.job, vec![event].into(), None, self.tx);
+                        return self.answer_keys(&key, &dialog.decline, process);
+                    }
+                    Verdict::Ask => {}
                 }
                 let approval = crate::approvals::new_approval(&self.job.stage, &request);
                 self.ask(Phase::Approval(Box::new((dialog, approval))), lease);

@@ -12,8 +12,8 @@ use codecafe_catalog::recipe::{OnDenied, Permissions};
 use codecafe_engine::driver::{Signal, StageOutcome};
 use codecafe_plugin_host::LoadedPlugin;
 use codecafe_sdk::{
-    AgentEvent, ApprovalDecision, Invocation, LineFramer, NextAction, OutputBatch, StageContext,
-    Stream, ToolDenial,
+    AgentEvent, ApprovalDecision, ApprovalRequest, Invocation, LineFramer, NextAction, OutputBatch,
+    StageContext, Stream, ToolDenial,
 };
 use codecafe_store::event::ApprovalDecided;
 use codecafe_store::{Approval, NewApproval};
@@ -101,10 +101,6 @@ pub(crate) struct StageResult {
 }
 
 impl StageResult {
-    pub(crate) fn failed(error: impl Into<String>) -> Self {
-        failed(error)
-    }
-
     fn ended(outcome: StageOutcome) -> Self {
         Self {
             outcome,
@@ -116,7 +112,7 @@ impl StageResult {
     }
 }
 
-fn failed(error: impl Into<String>) -> StageResult {
+pub(crate) fn failed(error: impl Into<String>) -> StageResult {
     StageResult::ended(StageOutcome::Failed {
         error: error.into(),
     })
@@ -394,46 +390,23 @@ fn answer_approvals(
         let AgentEvent::ApprovalRequest(request) = event else {
             continue;
         };
-        let (decision, reason) = if let Some(record) =
-            crate::approvals::recorded(&job.decisions, request)
-        {
-            let decided = ApprovalDecided {
-                approval_id: None,
-                stage: job.stage.clone(),
-                tool: request.tool.clone(),
-                summary: crate::approvals::new_approval(&job.stage, request).summary,
-                decision: record.decision.unwrap_or(codecafe_store::Decision::Deny),
-                reason: record.reason.clone(),
-                from_record: true,
-            };
-            let _ = tx.send(WorkerMsg::Decided { decided });
-            let reason = record
-                .reason
-                .as_deref()
-                .map(|r| format!("The user denied this call earlier: {r}"));
-            (
-                crate::approvals::answer(record.decision.unwrap_or(codecafe_store::Decision::Deny)),
-                reason,
-            )
-        } else if !job.ask {
-            let reason = format!(
-                "beyond the stage's `permissions: {}` and the stage asks nobody (`approvals: deny`)",
-                job.permissions.name()
-            );
-            // Refused by the stage's policy: a denial like any other.
-            refused.push(AgentEvent::ToolDenied(ToolDenial {
-                id: request.id.clone(),
-                tool: request.tool.clone(),
-                input: request.input.clone(),
-                reason: reason.clone(),
-            }));
-            (ApprovalDecision::Deny, Some(reason))
-        } else {
-            collector
-                .pending
-                .get_or_insert_with(|| crate::approvals::new_approval(&job.stage, request));
-            collector.deferred_at.get_or_insert_with(Instant::now);
-            (ApprovalDecision::Defer, None)
+        let (decision, reason) = match verdict(job, request, tx) {
+            Verdict::Recorded { decision, reason } => (
+                crate::approvals::answer(decision),
+                reason.map(|r| format!("The user denied this call earlier: {r}")),
+            ),
+            Verdict::Refused(denial) => {
+                let reason = denial.reason.clone();
+                refused.push(AgentEvent::ToolDenied(denial));
+                (ApprovalDecision::Deny, Some(reason))
+            }
+            Verdict::Ask => {
+                collector
+                    .pending
+                    .get_or_insert_with(|| crate::approvals::new_approval(&job.stage, request));
+                collector.deferred_at.get_or_insert_with(Instant::now);
+                (ApprovalDecision::Defer, None)
+            }
         };
         match session.encode_approval(&request.id, decision, reason.as_deref()) {
             Ok(Ok(reply)) => batch.replies.push(reply),
@@ -449,6 +422,56 @@ fn answer_approvals(
         }
     }
     batch.events.extend(refused);
+}
+
+/// How a request beyond the stage's level is answered without asking anyone, if it is.
+pub(crate) enum Verdict {
+    /// A decision of the order's record matches it (reported as `approval:decided`).
+    Recorded {
+        decision: codecafe_store::Decision,
+        reason: Option<String>,
+    },
+    /// The stage asks nobody (`approvals: deny`): refused, and reported as this denial.
+    Refused(ToolDenial),
+    /// The user decides.
+    Ask,
+}
+
+/// The [`Verdict`] on `request`, for headless protocol requests and TUI dialogs alike.
+pub(crate) fn verdict(
+    job: &StageJob<'_>,
+    request: &ApprovalRequest,
+    tx: &Sender<WorkerMsg>,
+) -> Verdict {
+    if let Some(record) = crate::approvals::recorded(&job.decisions, request) {
+        let decision = record.decision.unwrap_or(codecafe_store::Decision::Deny);
+        let decided = ApprovalDecided {
+            approval_id: None,
+            stage: job.stage.clone(),
+            tool: request.tool.clone(),
+            summary: crate::approvals::new_approval(&job.stage, request).summary,
+            decision,
+            reason: record.reason.clone(),
+            from_record: true,
+        };
+        let _ = tx.send(WorkerMsg::Decided { decided });
+        return Verdict::Recorded {
+            decision,
+            reason: record.reason.clone(),
+        };
+    }
+    if !job.ask {
+        return Verdict::Refused(ToolDenial {
+            id: request.id.clone(),
+            tool: request.tool.clone(),
+            input: request.input.clone(),
+            reason: format!(
+                "beyond the stage's `permissions: {}` and the stage asks nobody (`approvals: deny`)",
+                job.permissions.name()
+            ),
+        });
+    }
+    Verdict::Ask
 }
 
 /// What the run keeps from the agent's events.
