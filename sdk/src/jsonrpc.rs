@@ -138,6 +138,16 @@ impl Message {
     }
 }
 
+/// A response's result, or the peer's error as one line naming the request
+/// (`"<peer> refused request 2: <message> (<code>)"`).
+pub fn response_result(
+    peer: &str,
+    id: &Value,
+    outcome: Result<Value, Value>,
+) -> Result<Value, String> {
+    outcome.map_err(|error| format!("{peer} refused request {id}: {}", error_text(&error)))
+}
+
 /// The text of an error object (`message`), for an error event.
 pub fn error_text(error: &Value) -> String {
     let message = error
@@ -153,6 +163,19 @@ pub fn error_text(error: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_response_names_the_peer_and_the_request() {
+        let error = serde_json::json!({"code": -32601, "message": "no such method"});
+        assert_eq!(
+            response_result("the agent", &Value::from(2), Err(error)),
+            Err("the agent refused request 2: no such method (-32601)".to_owned())
+        );
+        assert_eq!(
+            response_result("the agent", &Value::from(2), Ok(Value::Null)),
+            Ok(Value::Null)
+        );
+    }
 
     #[test]
     fn lines_sort_into_requests_notifications_and_responses() {

@@ -260,13 +260,9 @@ codecafe_sdk::export_provider!(Acp);
 
 impl Acp {
     fn response(&mut self, id: &Value, outcome: Result<Value, Value>, batch: &mut OutputBatch) {
-        let result = match outcome {
+        let result = match jsonrpc::response_result("the ACP agent", id, outcome) {
             Ok(result) => result,
-            Err(error) => {
-                let message = format!(
-                    "the ACP agent refused request {id}: {}",
-                    jsonrpc::error_text(&error)
-                );
+            Err(message) => {
                 self.end_with_error(message, batch);
                 return;
             }

@@ -189,13 +189,9 @@ impl AppServer {
     }
 
     fn response(&mut self, id: &Value, outcome: Result<Value, Value>, batch: &mut OutputBatch) {
-        let result = match outcome {
+        let result = match jsonrpc::response_result("codex app-server", id, outcome) {
             Ok(result) => result,
-            Err(error) => {
-                let message = format!(
-                    "codex app-server refused request {id}: {}",
-                    jsonrpc::error_text(&error)
-                );
+            Err(message) => {
                 self.fail(message, batch);
                 return;
             }
