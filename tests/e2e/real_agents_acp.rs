@@ -14,7 +14,7 @@ mod support;
 
 use codecafe_fake_model::Api;
 use serde_json::Value;
-use support::{Credentials, EXIT_AWAITING_INPUT, User, claude_session, script, with_signals};
+use support::{Credentials, User, claude_session, script, with_signals};
 
 const RECIPE_FILE: &str = ".orch/workflows/acp.workflow.yml";
 /// One ACP stage that may only read, asking the user beyond that.
@@ -83,14 +83,7 @@ fn an_acp_agents_write_waits_for_approval_then_lands_in_the_same_session() {
         &[],
         &[(RECIPE_FILE, RECIPE)],
     );
-    let run = user.run(&["run", "--recipe", "acp", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (run, id) = user.run_awaiting(&["run", "--recipe", "acp", PROMPT, "--json"]);
     let asked = run.one("order:awaiting-input", Some("write"), &user);
     assert_eq!(asked["approval"]["tool"], "Write", "{asked}");
     assert!(!user.worktree(&id).join("acp-note.txt").exists());
@@ -129,14 +122,7 @@ fn a_denied_acp_write_never_lands_and_the_agent_hears_why() {
         &[],
         &[(RECIPE_FILE, RECIPE)],
     );
-    let run = user.run(&["run", "--recipe", "acp", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (_, id) = user.run_awaiting(&["run", "--recipe", "acp", PROMPT, "--json"]);
     let denied = user.run(&["order", "deny", &id, "--reason", reason, "--json"]);
     assert_eq!(denied.code, Some(0), "{}", denied.context(&user));
     assert!(!user.worktree(&id).join("acp-note.txt").exists());

@@ -91,9 +91,7 @@ fn processes_in(dir: &Path) -> Vec<String> {
 /// Runs the recipe with `--json`; it must stop at a pending approval of a `Write` of
 /// `note.txt`. Returns (order id, its worktree, the approval).
 fn run_to_approval(user: &User) -> (String, PathBuf, Value) {
-    let run = user.run(&["run", "--recipe", "ask", PROMPT, "--json"]);
-    assert_eq!(run.code, Some(EXIT_AWAITING_INPUT), "{}", run.context(user));
-    let id = run.order_id();
+    let (run, id) = user.run_awaiting(&["run", "--recipe", "ask", PROMPT, "--json"]);
     let waiting = run.one("order:awaiting-input", Some("code"), user);
     assert_eq!(waiting["reason"], "approval", "{waiting}");
     let approval = waiting["approval"].clone();
@@ -240,14 +238,7 @@ fn always_allows_matching_commands_for_the_rest_of_the_order() {
         bash("", "touch second.txt"),
         done("", "Made both files."),
     ]);
-    let run = user.run(&["run", "--recipe", "ask", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (run, id) = user.run_awaiting(&["run", "--recipe", "ask", PROMPT, "--json"]);
     let approval = run.one("order:awaiting-input", Some("code"), &user)["approval"].clone();
     assert_eq!(approval["summary"], "Bash: touch first.txt", "{approval}");
     assert!(
@@ -314,14 +305,7 @@ fn an_edit_stage_asks_before_writing_outside_its_worktree() {
         Credentials::Environment,
         &[(RECIPE_FILE, &edit)],
     );
-    let run = user.run(&["run", "--recipe", "ask", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (run, id) = user.run_awaiting(&["run", "--recipe", "ask", PROMPT, "--json"]);
     let worktree = user.worktree(&id);
     assert!(
         worktree.join("note.txt").exists(),
@@ -367,14 +351,7 @@ fn several_pending_approvals_must_be_named_and_are_decided_in_turn() {
         Credentials::Environment,
         &[(".orch/workflows/two.workflow.yml", parallel)],
     );
-    let run = user.run(&["run", "--recipe", "two", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (run, id) = user.run_awaiting(&["run", "--recipe", "two", PROMPT, "--json"]);
     let shown: Value = serde_json::from_str(&user.run(&["order", "show", &id, "--json"]).stdout)
         .expect("order show --json");
     let pending: Vec<(i64, String)> = shown["approvals"]
@@ -453,14 +430,8 @@ fn the_cafes_approvals_setting_makes_the_built_in_recipes_ask() {
     let repo = user.repo.display().to_string();
     let set = user.run(&["cafe", "update", &repo, "--set", "approvals=ask"]);
     assert_eq!(set.code, Some(0), "{}", set.context(&user));
-    let run = user.run(&["run", "--recipe", "moon", "Add a greeting script", "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (run, id) =
+        user.run_awaiting(&["run", "--recipe", "moon", "Add a greeting script", "--json"]);
     let asked = run.one("order:awaiting-input", Some("analyze"), &user);
     assert!(
         asked["approval"]["summary"]

@@ -63,14 +63,7 @@ fn an_approved_command_and_an_approved_patch_land_in_the_same_thread() {
         patch(APPROVED),
         text("", "Release prepared."),
     ]);
-    let run = user.run(&["run", "--recipe", "ask", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (run, id) = user.run_awaiting(&["run", "--recipe", "ask", PROMPT, "--json"]);
     let asked = run.one("order:awaiting-input", Some("review"), &user);
     assert_eq!(
         asked["approval"]["summary"], "exec: touch made.txt",
@@ -137,14 +130,7 @@ fn an_approved_command_and_an_approved_patch_land_in_the_same_thread() {
 fn a_denied_command_never_runs_and_the_agent_hears_why() {
     let reason = "the README stays REASON-5";
     let user = user(&[command(PROMPT, "rm README.md"), text(reason, "Leaving it.")]);
-    let run = user.run(&["run", "--recipe", "ask", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (_, id) = user.run_awaiting(&["run", "--recipe", "ask", PROMPT, "--json"]);
     let denied = user.run(&["order", "deny", &id, "--reason", reason, "--json"]);
     assert_eq!(denied.code, Some(0), "{}", denied.context(&user));
     assert!(

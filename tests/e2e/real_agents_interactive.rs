@@ -154,6 +154,16 @@ fn order_id(log: &Path) -> String {
     }
 }
 
+/// `codecafe run` of the ask recipe in the background, until the TUI's permission dialog made
+/// the order await the user: the run, the order's id, the run's log.
+fn run_to_dialog(user: &User) -> (Running, String, std::path::PathBuf) {
+    let log = user.scratch().join("run.log");
+    let child = spawn(user, &["run", "--recipe", "tui", PROMPT, "--json"], &log);
+    let id = order_id(&log);
+    wait_status(user, &id, "awaiting-input", &log);
+    (child, id, log)
+}
+
 /// Waits until order `id` has status `status`.
 fn wait_status(user: &User, id: &str, status: &str, log: &Path) {
     let deadline = Instant::now() + WAIT;
@@ -226,10 +236,7 @@ fn an_interactive_stage_edits_in_its_worktree_and_hands_its_final_text_on() {
 #[test]
 fn a_permission_dialog_is_a_pending_approval_answered_from_another_process() {
     let user = user(ASK_RECIPE, &[write_turn(), final_turn()]);
-    let log = user.scratch().join("run.log");
-    let child = spawn(&user, &["run", "--recipe", "tui", PROMPT, "--json"], &log);
-    let id = order_id(&log);
-    wait_status(&user, &id, "awaiting-input", &log);
+    let (child, id, log) = run_to_dialog(&user);
     let worktree = user.worktree(&id);
     assert!(
         !worktree.join("hello.txt").exists(),
@@ -330,10 +337,7 @@ impl Viewer {
 #[test]
 fn order_attach_shows_the_live_screen_types_into_it_and_detaches() {
     let user = user(ASK_RECIPE, &[write_turn(), final_turn()]);
-    let log = user.scratch().join("run.log");
-    let child = spawn(&user, &["run", "--recipe", "tui", PROMPT, "--json"], &log);
-    let id = order_id(&log);
-    wait_status(&user, &id, "awaiting-input", &log);
+    let (child, id, log) = run_to_dialog(&user);
 
     // The screen so far is replayed: the agent's permission dialog.
     let mut viewer = attach(&user, &id);
@@ -391,10 +395,7 @@ fn order_attach_shows_the_live_screen_types_into_it_and_detaches() {
 #[test]
 fn a_tui_that_exits_before_its_turn_is_over_fails_the_stage_with_its_last_screen() {
     let user = user(ASK_RECIPE, &[write_turn(), final_turn()]);
-    let log = user.scratch().join("run.log");
-    let child = spawn(&user, &["run", "--recipe", "tui", PROMPT, "--json"], &log);
-    let id = order_id(&log);
-    wait_status(&user, &id, "awaiting-input", &log);
+    let (child, id, log) = run_to_dialog(&user);
     // The TUI dies under it (as if it crashed).
     let agents = agents_in(&user.worktree(&id));
     assert!(!agents.is_empty(), "no agent runs in the worktree");

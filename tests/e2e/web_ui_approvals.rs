@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use codecafe_test_support::serve::Served;
 use serde_json::json;
-use support::{Credentials, EXIT_AWAITING_INPUT, User, script, with_signals};
+use support::{Credentials, User, script, with_signals};
 use webdriver::Driver;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -60,14 +60,7 @@ fn an_approval_is_decided_in_the_page_and_the_order_goes_on() {
         Credentials::Environment,
         &[(".orch/workflows/ask.workflow.yml", RECIPE)],
     );
-    let run = user.run(&["run", "--recipe", "ask", PROMPT, "--json"]);
-    assert_eq!(
-        run.code,
-        Some(EXIT_AWAITING_INPUT),
-        "{}",
-        run.context(&user)
-    );
-    let id = run.order_id();
+    let (_, id) = user.run_awaiting(&["run", "--recipe", "ask", PROMPT, "--json"]);
 
     let mut command = user.cli.command(&user.repo, &["serve", "--port", "0"]);
     user.user_env(&mut command);

@@ -192,27 +192,33 @@ fn bytes_that_are_not_a_component_are_a_compile_error() {
     }
 }
 
+/// A host compiling into (and loading from) the cache in `dir`.
+fn cached_host(dir: &std::path::Path) -> PluginHost {
+    PluginHost::new(HostConfig {
+        cache_dir: Some(dir.to_owned()),
+        limits: Limits::default(),
+    })
+    .expect("host")
+}
+
+/// The sleeper fixture plugin's file as a user's plugin.
+fn sleeper(path: &std::path::Path) -> PluginSource {
+    PluginSource::from_file(path, Origin::User).expect("file")
+}
+
 #[test]
 fn a_second_host_loads_from_the_compile_cache() {
     let cache = tempfile::tempdir().expect("temp dir");
-    let config = || HostConfig {
-        cache_dir: Some(cache.path().to_owned()),
-        limits: Limits::default(),
-    };
     let path = fixture_plugin("sleeper");
-    let first = PluginHost::new(config()).expect("host");
-    first
-        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
-        .expect("loads");
+    let first = cached_host(cache.path());
+    first.load(sleeper(&path)).expect("loads");
     assert_eq!(first.stats().compiled, 1);
     assert_eq!(first.stats().cache_hits, 0);
 
     // A second process knows the plugin from the index: nothing is loaded until a session
     // starts, and then it comes from the compile cache.
-    let second = PluginHost::new(config()).expect("host");
-    let plugin = second
-        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
-        .expect("known from the index");
+    let second = cached_host(cache.path());
+    let plugin = second.load(sleeper(&path)).expect("known from the index");
     assert_eq!(plugin.id(), "fixture-sleeper");
     assert!(!plugin.is_linked());
     assert_eq!(second.stats().compiled, 0);
@@ -237,35 +243,24 @@ fn a_second_host_loads_from_the_compile_cache() {
 #[test]
 fn a_corrupt_cache_entry_is_recompiled() {
     let cache = tempfile::tempdir().expect("temp dir");
-    let config = || HostConfig {
-        cache_dir: Some(cache.path().to_owned()),
-        limits: Limits::default(),
-    };
     let path = fixture_plugin("sleeper");
-    PluginHost::new(config())
-        .expect("host")
-        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
+    cached_host(cache.path())
+        .load(sleeper(&path))
         .expect("loads");
     for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
         std::fs::write(entry.expect("entry").path(), b"garbage").expect("corrupt");
     }
-    let host = PluginHost::new(config()).expect("host");
-    host.load(PluginSource::from_file(&path, Origin::User).expect("file"))
-        .expect("recompiles");
+    let host = cached_host(cache.path());
+    host.load(sleeper(&path)).expect("recompiles");
     assert_eq!(host.stats().compiled, 1);
 }
 
 #[test]
 fn a_corrupt_cache_entry_of_an_indexed_plugin_is_recompiled_when_it_is_used() {
     let cache = tempfile::tempdir().expect("temp dir");
-    let config = || HostConfig {
-        cache_dir: Some(cache.path().to_owned()),
-        limits: Limits::default(),
-    };
     let path = fixture_plugin("sleeper");
-    PluginHost::new(config())
-        .expect("host")
-        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
+    cached_host(cache.path())
+        .load(sleeper(&path))
         .expect("loads");
     for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
         let path = entry.expect("entry").path();
@@ -273,10 +268,8 @@ fn a_corrupt_cache_entry_of_an_indexed_plugin_is_recompiled_when_it_is_used() {
             std::fs::write(path, b"garbage").expect("corrupt");
         }
     }
-    let host = PluginHost::new(config()).expect("host");
-    let plugin = host
-        .load(PluginSource::from_file(&path, Origin::User).expect("file"))
-        .expect("known from the index");
+    let host = cached_host(cache.path());
+    let plugin = host.load(sleeper(&path)).expect("known from the index");
     assert_eq!(host.stats().compiled, 0);
     plugin
         .provider_session()

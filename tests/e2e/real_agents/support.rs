@@ -234,6 +234,15 @@ impl User {
         }
     }
 
+    /// `codecafe args` (a run with `--json`) that must stop awaiting the user (exit 3): the run
+    /// and its order's id.
+    pub fn run_awaiting(&self, args: &[&str]) -> (Run, String) {
+        let run = self.run(args);
+        assert_eq!(run.code, Some(EXIT_AWAITING_INPUT), "{}", run.context(self));
+        let id = run.order_id();
+        (run, id)
+    }
+
     /// A CLI's own status command (`claude auth status`, `codex login status`): exit code and
     /// output.
     pub fn cli_status(&self, program: &str, args: &[&str]) -> (Option<i32>, String) {
