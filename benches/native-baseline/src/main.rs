@@ -11,11 +11,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use codecafe_native_baseline::reads;
 use codecafe_plugin_claude_code::ClaudeCode;
 use codecafe_sdk::{Provider, Stream};
-
-/// Largest read the runner passes in one call.
-const READ: usize = 64 << 10;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -62,19 +60,4 @@ fn main() {
         })
         .collect();
     println!("{{\"perLine\":{per_line:?},\"perRead\":{per_read:?}}}");
-}
-
-/// The lines joined into reads of at most [`READ`] bytes, as the runner passes them.
-pub fn reads(lines: &[&str]) -> Vec<String> {
-    let mut reads: Vec<String> = Vec::new();
-    for line in lines {
-        match reads.last_mut() {
-            Some(read) if read.len() + line.len() < READ => {
-                read.push('\n');
-                read.push_str(line);
-            }
-            _ => reads.push((*line).to_owned()),
-        }
-    }
-    reads
 }

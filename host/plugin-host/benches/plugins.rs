@@ -33,6 +33,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use codecafe_builtins::BUILTINS;
+use codecafe_native_baseline::reads;
 use codecafe_plugin_host::{HostConfig, PluginHost, PluginSource};
 use codecafe_sdk::{Provider, Stream};
 
@@ -120,21 +121,6 @@ fn transcript_lines(count: usize) -> Vec<String> {
         .take(count)
         .map(str::to_owned)
         .collect()
-}
-
-/// The lines joined into reads of at most 64 KiB, as the runner passes them.
-fn reads(lines: &[String]) -> Vec<String> {
-    let mut reads: Vec<String> = Vec::new();
-    for line in lines {
-        match reads.last_mut() {
-            Some(read) if read.len() + line.len() < 64 << 10 => {
-                read.push('\n');
-                read.push_str(line);
-            }
-            _ => reads.push(line.clone()),
-        }
-    }
-    reads
 }
 
 /// Builds the native baseline with the plugins' settings and runs it on `count` lines:
