@@ -9,6 +9,7 @@
 //!   order waits for a human — and is returned when dropped, on every path.
 
 mod error;
+mod launch;
 mod pool;
 mod process;
 

@@ -8,6 +8,9 @@
 //! `env`, which wins on a clash. A pseudo-terminal also gets `TERM=xterm-256color` unless one of
 //! those sets `TERM`. The program is looked up on that `PATH`.
 //!
+//! **Starting.** Without a fork of codecafe (see [`crate::launch`]): the child shares its
+//! memory until it `execve`s, so a large codecafe starts agents as cheaply as a small one.
+//!
 //! **Never outliving codecafe.** On Linux every agent is started with a parent-death signal
 //! (`PR_SET_PDEATHSIG`, SIGKILL): when the thread that started it ends — codecafe killed with
 //! `kill -9` included — the kernel kills the agent at once. What the agent started itself lives in
@@ -23,7 +26,7 @@
 //! growth. A consumer that stops reading therefore stalls the agent; [`AgentProcess::terminate`]
 //! and dropping the process still work in that state.
 //!
-//! **Process groups.** On pipes the child is started with `process_group(0)`; in a
+//! **Process groups.** On pipes the child leads a new process group; in a
 //! pseudo-terminal (opened here with `openpt`, the agent its session leader with the terminal as
 //! its controlling terminal) it is a session leader. Either way its pid is its group id, and
 //! [`AgentProcess::terminate`] and `Drop` signal the whole group, so grandchildren die with it.
@@ -34,19 +37,18 @@
 //! the end of output, to know the agent is done.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::fd::{AsFd as _, OwnedFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use std::{fmt, thread};
 
 use codecafe_sdk::{CommandSpec, Io, Stdin, Stream};
-use rustix::process::{Pid, Signal};
+use rustix::process::{Pid, Signal, WaitOptions};
 
 use crate::error::{Result, TerminalError};
+use crate::launch;
 
 /// Largest chunk one read delivers.
 pub const OUTPUT_CHUNK_BYTES: usize = 16 * 1024;
@@ -260,13 +262,6 @@ fn start_reader(
         })
 }
 
-/// The agent process, with the pseudo-terminal's master side when it runs in one (kept for the
-/// life of the process: the terminal stays open while the agent runs).
-struct Child {
-    process: std::process::Child,
-    master: Option<OwnedFd>,
-}
-
 /// A running (or finished) agent process in its own process group.
 ///
 /// Dropping it closes its input and SIGKILLs its whole process group (also when the leader has
@@ -276,7 +271,9 @@ pub struct AgentProcess {
     program: String,
     pid: u32,
     pgid: Pid,
-    child: Child,
+    /// The pseudo-terminal's master side when it runs in one, kept for the life of the
+    /// process: the terminal stays open while the agent runs.
+    master: Option<OwnedFd>,
     status: Option<ExitStatus>,
     output: Receiver<(Stream, Vec<u8>)>,
     input: Option<Input>,
@@ -331,48 +328,45 @@ fn spawn_pipes(
     cwd: &Path,
     base_env: &[(String, String)],
 ) -> Result<AgentProcess> {
-    let mut command = Command::new(&spec.program);
-    command
-        .args(&spec.args)
-        .current_dir(cwd)
-        .env_clear()
-        .envs(base_env.iter().map(|(k, v)| (k, v)))
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .process_group(0)
-        .stdin(match spec.stdin {
-            Stdin::Closed => Stdio::null(),
-            Stdin::Bytes(_) | Stdin::KeepOpen(_) => Stdio::piped(),
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    die_with_parent(&mut command, false);
-    let mut child = command.spawn().map_err(|err| spawn_error(spec, cwd, err))?;
-    let pgid = Pid::from_child(&child);
-    let pid = child.id();
+    let io_error = |err| spawn_error(spec, cwd, err);
+    let (stdout, child_stdout) = std::io::pipe().map_err(io_error)?;
+    let (stderr, child_stderr) = std::io::pipe().map_err(io_error)?;
+    let (stdin, child_stdin) = match spec.stdin {
+        Stdin::Closed => {
+            let null = std::fs::File::open("/dev/null").map_err(io_error)?;
+            (None, OwnedFd::from(null))
+        }
+        Stdin::Bytes(_) | Stdin::KeepOpen(_) => {
+            let (reader, writer) = std::io::pipe().map_err(io_error)?;
+            (Some(writer), OwnedFd::from(reader))
+        }
+    };
+    let launch = launch(spec, cwd, base_env, None, false);
+    let pid = launch::spawn(
+        &launch,
+        [
+            child_stdin.as_fd(),
+            child_stdout.as_fd(),
+            child_stderr.as_fd(),
+        ],
+    )
+    .map_err(io_error)?;
+    // Only the agent may hold its ends, so reads end when it (and its group) is gone.
+    drop((child_stdin, child_stdout, child_stderr));
     let (tx, output) = mpsc::sync_channel(OUTPUT_QUEUE_CHUNKS);
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let stdin = child.stdin.take();
     let mut process = AgentProcess {
         program: spec.program.clone(),
-        pid,
-        pgid,
-        child: Child {
-            process: child,
-            master: None,
-        },
+        pid: pid.as_raw_nonzero().get().unsigned_abs(),
+        pgid: pid,
+        master: None,
         status: None,
         output,
         input: None,
         parked: Parked::default(),
     };
     // From here on, an error drops `process`, which kills the group.
-    if let Some(stdout) = stdout {
-        start_reader(Box::new(stdout), Stream::Stdout, tx.clone())?;
-    }
-    if let Some(stderr) = stderr {
-        start_reader(Box::new(stderr), Stream::Stderr, tx)?;
-    }
+    start_reader(Box::new(stdout), Stream::Stdout, tx.clone())?;
+    start_reader(Box::new(stderr), Stream::Stderr, tx)?;
     if let Some(stdin) = stdin {
         process.input = match &spec.stdin {
             Stdin::Closed => None,
@@ -387,6 +381,36 @@ fn spawn_pipes(
     Ok(process)
 }
 
+/// What [`launch::spawn`] starts for `spec`: exactly `base_env` plus the spec's own variables
+/// (which win on a clash), and `default_term` unless one of them sets `TERM`.
+fn launch(
+    spec: &CommandSpec,
+    cwd: &Path,
+    base_env: &[(String, String)],
+    default_term: Option<&str>,
+    session: bool,
+) -> launch::Launch {
+    let mut env: Vec<(String, String)> = Vec::with_capacity(base_env.len() + spec.env.len() + 1);
+    for (key, value) in base_env.iter().chain(&spec.env) {
+        match env.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1.clone_from(value),
+            None => env.push((key.clone(), value.clone())),
+        }
+    }
+    if let Some(term) = default_term
+        && !env.iter().any(|(k, _)| k == "TERM")
+    {
+        env.push(("TERM".to_owned(), term.to_owned()));
+    }
+    launch::Launch {
+        program: spec.program.clone(),
+        args: spec.args.clone(),
+        env,
+        cwd: cwd.to_path_buf(),
+        session,
+    }
+}
+
 fn spawn_pty(
     spec: &CommandSpec,
     cwd: &Path,
@@ -397,30 +421,11 @@ fn spawn_pty(
         message: format!("{what}: {err}"),
     };
     let (master, slave) = open_pty().map_err(|err| pty_error("cannot open one", err))?;
-    let mut command = Command::new(&spec.program);
-    command.args(&spec.args).current_dir(cwd).env_clear();
-    let mut has_term = false;
-    for (key, value) in base_env.iter().chain(&spec.env) {
-        has_term |= key == "TERM";
-        command.env(key, value);
-    }
-    if !has_term {
-        command.env("TERM", "xterm-256color");
-    }
-    let stdio = || {
-        slave
-            .try_clone()
-            .map(Stdio::from)
-            .map_err(|err| pty_error("cannot share it", err))
-    };
-    command.stdin(stdio()?).stdout(stdio()?).stderr(stdio()?);
-    die_with_parent(&mut command, true);
-    let child = command.spawn().map_err(|err| spawn_error(spec, cwd, err))?;
+    let launch = launch(spec, cwd, base_env, Some("xterm-256color"), true);
+    let pid = launch::spawn(&launch, [slave.as_fd(), slave.as_fd(), slave.as_fd()])
+        .map_err(|err| spawn_error(spec, cwd, err))?;
     // Only the agent may hold the slave side, so reads end when it (and its group) is gone.
     drop(slave);
-    drop(command);
-    let raw_pid = child.id();
-    let pid = Pid::from_child(&child);
     let reader = master
         .try_clone()
         .map(|fd| Box::new(std::fs::File::from(fd)) as Box<dyn Read + Send>)
@@ -432,12 +437,9 @@ fn spawn_pty(
     let (tx, output) = mpsc::sync_channel(OUTPUT_QUEUE_CHUNKS);
     let mut process = AgentProcess {
         program: spec.program.clone(),
-        pid: raw_pid,
+        pid: pid.as_raw_nonzero().get().unsigned_abs(),
         pgid: pid,
-        child: Child {
-            process: child,
-            master: Some(master),
-        },
+        master: Some(master),
         status: None,
         output,
         input: None,
@@ -489,38 +491,6 @@ fn open_pty() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok((master, slave))
 }
 
-/// Makes the child die with the thread that starts it (Linux: `PR_SET_PDEATHSIG` SIGKILL; a
-/// parent already gone when it is set makes the child give up instead). With `session`, the
-/// child also becomes the leader of a new session whose controlling terminal is its standard
-/// input (a pseudo-terminal's slave side).
-fn die_with_parent(command: &mut Command, session: bool) {
-    let parent = rustix::process::getpid();
-    let setup = move || -> std::io::Result<()> {
-        if session {
-            rustix::process::setsid()?;
-            rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())?;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            if rustix::process::getppid() != Some(parent) {
-                return Err(std::io::Error::other(
-                    "codecafe ended while the agent started",
-                ));
-            }
-        }
-        let _ = parent;
-        Ok(())
-    };
-    // SAFETY: the closure runs in the child between fork and exec; it only makes system calls
-    // that are async-signal-safe (setsid, ioctl, prctl, getppid) through rustix, allocates
-    // nothing and touches no lock.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(setup);
-    }
-}
-
 impl AgentProcess {
     /// The program that was started.
     pub fn program(&self) -> &str {
@@ -530,7 +500,7 @@ impl AgentProcess {
     /// Resizes its pseudo-terminal (the agent gets `SIGWINCH`); on pipes there is nothing to
     /// resize and this does nothing.
     pub fn resize(&self, cols: u16, rows: u16) -> Result<()> {
-        let Some(master) = &self.child.master else {
+        let Some(master) = &self.master else {
             return Ok(());
         };
         rustix::termios::tcsetwinsize(
@@ -646,16 +616,15 @@ impl AgentProcess {
             what: format!("waiting for `{}`", self.program),
             source,
         };
-        let status = self
-            .child
-            .process
-            .try_wait()
-            .map_err(io_error)?
-            .map(|status| match (status.code(), status.signal()) {
-                (Some(code), _) => ExitStatus::Code(code),
-                (None, Some(signal)) => ExitStatus::Signal(signal),
-                (None, None) => ExitStatus::Code(-1),
-            });
+        let status = rustix::process::waitpid(Some(self.pgid), WaitOptions::NOHANG)
+            .map_err(|err| io_error(err.into()))?
+            .map(
+                |(_, status)| match (status.exit_status(), status.terminating_signal()) {
+                    (Some(code), _) => ExitStatus::Code(code),
+                    (None, Some(signal)) => ExitStatus::Signal(signal),
+                    (None, None) => ExitStatus::Code(-1),
+                },
+            );
         self.status = status;
         Ok(status)
     }

@@ -379,3 +379,56 @@ fn an_agent_dies_with_the_thread_that_started_it() {
         );
     }
 }
+
+#[test]
+fn the_agent_starts_with_default_signal_handling_and_an_empty_mask() {
+    // Rust ignores SIGPIPE for itself; the agent must not inherit that, nor a blocked signal.
+    for io in [Io::Pipes, Io::Pty] {
+        let mut process = sh(
+            "grep -E '^Sig(Blk|Ign)' /proc/self/status; kill -PIPE $$; echo survived",
+            io,
+            Stdin::Closed,
+        );
+        let collected = process.collect_output(LONG, LIMIT);
+        let text = String::from_utf8_lossy(&collected.stdout).replace('\r', "");
+        assert!(text.contains("SigBlk:\t0000000000000000"), "{io:?}: {text}");
+        assert!(!text.contains("survived"), "{io:?}: {text}");
+        assert_eq!(finish(&mut process), ExitStatus::Signal(13), "{io:?}");
+    }
+}
+
+#[test]
+fn a_pty_agent_leads_its_session_with_the_terminal_as_its_controlling_one() {
+    // Fields 6 and 7 of /proc/<pid>/stat: session id and controlling terminal (0 = none).
+    let script = "read -r _ _ _ _ _ sid tty _ < /proc/$$/stat; echo \"pid=$$ sid=$sid tty=$tty\"";
+    let mut process = sh(script, Io::Pty, Stdin::Closed);
+    let collected = process.collect_output(LONG, LIMIT);
+    assert_eq!(finish(&mut process), ExitStatus::Code(0));
+    let text = String::from_utf8_lossy(&collected.stdout).replace('\r', "");
+    let pid = process.pid();
+    assert!(text.contains(&format!("pid={pid} sid={pid} ")), "{text}");
+    assert!(!text.contains("tty=0\n"), "{text}");
+    // On pipes it leads its own process group in codecafe's session, without a terminal.
+    let mut process = sh(script, Io::Pipes, Stdin::Closed);
+    let collected = process.collect_output(LONG, LIMIT);
+    assert_eq!(finish(&mut process), ExitStatus::Code(0));
+    let text = String::from_utf8_lossy(&collected.stdout);
+    assert!(!text.contains(&format!("sid={} ", process.pid())), "{text}");
+}
+
+#[test]
+fn a_program_that_cannot_be_executed_is_a_spawn_error_and_leaves_no_child() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("not-executable");
+    std::fs::write(&script, "#!/bin/sh\necho ran\n").expect("write");
+    for io in [Io::Pipes, Io::Pty] {
+        let spec = CommandSpec::new(script.to_string_lossy()).io(io);
+        let err = spawn(&spec, dir.path(), &inherited_env(DEFAULT_ENV_ALLOW))
+            .expect_err("not executable");
+        assert!(matches!(err, TerminalError::Spawn { .. }), "{err:?}");
+        assert!(err.to_string().contains("ermission denied"), "{err}");
+    }
+    // The failed children were reaped: this thread (which started them) has no child left.
+    let children = std::fs::read_to_string("/proc/thread-self/children").expect("children");
+    assert_eq!(children.trim(), "", "unreaped children");
+}
