@@ -198,6 +198,8 @@ struct HostInner {
     ticker_stop: Arc<AtomicBool>,
     compiled: AtomicUsize,
     cache_hits: AtomicUsize,
+    /// Components linked so far, shared by every plugin loaded from this host.
+    linked: prepare::Linked,
 }
 
 /// How components reached memory since a host started.
@@ -308,6 +310,7 @@ impl PluginHost {
                 ticker_stop,
                 compiled: AtomicUsize::new(0),
                 cache_hits: AtomicUsize::new(0),
+                linked: prepare::Linked::default(),
             }),
         })
     }
@@ -384,6 +387,14 @@ impl PluginHost {
         let pre = self
             .inner
             .prepare(&source, &component, kind, inspection.wit_version())?;
+        self.inner.linked.insert(
+            (
+                *source.hash.as_bytes(),
+                kind,
+                inspection.wit_version().map(str::to_owned),
+            ),
+            &pre,
+        );
         let mut plugin = LoadedPlugin {
             host: Arc::clone(&self.inner),
             pre: Arc::new(prepare::LazyPre::ready(pre)),
@@ -450,9 +461,17 @@ impl PluginHost {
             }
         };
         let wit_version = inspection.wit_version().map(str::to_owned);
+        let pre = match self
+            .inner
+            .linked
+            .get(&(*source.hash.as_bytes(), kind, wit_version.clone()))
+        {
+            Some(pre) => prepare::LazyPre::ready(pre),
+            None => prepare::LazyPre::lazy(source.clone(), kind, wit_version),
+        };
         Ok(LoadedPlugin {
             host: Arc::clone(&self.inner),
-            pre: Arc::new(prepare::LazyPre::lazy(source.clone(), kind, wit_version)),
+            pre: Arc::new(pre),
             kind,
             id: Arc::from(info.id()),
             info,

@@ -1,7 +1,10 @@
 //! A plugin's linked component, made when its first session starts: a plugin known from the
 //! index ([`crate::index`]) is loaded from the compile cache (or compiled) and linked only then,
-//! once per process, by whichever session comes first.
+//! by whichever session comes first — once per host ([`Linked`]), however many registries
+//! (one per order) know the plugin. Loading it once per registry mapped the compiled file and
+//! linked it again for every order: 1,000 orders held 1,000 mappings (135 MiB resident).
 
+use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::session::Pre;
@@ -55,13 +58,50 @@ impl LazyPre {
                 message: "neither linked nor loadable".to_owned(),
             });
         };
-        let component = host.compile(source)?;
-        let pre = host.prepare(source, &component, *kind, wit_version.as_deref())?;
+        let key = (*source.hash.as_bytes(), *kind, wit_version.clone());
+        let pre = match host.linked.get(&key) {
+            Some(pre) => pre,
+            None => {
+                let component = host.compile(source)?;
+                let pre = host.prepare(source, &component, *kind, wit_version.as_deref())?;
+                host.linked.insert(key, &pre);
+                pre
+            }
+        };
         Ok(self.cell.get_or_init(|| pre))
     }
 
     /// Whether it is linked yet.
     pub(crate) fn is_ready(&self) -> bool {
         self.cell.get().is_some()
+    }
+}
+
+/// What identifies a linking: the component's hash, the world it was linked as, and the WIT
+/// version of that world.
+pub(crate) type LinkKey = ([u8; 32], PluginKind, Option<String>);
+
+/// The components a host has linked, shared by every plugin (and registry) that names the same
+/// bytes. Bounded by the distinct components a process loads.
+#[derive(Default)]
+pub(crate) struct Linked {
+    map: Mutex<HashMap<LinkKey, Pre>>,
+}
+
+impl Linked {
+    pub(crate) fn get(&self, key: &LinkKey) -> Option<Pre> {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    pub(crate) fn insert(&self, key: LinkKey, pre: &Pre) {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| pre.clone());
     }
 }

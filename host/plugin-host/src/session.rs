@@ -13,7 +13,8 @@ use crate::bindings::{self, provider, provider_v1, signals};
 use crate::sandbox::{self, MemoryCapReached, SandboxState};
 use crate::{LoadedPlugin, PluginError, PluginKind, deadline_ticks};
 
-/// The linked, pre-instantiated form of a plugin.
+/// The linked, pre-instantiated form of a plugin (cheap to clone: shared underneath).
+#[derive(Clone)]
 pub(crate) enum Pre {
     Provider(provider::ProviderPre<SandboxState>),
     /// A provider built against `codecafe:provider@0.1.0`.

@@ -229,6 +229,17 @@ fn a_second_host_loads_from_the_compile_cache() {
     assert_eq!(second.stats().cache_hits, 1);
     plugin.provider_session().expect("a second session");
     assert_eq!(second.stats().cache_hits, 1, "linked once per process");
+    // Loaded again (as each order's registry does): already linked, nothing loaded again.
+    let again = second.load(sleeper(&path)).expect("known from the index");
+    assert!(again.is_linked());
+    again
+        .provider_session()
+        .expect("a session of the second load");
+    assert_eq!(
+        second.stats().cache_hits,
+        1,
+        "linked once per host, not per load"
+    );
     assert_eq!(
         session
             .parse_output(Stream::Stdout, "hi")

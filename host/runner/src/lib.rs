@@ -37,6 +37,7 @@ pub mod policy;
 pub mod prepare;
 pub mod pricing;
 pub mod prompt;
+pub mod queue;
 mod run_loop;
 pub mod runner;
 pub mod screen;

@@ -3,12 +3,13 @@
 //!
 //! Before a run starts the order is *claimed* for this process in the store; a cafe with
 //! `maxParallelOrders` orders already running agents makes it wait, visibly (`order:queued`),
-//! until a place frees up (or it is cancelled, or [`RunnerConfig::queue_timeout`] passes). The
+//! until a place frees up ([`crate::queue`]; or it is cancelled, or
+//! [`RunnerConfig::queue_timeout`] passes). The
 //! claim is released when the run returns, whatever the outcome.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use codecafe_engine::driver::{
     EngineEvent, OrderRun, OrderSnapshot, RetryFrom, RunOptions, Session, StageSnapshot,
@@ -16,8 +17,8 @@ use codecafe_engine::driver::{
 use codecafe_engine::{OrderAction, OrderStatus, StageStatus};
 use codecafe_plugin_host::registry::Registry;
 use codecafe_plugin_host::{PluginInfo, PluginKind};
-use codecafe_store::event::{ApprovalDecided, EventBody, OrderCancelled, OrderQueued, Warning};
-use codecafe_store::{Approval, Claim, Decision, Event, Order, QuestionKind, StatusChange, Store};
+use codecafe_store::event::{ApprovalDecided, EventBody, Warning};
+use codecafe_store::{Approval, Decision, Event, Order, QuestionKind, StatusChange, Store};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -25,6 +26,7 @@ use crate::control::CancelToken;
 use crate::error::RunnerError;
 use crate::outcome::RunOutcome;
 use crate::prepare::{CafePermissions, Catalogs, FOLLOWUP_STAGE, Prepared, prepare};
+use crate::queue::{Place, QueueWait};
 use crate::slots::Slots;
 use crate::snapshot::RecipeSnapshot;
 
@@ -32,8 +34,6 @@ use crate::snapshot::RecipeSnapshot;
 pub const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 /// A claim whose heartbeat is older than this belongs to a dead process.
 pub const STALE_AFTER: Duration = Duration::from_secs(60);
-/// How often a queued order asks again for a place.
-const QUEUE_POLL: Duration = Duration::from_millis(200);
 
 /// How [`Runner::continue_order`] continues an order.
 #[derive(Debug, Clone, PartialEq)]
@@ -626,85 +626,28 @@ impl<'a> Runner<'a> {
         if let Err(err) = self.store.release_order(order.id, &self.config.runner_id) {
             tracing::debug!(%err, "releasing the order");
         }
+        self.slots.queue().released(&order.cafe_id);
         result
     }
 
     fn claim(&self, order: &Order, emit: &mut dyn FnMut(&Event)) -> Result<Claimed, RunnerError> {
-        let started = Instant::now();
-        let mut announced = false;
-        let mut seen = self.store.last_event_seq(order.id)?;
-        loop {
-            match self.store.claim_order_within(
-                order.id,
-                &self.config.runner_id,
-                self.config.stale_after,
-                self.config.max_parallel_orders,
-                &crate::liveness::is_alive,
-            )? {
-                Claim::Claimed(_) => return Ok(Claimed::Yes),
-                Claim::Queued { running, max } => {
-                    if !announced {
-                        announced = true;
-                        let event = self.store.append_event(
-                            order.id,
-                            &EventBody::OrderQueued(OrderQueued { running, max }),
-                        )?;
-                        emit(&event);
-                    }
-                    if let Some(reason) = self.control.stopped() {
-                        return Ok(Claimed::Ended(RunOutcome::Interrupted {
-                            reason: reason.to_string(),
-                        }));
-                    }
-                    if self.control.is_cancelled() || self.cancel_requested(order.id, &mut seen)? {
-                        return self.cancel_queued(order, emit).map(Claimed::Ended);
-                    }
-                    if started.elapsed() >= self.config.queue_timeout {
-                        return Err(RunnerError::QueueTimeout {
-                            order: order.short_id(),
-                            waited_secs: started.elapsed().as_secs(),
-                            running,
-                        });
-                    }
-                    std::thread::sleep(QUEUE_POLL);
-                }
-            }
-        }
-    }
-
-    /// A cancel of an order that never left the queue: recorded here, nothing ran.
-    fn cancel_queued(
-        &self,
-        order: &Order,
-        emit: &mut dyn FnMut(&Event),
-    ) -> Result<RunOutcome, RunnerError> {
-        let current = self.store.order(order.id)?;
-        let changed = self.store.change_status(
-            order.id,
-            &StatusChange::new(OrderAction::Cancel).event(EventBody::OrderCancelled(
-                OrderCancelled {
-                    cost_usd: current.cost_usd,
-                },
-            )),
-        )?;
-        if let Some(event) = &changed.event {
-            emit(event);
-        }
-        Ok(RunOutcome::Cancelled)
+        let wait = QueueWait {
+            order,
+            config: &self.config,
+            control: &self.control,
+            queue: self.slots.queue(),
+        };
+        Ok(
+            match crate::queue::wait_for_place(self.store, &wait, emit)? {
+                Place::Claimed => Claimed::Yes,
+                Place::Ended(outcome) => Claimed::Ended(outcome),
+            },
+        )
     }
 
     /// Whether an `order:cancel-requested` event came after `seen` (which moves on).
     pub(crate) fn cancel_requested(&self, id: Uuid, seen: &mut i64) -> Result<bool, RunnerError> {
-        match self
-            .store
-            .last_event_of_kind(id, "order:cancel-requested", *seen)?
-        {
-            Some(seq) => {
-                *seen = seq;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        crate::queue::cancel_requested(self.store, id, seen)
     }
 
     /// The stage and request of the order's latest `order:followup-started`.

@@ -1,4 +1,5 @@
-//! Terminal slots that hold machine-wide: [`Slots`].
+//! Terminal slots that hold machine-wide: [`Slots`] (which also keeps this process's
+//! [`OrderQueue`]).
 //!
 //! An agent runs only while its stage holds a slot. A slot is granted in two steps: first a
 //! lease of this process's [`TerminalPool`] (FIFO among this process's stages, woken by a
@@ -17,6 +18,7 @@ use codecafe_terminals::{Lease, TerminalPool};
 use uuid::Uuid;
 
 use crate::error::RunnerError;
+use crate::queue::OrderQueue;
 
 /// The first pause between two asks of the store.
 pub const POLL_MIN: Duration = Duration::from_millis(10);
@@ -32,6 +34,8 @@ pub struct Slots {
     /// store's queue: the oldest waiter (first served) asks again at once instead of after its
     /// pause, which had grown to [`POLL_MAX`] — one grant per pause for the whole queue.
     returned: (Mutex<u64>, Condvar),
+    /// This process's orders waiting for a place in their cafe.
+    queue: OrderQueue,
 }
 
 impl std::fmt::Debug for Slots {
@@ -81,6 +85,7 @@ impl Slots {
             local,
             holder: holder.to_owned(),
             returned: (Mutex::new(0), Condvar::new()),
+            queue: OrderQueue::default(),
         };
         slots.apply(&caps);
         Ok(slots)
@@ -88,6 +93,11 @@ impl Slots {
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This process's orders waiting for a place in their cafe (see [`crate::queue`]).
+    pub fn queue(&self) -> &OrderQueue {
+        &self.queue
     }
 
     /// The caps in force now (read from the store).

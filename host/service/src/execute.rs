@@ -5,6 +5,7 @@
 //! user's profiles, the cafe's `maxParallelOrders`), runs until the order completes, fails,
 //! waits for input, is cancelled or stopped, and passes every event to `emit` after it was
 //! stored. `token` cancels or stops the run; it is a child of the service's shutdown token.
+//! An order first waits for its place in its cafe, before anything is loaded for it.
 
 use codecafe_catalog::cafe::Cafe;
 use codecafe_catalog::profile::Profiles;
@@ -14,6 +15,7 @@ use codecafe_catalog::skill::SkillCatalog;
 use codecafe_engine::driver::RetryFrom;
 use codecafe_plugin_host::registry::Registry;
 use codecafe_runner::pricing::Pricing;
+use codecafe_runner::queue::{self, Place, QueueWait, StoreAccess as _};
 use codecafe_runner::{
     CafePermissions, CancelToken, Catalogs, Continuation, DryRun, Prepared, RunOutcome, Runner,
     RunnerConfig,
@@ -60,13 +62,6 @@ pub(crate) fn with_runner<T>(
 ) -> Result<T> {
     let setup = Setup::load(service, cafe)?;
     let slots = service.slots()?;
-    let config = RunnerConfig {
-        group_dir: Some(service.paths().agent_groups()),
-        live_dir: Some(service.paths().live_terminals()),
-        max_parallel_orders: Some(cafe.settings.max_parallel_orders),
-        pricing: std::sync::Arc::new(Pricing::load(&service.paths().data)?),
-        ..RunnerConfig::default()
-    };
     let runner = Runner::new(
         &setup.store,
         &setup.registry,
@@ -74,11 +69,78 @@ pub(crate) fn with_runner<T>(
         &setup.catalogs,
         cafe.path.clone(),
         cafe.settings.house_rules.clone(),
-        config,
+        runner_config(service, cafe)?,
     )
     .with_control(linked(service, token))
     .with_cafe_permissions(CafePermissions::of(&cafe.settings));
     body(&runner)
+}
+
+fn runner_config(service: &Service, cafe: &Cafe) -> Result<RunnerConfig> {
+    Ok(RunnerConfig {
+        group_dir: Some(service.paths().agent_groups()),
+        live_dir: Some(service.paths().live_terminals()),
+        max_parallel_orders: Some(cafe.settings.max_parallel_orders),
+        pricing: std::sync::Arc::new(Pricing::load(&service.paths().data)?),
+        ..RunnerConfig::default()
+    })
+}
+
+/// [`with_runner`] for running `order`, once it has its place in `cafe`: it waits in the
+/// cafe's queue (`order:queued`, passed to `emit`) on the service's shared connection before
+/// anything is loaded for it — plugins, catalogs, a connection of its own — so orders queued
+/// by the thousand cost a thread each. Ends early, with the outcome, when the order is
+/// cancelled or the run stopped while it waits.
+fn with_order_runner(
+    service: &Service,
+    cafe: &Cafe,
+    order: &Order,
+    token: &CancelToken,
+    emit: &mut dyn FnMut(&Event),
+    body: impl FnOnce(&Runner<'_>, &mut dyn FnMut(&Event)) -> Result<RunOutcome>,
+) -> Result<RunOutcome> {
+    let config = runner_config(service, cafe)?;
+    let control = linked(service, token);
+    let slots = service.slots()?;
+    let wait = QueueWait {
+        order,
+        config: &config,
+        control: &control,
+        queue: slots.queue(),
+    };
+    match queue::wait_for_place(service.queue_store(), &wait, emit)? {
+        Place::Ended(outcome) => return Ok(outcome),
+        Place::Claimed => {}
+    }
+    let _place = HeldPlace {
+        service,
+        order,
+        runner: &config.runner_id,
+        queue: slots.queue(),
+    };
+    with_runner(service, cafe, token, |runner| body(runner, emit))
+}
+
+/// An order's place in its cafe, given back when the run is over — by the runner, or here
+/// when the run never got that far (an error loading it, a panic).
+struct HeldPlace<'a> {
+    service: &'a Service,
+    order: &'a Order,
+    runner: &'a str,
+    queue: &'a queue::OrderQueue,
+}
+
+impl Drop for HeldPlace<'_> {
+    fn drop(&mut self) {
+        if let Ok(store) = self.service.queue_store().store()
+            && let Ok(order) = store.order(self.order.id)
+            && order.runner.as_deref() == Some(self.runner)
+            && let Err(err) = store.release_order(self.order.id, self.runner)
+        {
+            tracing::debug!(%err, "releasing the order");
+        }
+        self.queue.released(&self.order.cafe_id);
+    }
 }
 
 /// `token`, also stopped when the service shuts down.
@@ -167,9 +229,14 @@ pub fn run(
     new.warnings.extend(ready);
     new.warnings.extend(notes);
     created(&new);
-    let outcome = with_runner(service, &new.cafe, token, |runner| {
-        Ok(runner.run(new.order.id, None, emit)?)
-    })?;
+    let outcome = with_order_runner(
+        service,
+        &new.cafe,
+        &new.order,
+        token,
+        emit,
+        |runner, emit| Ok(runner.run(new.order.id, None, emit)?),
+    )?;
     Ok((new, outcome))
 }
 
@@ -184,7 +251,7 @@ pub fn execute(
     let order = orders::find(service, id)?;
     let cafe = service.order_cafe(&order)?;
     crate::trust::ensure(service, &cafe.path)?;
-    with_runner(service, &cafe, token, |runner| {
+    with_order_runner(service, &cafe, &order, token, emit, |runner, emit| {
         doctor::preflight_order(&cafe, runner, &order, Continues::Recipe)?;
         Ok(runner.run(order.id, prompt, emit)?)
     })
@@ -207,7 +274,7 @@ fn continue_order(
 ) -> Result<RunOutcome> {
     let cafe = service.order_cafe(order)?;
     crate::trust::ensure(service, &cafe.path)?;
-    with_runner(service, &cafe, token, |runner| {
+    with_order_runner(service, &cafe, order, token, emit, |runner, emit| {
         doctor::preflight_order(&cafe, runner, order, Continues::Recipe)?;
         Ok(runner.continue_order(order.id, continuation, emit)?)
     })
@@ -363,7 +430,7 @@ pub fn followup(
     let order = orders::find(service, id)?;
     let cafe = service.order_cafe(&order)?;
     crate::trust::ensure(service, &cafe.path)?;
-    with_runner(service, &cafe, token, |runner| {
+    with_order_runner(service, &cafe, &order, token, emit, |runner, emit| {
         doctor::preflight_order(&cafe, runner, &order, Continues::Followup(stage))?;
         Ok(runner.followup(order.id, request, stage, emit)?)
     })

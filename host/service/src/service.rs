@@ -59,7 +59,33 @@ pub struct Service {
     paths: Paths,
     host: Mutex<Option<PluginHost>>,
     slots: OnceLock<Arc<Slots>>,
+    /// The connection every order waiting for a place in its cafe shares (see
+    /// [`crate::execute`]): opened on first use.
+    queue_store: QueueStore,
     shutdown: CancelToken,
+}
+
+/// One database connection shared by the orders that wait in their cafe's queue.
+pub(crate) struct QueueStore {
+    path: PathBuf,
+    conn: OnceLock<Mutex<Store>>,
+}
+
+impl codecafe_runner::queue::StoreAccess for QueueStore {
+    fn store(
+        &self,
+    ) -> std::result::Result<impl std::ops::Deref<Target = Store> + '_, codecafe_runner::RunnerError>
+    {
+        let conn = match self.conn.get() {
+            Some(conn) => conn,
+            None => {
+                let opened = Mutex::new(Store::open(&self.path)?);
+                // Another thread may have opened it first; either connection does.
+                self.conn.get_or_init(|| opened)
+            }
+        };
+        Ok(conn.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl std::fmt::Debug for Service {
@@ -78,10 +104,15 @@ impl Service {
 
     /// The service for the data under `paths`.
     pub fn with_paths(paths: Paths) -> Self {
+        let database = paths.database();
         Self {
             paths,
             host: Mutex::new(None),
             slots: OnceLock::new(),
+            queue_store: QueueStore {
+                path: database,
+                conn: OnceLock::new(),
+            },
             shutdown: CancelToken::new(),
         }
     }
@@ -154,6 +185,11 @@ impl Service {
     }
 
     /// The machine-wide terminal slots of this process (made on first use).
+    /// The connection shared by orders waiting for a place in their cafe.
+    pub(crate) fn queue_store(&self) -> &QueueStore {
+        &self.queue_store
+    }
+
     pub(crate) fn slots(&self) -> Result<&Slots> {
         if let Some(slots) = self.slots.get() {
             return Ok(slots);
