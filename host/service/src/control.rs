@@ -142,12 +142,18 @@ fn record_cancelled(service: &Service, store: &Store, order: &Order) -> Result<O
 /// process its runner id names exists (a killed codecafe counts as dead at once, a reused pid
 /// never passes for it).
 pub fn holder_alive(order: &Order) -> bool {
-    let Some(runner) = &order.runner else {
-        return false;
-    };
-    let fresh = order.heartbeat_at.is_some_and(|at| {
-        let age = jiff::Timestamp::now().as_millisecond() - at.as_millisecond();
-        u128::try_from(age).unwrap_or(0) < STALE_AFTER.as_millis()
-    });
-    fresh && codecafe_runner::liveness::is_alive(runner)
+    holder_fresh(order)
+        && order
+            .runner
+            .as_deref()
+            .is_some_and(codecafe_runner::liveness::is_alive)
+}
+
+/// Whether `order` is claimed with a heartbeat younger than [`STALE_AFTER`].
+pub(crate) fn holder_fresh(order: &Order) -> bool {
+    order.runner.is_some()
+        && order.heartbeat_at.is_some_and(|at| {
+            let age = jiff::Timestamp::now().as_millisecond() - at.as_millisecond();
+            u128::try_from(age).unwrap_or(0) < STALE_AFTER.as_millis()
+        })
 }

@@ -1,13 +1,12 @@
 //! What runs and waits right now, machine-wide: [`status`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use codecafe_engine::StageStatus;
 use codecafe_store::{OrderFilter, OrderStatus, PoolCaps};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::control::holder_alive;
+use crate::control::holder_fresh;
 use crate::error::Result;
 use crate::service::Service;
 
@@ -62,55 +61,59 @@ pub struct Agents {
     pub caps: PoolCaps,
 }
 
-/// What runs and waits now.
+/// What runs and waits now. A few queries in all, whatever the number of orders, and one
+/// liveness check per process holding orders (reading `/proc` of a process with a thousand
+/// threads is not cheap): `codecafe status` stays quick with a thousand orders in flight.
 pub fn status(service: &Service) -> Result<Status> {
     let store = service.store()?;
+    let mut alive = Liveness::default();
     let slots: Vec<_> = store
         .slots()?
         .into_iter()
-        .filter(|slot| codecafe_runner::liveness::is_alive(&slot.holder))
+        .filter(|slot| alive.of(&slot.holder))
         .collect();
     let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
     for slot in &slots {
         *by_provider.entry(slot.provider.clone()).or_default() += 1;
     }
+    let statuses = vec![
+        OrderStatus::Created,
+        OrderStatus::Running,
+        OrderStatus::AwaitingInput,
+        OrderStatus::FollowupRunning,
+        OrderStatus::FollowupAwaitingInput,
+    ];
+    let queued = store.queued_orders()?;
+    let mut stages: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for (order, stage) in store.active_stages(&statuses)? {
+        stages.entry(order).or_default().push(stage);
+    }
     let filter = OrderFilter {
-        statuses: vec![
-            OrderStatus::Created,
-            OrderStatus::Running,
-            OrderStatus::AwaitingInput,
-            OrderStatus::FollowupRunning,
-            OrderStatus::FollowupAwaitingInput,
-        ],
+        statuses,
         ..OrderFilter::all()
     };
     let now = jiff::Timestamp::now().as_millisecond();
     let mut orders = Vec::new();
     for order in store.list_orders(&filter)? {
-        let queued = order.status == OrderStatus::Created
-            && store
-                .last_event_of_kind(order.id, "order:queued", 0)?
-                .is_some();
+        let queued = order.status == OrderStatus::Created && queued.contains(&order.id);
         if order.status == OrderStatus::Created && !queued {
             continue;
         }
-        let stages = store
-            .stage_runs(order.id)?
-            .into_iter()
-            .filter(|r| matches!(r.status, StageStatus::Running | StageStatus::AwaitingInput))
-            .map(|r| r.stage_id)
-            .collect();
         orders.push(StatusRow {
             id: order.id,
             cafe: order.cafe_id.clone(),
             recipe: order.recipe_id.clone(),
             status: order.status,
             queued,
-            stages,
+            stages: stages.remove(&order.id).unwrap_or_default(),
             elapsed_secs: order
                 .started_at
                 .map(|at| (now - at.as_millisecond()).max(0) / 1000),
-            runner_alive: holder_alive(&order),
+            runner_alive: holder_fresh(&order)
+                && order
+                    .runner
+                    .as_deref()
+                    .is_some_and(|runner| alive.of(runner)),
             runner: order.runner.clone(),
             agents: slots
                 .iter()
@@ -127,4 +130,17 @@ pub fn status(service: &Service) -> Result<Status> {
             caps: store.pool_caps()?,
         },
     })
+}
+
+/// Whether processes live, each looked up once.
+#[derive(Default)]
+struct Liveness(HashMap<String, bool>);
+
+impl Liveness {
+    fn of(&mut self, holder: &str) -> bool {
+        *self
+            .0
+            .entry(holder.to_owned())
+            .or_insert_with(|| codecafe_runner::liveness::is_alive(holder))
+    }
 }

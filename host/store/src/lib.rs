@@ -55,6 +55,7 @@ pub mod approvals;
 pub mod error;
 pub mod event;
 pub mod model;
+mod overview;
 pub mod schema;
 pub mod slots;
 mod sql;

@@ -889,3 +889,56 @@ fn orders_and_events_serialize_as_camel_case_with_rfc3339_times() {
     let back: codecafe_store::Event = serde_json::from_str(&line).expect("parse back");
     assert_eq!(back, event);
 }
+
+#[test]
+fn the_overview_queries_find_queued_orders_and_active_stages_in_one_query_each() {
+    use codecafe_store::event::OrderQueued;
+    let (_dir, store) = temp_store();
+    let create = || {
+        store
+            .create_order(&NewOrder::new("cafe", "moon"))
+            .expect("create")
+            .id
+    };
+    let (queued, fresh, running, done) = (create(), create(), create(), create());
+    store
+        .append_event(
+            queued,
+            &EventBody::OrderQueued(OrderQueued { running: 1, max: 1 }),
+        )
+        .expect("queued");
+    // A queued order that has started since is no longer queued.
+    store
+        .append_event(
+            running,
+            &EventBody::OrderQueued(OrderQueued { running: 1, max: 1 }),
+        )
+        .expect("queued");
+    for id in [running, done] {
+        store.update_status(id, OrderAction::Start).expect("start");
+        store
+            .start_stage_run(&NewStageRun::new(id, "analyze"))
+            .expect("stage");
+    }
+    store
+        .start_stage_run(&NewStageRun::new(running, "code"))
+        .expect("stage");
+    store
+        .update_status(done, OrderAction::Cancel)
+        .expect("cancel");
+
+    let found = store.queued_orders().expect("queued orders");
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), vec![queued]);
+    assert!(!store.queued_orders().expect("again").contains(&fresh));
+    let active = store
+        .active_stages(&[OrderStatus::Created, OrderStatus::Running])
+        .expect("active stages");
+    assert_eq!(
+        active,
+        vec![
+            (running, "analyze".to_owned()),
+            (running, "code".to_owned())
+        ],
+        "the cancelled order's stage is not in flight"
+    );
+}
