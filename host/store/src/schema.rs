@@ -317,6 +317,13 @@ pub(crate) enum Migrated {
 
 /// Brings the database up to [`SCHEMA_VERSION`], one transaction per migration.
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<Migrated> {
+    // Nearly every open finds the schema current: a plain read says so without the write lock,
+    // which a busy codecafe holds often (a `codecafe status` beside a thousand orders waited
+    // for it for most of a second).
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(Migrated::Current);
+    }
     loop {
         let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
