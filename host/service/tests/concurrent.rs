@@ -60,3 +60,102 @@ fn a_service_is_shared_by_threads_running_orders_at_once() {
     let store = service.store().expect("store");
     assert!(store.slots().expect("slots").is_empty(), "no slot leaked");
 }
+
+#[test]
+fn orders_beyond_the_cafe_limit_wait_in_line_in_one_process_and_can_be_cancelled_there() {
+    use codecafe_service::{cafes, trust};
+    use std::sync::mpsc;
+    let home = tempfile::tempdir().expect("home");
+    let mut paths = Paths::under(home.path().to_owned());
+    paths.compiled = codecafe_test_support::shared_compile_cache();
+    let service = Service::with_paths(paths);
+    let repo = codecafe_test_support::init_repo(&home.path().join("repo"), "main");
+    let cafe = cafes::init(&service, &repo, Some("line".to_owned()))
+        .expect("cafe")
+        .cafe;
+    cafes::update(
+        &service,
+        &cafe.id,
+        None,
+        &[("maxParallelOrders".to_owned(), "1".to_owned())],
+    )
+    .expect("maxParallelOrders");
+    let go = home.path().join("go");
+    let recipe = format!(
+        "name: wait\nworkflow:\n  stages: [wait]\nwait:\n  provider: command\n  command: \
+         \"while [ ! -f {} ]; do sleep 0.05; done; echo through\"\n",
+        go.display()
+    );
+    let workflows = cafe.orch().workflows();
+    std::fs::create_dir_all(&workflows).expect("workflows");
+    std::fs::write(workflows.join("wait.workflow.yml"), recipe).expect("recipe");
+    trust::trust(&service, &repo).expect("trust");
+    let request = |n: usize| NewOrderRequest {
+        scope: Scope::cafe(&cafe.id),
+        recipe: Some("wait".to_owned()),
+        prompt: format!("order {n}"),
+        vars: Vec::new(),
+        base: None,
+        prefix: None,
+        no_worktree: true,
+        max_cost: None,
+    };
+    // (order, event kind) as each run emits them.
+    let (tx, rx) = mpsc::channel::<(usize, String)>();
+    let tokens: Vec<CancelToken> = (0..3).map(|_| CancelToken::new()).collect();
+    let outcomes: Vec<RunOutcome> = std::thread::scope(|scope| {
+        let start = |n: usize| {
+            let (service, request, token, tx) = (&service, request(n), &tokens[n], tx.clone());
+            scope.spawn(move || {
+                let mut emit = |event: &codecafe_service::Event| {
+                    let _ = tx.send((n, event.kind().to_owned()));
+                };
+                execute::run(service, &request, token, &mut |_| {}, &mut emit)
+                    .expect("run")
+                    .1
+            })
+        };
+        let wait_for = |order: usize, kind: &str| loop {
+            let (n, seen) = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("order {order} never emitted {kind}"));
+            if n == order && seen == kind {
+                return;
+            }
+        };
+        // The first runs (its agent waits for `go`); the next two line up behind it.
+        let first = start(0);
+        wait_for(0, "stage:started");
+        let second = start(1);
+        wait_for(1, "order:queued");
+        let third = start(2);
+        wait_for(2, "order:queued");
+        // The third, behind the second, is cancelled while it sleeps in line (it looks at its
+        // token at least every second): nothing of it ran.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        tokens[2].cancel();
+        let third = third.join().expect("third");
+        std::fs::write(&go, "").expect("go");
+        vec![
+            first.join().expect("first"),
+            second.join().expect("second"),
+            third,
+        ]
+    });
+    let completed = RunOutcome::Completed {
+        failed_stages: vec![],
+    };
+    assert_eq!(
+        outcomes,
+        [completed.clone(), completed, RunOutcome::Cancelled]
+    );
+    let store = service.store().expect("store");
+    assert!(store.slots().expect("slots").is_empty(), "no slot leaked");
+    let orders = store
+        .list_orders(&codecafe_service::OrderFilter::all())
+        .expect("orders");
+    assert!(
+        orders.iter().all(|order| order.runner.is_none()),
+        "every place was given back: {orders:?}"
+    );
+}
