@@ -444,8 +444,9 @@ fn sigterm_stops_the_run_kills_its_agents_and_leaves_the_order_resumable() {
     assert_eq!(env.order()["status"], "cancelled");
 }
 
-#[test]
-fn a_cafe_runs_at_most_max_parallel_orders_and_the_next_queues_visibly() {
+/// A cafe that runs one order at a time, whose `wait` recipe's agent waits for the file `go`
+/// in the returned directory.
+fn one_at_a_time() -> (Env, tempfile::TempDir) {
     let work = tempfile::tempdir().expect("dir");
     let d = work.path().display().to_string();
     let recipe = format!(
@@ -463,6 +464,12 @@ fn a_cafe_runs_at_most_max_parallel_orders_and_the_next_queues_visibly() {
             "maxParallelOrders=1",
         ],
     );
+    (env, work)
+}
+
+#[test]
+fn a_cafe_runs_at_most_max_parallel_orders_and_the_next_queues_visibly() {
+    let (env, work) = one_at_a_time();
     let (mut first, mut first_lines) = env.spawn(&[
         "run",
         "--recipe",
@@ -510,5 +517,41 @@ fn a_cafe_runs_at_most_max_parallel_orders_and_the_next_queues_visibly() {
         rest.last().expect("event")["kind"],
         "order:completed",
         "{rest:?}"
+    );
+}
+
+#[test]
+fn a_queued_order_cancelled_from_another_terminal_ends_cancelled() {
+    let (env, work) = one_at_a_time();
+    let (mut first, mut first_lines) = env.spawn(&[
+        "run",
+        "--recipe",
+        "wait",
+        "--no-worktree",
+        "--json",
+        "first",
+    ]);
+    read_until(&mut first_lines, |e| e["kind"] == "order:output");
+    let (mut second, mut second_lines) = env.spawn(&[
+        "run",
+        "--recipe",
+        "wait",
+        "--no-worktree",
+        "--json",
+        "second",
+    ]);
+    read_until(&mut second_lines, |e| e["kind"] == "order:queued");
+    // Nobody holds the waiting order, so `order cancel` records the cancel itself; the run
+    // waiting for its place notices and ends as cancelled (exit 4), never running it.
+    let id = env.id();
+    env.cli.ok(&env.repo, &["order", "cancel", &id]);
+    assert_eq!(second.wait().expect("second").code(), Some(4));
+    std::fs::write(work.path().join("go"), "").expect("go");
+    assert_eq!(first.wait().expect("first").code(), Some(0));
+    let show = env.cli.json(&env.repo, &["order", "show", &id, "--json"]);
+    assert_eq!(show["order"]["status"], "cancelled", "{show}");
+    assert!(
+        show["stages"].as_array().is_none_or(Vec::is_empty),
+        "nothing of it ran: {show}"
     );
 }

@@ -14,7 +14,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use codecafe_engine::OrderAction;
+use codecafe_engine::{OrderAction, OrderStatus};
 use codecafe_store::event::{EventBody, OrderCancelled, OrderQueued};
 use codecafe_store::{Claim, Event, Order, StatusChange, Store};
 use uuid::Uuid;
@@ -118,7 +118,16 @@ pub fn wait_for_place<S: StoreAccess>(
         let mut cancelled = control.is_cancelled();
         if !cancelled && (first || last_cancel_look.elapsed() >= WAITING_POLL) {
             last_cancel_look = Instant::now();
-            cancelled = cancel_requested(&*store.store()?, order.id, &mut seen)?;
+            let store = store.store()?;
+            cancelled = cancel_requested(&store, order.id, &mut seen)?;
+            if !cancelled
+                && order.status != OrderStatus::Cancelled
+                && store.order(order.id)?.status == OrderStatus::Cancelled
+            {
+                // `order cancel` from another process found nobody holding the order (it
+                // waits here unclaimed) and recorded the cancel itself.
+                return Ok(Place::Ended(RunOutcome::Cancelled));
+            }
         }
         if cancelled {
             return cancel_queued(&*store.store()?, order, emit).map(Place::Ended);
