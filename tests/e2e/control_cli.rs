@@ -467,26 +467,17 @@ fn one_at_a_time() -> (Env, tempfile::TempDir) {
     (env, work)
 }
 
+/// Starts `codecafe run --recipe wait` of order `name`, without a worktree, with NDJSON events.
+fn run_wait(env: &Env, name: &str) -> (Child, std::io::Lines<std::io::BufReader<ChildStdout>>) {
+    env.spawn(&["run", "--recipe", "wait", "--no-worktree", "--json", name])
+}
+
 #[test]
 fn a_cafe_runs_at_most_max_parallel_orders_and_the_next_queues_visibly() {
     let (env, work) = one_at_a_time();
-    let (mut first, mut first_lines) = env.spawn(&[
-        "run",
-        "--recipe",
-        "wait",
-        "--no-worktree",
-        "--json",
-        "first",
-    ]);
+    let (mut first, mut first_lines) = run_wait(&env, "first");
     read_until(&mut first_lines, |e| e["kind"] == "order:output");
-    let (mut second, mut second_lines) = env.spawn(&[
-        "run",
-        "--recipe",
-        "wait",
-        "--no-worktree",
-        "--json",
-        "second",
-    ]);
+    let (mut second, mut second_lines) = run_wait(&env, "second");
     let queued = read_until(&mut second_lines, |e| e["kind"] == "order:queued");
     let queued = queued.last().expect("queued");
     assert_eq!(queued["payload"]["running"], 1, "{queued}");
@@ -523,23 +514,9 @@ fn a_cafe_runs_at_most_max_parallel_orders_and_the_next_queues_visibly() {
 #[test]
 fn a_queued_order_cancelled_from_another_terminal_ends_cancelled() {
     let (env, work) = one_at_a_time();
-    let (mut first, mut first_lines) = env.spawn(&[
-        "run",
-        "--recipe",
-        "wait",
-        "--no-worktree",
-        "--json",
-        "first",
-    ]);
+    let (mut first, mut first_lines) = run_wait(&env, "first");
     read_until(&mut first_lines, |e| e["kind"] == "order:output");
-    let (mut second, mut second_lines) = env.spawn(&[
-        "run",
-        "--recipe",
-        "wait",
-        "--no-worktree",
-        "--json",
-        "second",
-    ]);
+    let (mut second, mut second_lines) = run_wait(&env, "second");
     read_until(&mut second_lines, |e| e["kind"] == "order:queued");
     // Nobody holds the waiting order, so `order cancel` records the cancel itself; the run
     // waiting for its place notices and ends as cancelled (exit 4), never running it.
