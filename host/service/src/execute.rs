@@ -99,7 +99,11 @@ fn with_order_runner(
     emit: &mut dyn FnMut(&Event),
     body: impl FnOnce(&Runner<'_>, &mut dyn FnMut(&Event)) -> Result<RunOutcome>,
 ) -> Result<RunOutcome> {
-    let config = runner_config(service, cafe)?;
+    // What waiting needs: this process's runner id and the cafe's limit (nothing loaded).
+    let config = RunnerConfig {
+        max_parallel_orders: Some(cafe.settings.max_parallel_orders),
+        ..RunnerConfig::default()
+    };
     let control = linked(service, token);
     let slots = service.slots()?;
     let wait = QueueWait {

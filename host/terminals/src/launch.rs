@@ -184,7 +184,7 @@ extern "C" fn child_main(raw: *mut libc::c_void) -> libc::c_int {
         };
         // Handlers of codecafe's are not the agent's: back to the default (ignored signals
         // stay ignored, as across `execve`, except SIGPIPE, which Rust ignores for itself).
-        for signal in 1..libc::SIGRTMAX() {
+        for signal in 1..=libc::SIGRTMAX() {
             let mut current: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(signal, std::ptr::null(), &raw mut current) != 0 {
                 continue;
