@@ -384,17 +384,15 @@ impl PluginHost {
                 });
             }
         }
-        let pre = self
-            .inner
-            .prepare(&source, &component, kind, inspection.wit_version())?;
-        self.inner.linked.insert(
-            (
-                *source.hash.as_bytes(),
-                kind,
-                inspection.wit_version().map(str::to_owned),
-            ),
-            &pre,
+        let key = (
+            *source.hash.as_bytes(),
+            kind,
+            inspection.wit_version().map(str::to_owned),
         );
+        let pre = self.inner.linked.get_or_link(key, || {
+            self.inner
+                .prepare(&source, &component, kind, inspection.wit_version())
+        })?;
         let mut plugin = LoadedPlugin {
             host: Arc::clone(&self.inner),
             pre: Arc::new(prepare::LazyPre::ready(pre)),
@@ -464,7 +462,7 @@ impl PluginHost {
         let pre = match self
             .inner
             .linked
-            .get(&(*source.hash.as_bytes(), kind, wit_version.clone()))
+            .get((*source.hash.as_bytes(), kind, wit_version.clone()))
         {
             Some(pre) => prepare::LazyPre::ready(pre),
             None => prepare::LazyPre::lazy(source.clone(), kind, wit_version),

@@ -5,7 +5,7 @@
 //! linked it again for every order: 1,000 orders held 1,000 mappings (135 MiB resident).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::session::Pre;
 use crate::{HostInner, PluginError, PluginKind, PluginSource};
@@ -15,8 +15,6 @@ pub(crate) struct LazyPre {
     cell: OnceLock<Pre>,
     /// The component to load, for a plugin that came from the index.
     source: Option<(PluginSource, PluginKind, Option<String>)>,
-    /// Makes one session at a time link it.
-    init: Mutex<()>,
 }
 
 impl LazyPre {
@@ -25,7 +23,6 @@ impl LazyPre {
         Self {
             cell: OnceLock::from(pre),
             source: None,
-            init: Mutex::new(()),
         }
     }
 
@@ -38,17 +35,12 @@ impl LazyPre {
         Self {
             cell: OnceLock::new(),
             source: Some((source, kind, wit_version)),
-            init: Mutex::new(()),
         }
     }
 
-    /// The linked component, loading and linking it first if needed. A failure is returned
-    /// (and tried again next time), not kept.
+    /// The linked component, loading and linking it first if the host has not yet. A failure
+    /// is returned (and tried again next time), not kept.
     pub(crate) fn get(&self, host: &HostInner) -> Result<&Pre, PluginError> {
-        if let Some(pre) = self.cell.get() {
-            return Ok(pre);
-        }
-        let _one_at_a_time = self.init.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(pre) = self.cell.get() {
             return Ok(pre);
         }
@@ -59,15 +51,10 @@ impl LazyPre {
             });
         };
         let key = (*source.hash.as_bytes(), *kind, wit_version.clone());
-        let pre = match host.linked.get(&key) {
-            Some(pre) => pre,
-            None => {
-                let component = host.compile(source)?;
-                let pre = host.prepare(source, &component, *kind, wit_version.as_deref())?;
-                host.linked.insert(key, &pre);
-                pre
-            }
-        };
+        let pre = host.linked.get_or_link(key, || {
+            let component = host.compile(source)?;
+            host.prepare(source, &component, *kind, wit_version.as_deref())
+        })?;
         Ok(self.cell.get_or_init(|| pre))
     }
 
@@ -82,26 +69,47 @@ impl LazyPre {
 pub(crate) type LinkKey = ([u8; 32], PluginKind, Option<String>);
 
 /// The components a host has linked, shared by every plugin (and registry) that names the same
-/// bytes. Bounded by the distinct components a process loads.
+/// bytes; bounded by the distinct components a process loads. Each has its own lock, so the
+/// first sessions of many orders at once link it once, and linking one component does not
+/// hold up sessions of another.
 #[derive(Default)]
 pub(crate) struct Linked {
-    map: Mutex<HashMap<LinkKey, Pre>>,
+    map: Mutex<HashMap<LinkKey, Arc<Mutex<Option<Pre>>>>>,
 }
 
 impl Linked {
-    pub(crate) fn get(&self, key: &LinkKey) -> Option<Pre> {
-        self.map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned()
+    fn slot(&self, key: LinkKey) -> Arc<Mutex<Option<Pre>>> {
+        Arc::clone(
+            self.map
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(key)
+                .or_default(),
+        )
     }
 
-    pub(crate) fn insert(&self, key: LinkKey, pre: &Pre) {
-        self.map
+    /// The component linked under `key`, if it is.
+    pub(crate) fn get(&self, key: LinkKey) -> Option<Pre> {
+        self.slot(key)
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_insert_with(|| pre.clone());
+            .clone()
+    }
+
+    /// The component linked under `key`, linked first by `link` (once, whoever asks at the
+    /// same time waits for it).
+    pub(crate) fn get_or_link(
+        &self,
+        key: LinkKey,
+        link: impl FnOnce() -> Result<Pre, PluginError>,
+    ) -> Result<Pre, PluginError> {
+        let slot = self.slot(key);
+        let mut linked = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pre) = &*linked {
+            return Ok(pre.clone());
+        }
+        let pre = link()?;
+        *linked = Some(pre.clone());
+        Ok(pre)
     }
 }

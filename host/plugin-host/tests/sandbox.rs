@@ -287,3 +287,30 @@ fn a_corrupt_cache_entry_of_an_indexed_plugin_is_recompiled_when_it_is_used() {
         .expect("recompiled and instantiated");
     assert_eq!(host.stats().compiled, 1);
 }
+
+#[test]
+fn first_sessions_of_a_plugin_loaded_by_many_registries_at_once_link_it_once() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let path = fixture_plugin("sleeper");
+    cached_host(cache.path())
+        .load(sleeper(&path))
+        .expect("loads");
+    // Each order loads its own registry; their first sessions start together.
+    let host = cached_host(cache.path());
+    let loads: Vec<_> = (0..4)
+        .map(|_| host.load(sleeper(&path)).expect("known from the index"))
+        .collect();
+    let start = std::sync::Barrier::new(loads.len());
+    std::thread::scope(|scope| {
+        for plugin in &loads {
+            let start = &start;
+            scope.spawn(move || {
+                start.wait();
+                plugin.provider_session().expect("instantiates");
+            });
+        }
+    });
+    assert!(loads.iter().all(|plugin| plugin.is_linked()));
+    assert_eq!(host.stats().compiled, 0);
+    assert_eq!(host.stats().cache_hits, 1, "loaded and linked once");
+}
