@@ -231,7 +231,8 @@ impl OrderQueue {
     }
 
     /// How many orders of `cafe` wait here.
-    pub fn waiting(&self, cafe: &str) -> usize {
+    #[cfg(test)]
+    fn waiting(&self, cafe: &str) -> usize {
         self.cafes().get(cafe).map_or(0, VecDeque::len)
     }
 }
