@@ -3,18 +3,17 @@
 
 use std::sync::Arc;
 
+mod common;
+
 use codecafe_service::orders::NewOrderRequest;
-use codecafe_service::{CancelToken, Paths, RunOutcome, Scope, Service, demo, execute};
+use codecafe_service::{CancelToken, RunOutcome, Scope, Service, demo, execute};
 
 #[test]
 fn a_service_is_shared_by_threads_running_orders_at_once() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Service>();
     let home = tempfile::tempdir().expect("home");
-    // The tests share one compile cache, so the built-ins are compiled once.
-    let mut paths = Paths::under(home.path().to_owned());
-    paths.compiled = codecafe_test_support::shared_compile_cache();
-    let service = Arc::new(Service::with_paths(paths));
+    let service = Arc::new(common::service(home.path()));
     let demo = demo::setup(&service, Some(&home.path().join("demo"))).expect("demo repository");
     let request = |n: usize| NewOrderRequest {
         scope: Scope::cafe(&demo.cafe.id),
@@ -63,43 +62,17 @@ fn a_service_is_shared_by_threads_running_orders_at_once() {
 
 #[test]
 fn orders_beyond_the_cafe_limit_wait_in_line_in_one_process_and_can_be_cancelled_there() {
-    use codecafe_service::{cafes, trust};
     use std::sync::mpsc;
     let home = tempfile::tempdir().expect("home");
-    let mut paths = Paths::under(home.path().to_owned());
-    paths.compiled = codecafe_test_support::shared_compile_cache();
-    let service = Service::with_paths(paths);
-    let repo = codecafe_test_support::init_repo(&home.path().join("repo"), "main");
-    let cafe = cafes::init(&service, &repo, Some("line".to_owned()))
-        .expect("cafe")
-        .cafe;
-    cafes::update(
-        &service,
-        &cafe.id,
-        None,
-        &[("maxParallelOrders".to_owned(), "1".to_owned())],
-    )
-    .expect("maxParallelOrders");
+    let service = common::service(home.path());
     let go = home.path().join("go");
     let recipe = format!(
         "name: wait\nworkflow:\n  stages: [wait]\nwait:\n  provider: command\n  command: \
          \"while [ ! -f {} ]; do sleep 0.05; done; echo through\"\n",
         go.display()
     );
-    let workflows = cafe.orch().workflows();
-    std::fs::create_dir_all(&workflows).expect("workflows");
-    std::fs::write(workflows.join("wait.workflow.yml"), recipe).expect("recipe");
-    trust::trust(&service, &repo).expect("trust");
-    let request = |n: usize| NewOrderRequest {
-        scope: Scope::cafe(&cafe.id),
-        recipe: Some("wait".to_owned()),
-        prompt: format!("order {n}"),
-        vars: Vec::new(),
-        base: None,
-        prefix: None,
-        no_worktree: true,
-        max_cost: None,
-    };
+    let cafe = common::cafe_with_recipe(&service, home.path(), "line", 1, "wait", &recipe);
+    let request = |n: usize| common::request(&cafe, "wait", format!("order {n}"));
     // (order, event kind) as each run emits them.
     let (tx, rx) = mpsc::channel::<(usize, String)>();
     let tokens: Vec<CancelToken> = (0..3).map(|_| CancelToken::new()).collect();
