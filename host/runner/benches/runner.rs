@@ -311,13 +311,7 @@ fn concurrent_orders(count: usize) {
         r#"[{"print": "working on it"}, {"sleep_ms": 200}, {"print": "wrote the change"}, {"print": "done"}]"#,
     )
     .expect("script");
-    let argv = serde_json::to_string(&[
-        codecafe_test_support::fake_agent()
-            .to_string_lossy()
-            .into_owned(),
-        script.to_string_lossy().into_owned(),
-    ])
-    .expect("json");
+    let argv = codecafe_test_support::fake_agent_command(&script);
     let cafe = Cafe::new(&format!(
         "name: one\nworkflow:\n  stages: [work]\nwork:\n  provider: command\n  command: {argv}\n"
     ));
@@ -338,23 +332,10 @@ fn concurrent_orders(count: usize) {
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
-        let handles: Vec<_> = (0..count)
-            .map(|n| {
-                let cafe = &cafe;
-                let slots = &slots;
-                std::thread::Builder::new()
-                    .stack_size(1 << 20)
-                    .spawn_scoped(scope, move || {
-                        let store = Store::open(&cafe.db).expect("store");
-                        cafe.run(&store, slots, &format!("order {n}"), &mut |_, _| {})
-                    })
-                    .expect("thread")
-            })
-            .collect();
-        let outcomes = handles
-            .into_iter()
-            .map(|h| h.join().expect("order thread"))
-            .collect();
+        let outcomes = codecafe_test_support::on_threads(count, 1 << 20, |n| {
+            let store = Store::open(&cafe.db).expect("store");
+            cafe.run(&store, &slots, &format!("order {n}"), &mut |_, _| {})
+        });
         done.store(true, Ordering::Relaxed);
         outcomes
     });

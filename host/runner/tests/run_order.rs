@@ -330,17 +330,6 @@ fn await_user_ends_the_run_awaiting_input_with_the_questions() {
     );
 }
 
-fn fake_agent_command(script: &str) -> String {
-    // An argv list (JSON is YAML): the fake agent with its script as the first argument.
-    let argv = vec![
-        codecafe_test_support::fake_agent()
-            .to_string_lossy()
-            .into_owned(),
-        script.to_owned(),
-    ];
-    serde_json::to_string(&argv).expect("json")
-}
-
 #[test]
 fn a_stage_past_its_timeout_is_killed_and_fails() {
     let script_dir = tempfile::tempdir().expect("tempdir");
@@ -352,7 +341,7 @@ fn a_stage_past_its_timeout_is_killed_and_fails() {
     .expect("script");
     let recipe = format!(
         "name: slow\nworkflow:\n  stages: [slow]\nslow:\n  provider: command\n  command: {}\n  timeout: 1s\n",
-        fake_agent_command(&script.to_string_lossy())
+        codecafe_test_support::fake_agent_command(&script)
     );
     let s = setup(&recipe);
     let started = Instant::now();
@@ -685,7 +674,7 @@ fn an_interrupt_kills_the_agents_group_and_cancels_the_order() {
     .expect("script");
     let recipe = format!(
         "name: slow\nworkflow:\n  stages: [slow, next]\nslow:\n  provider: command\n  command: {}\n{}",
-        fake_agent_command(&script.to_string_lossy()),
+        codecafe_test_support::fake_agent_command(&script),
         stage("next", "echo next > next.txt", "")
     );
     let s = setup(&recipe);

@@ -38,6 +38,9 @@
 //! ≤ 300 MiB at 1,000 orders; CLI < 50 ms; all complete) and `met` / `MISSED`; nothing here
 //! asserts a timing.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use codecafe_test_support::procfs::{cpu_times, status_kb};
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -45,11 +48,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use codecafe_service::orders::NewOrderRequest;
-use codecafe_service::{
-    CancelToken, OrderFilter, OrderStatus, Paths, RunOutcome, Scope, Service, cafes, execute,
-    settings, trust,
-};
+use codecafe_service::{CancelToken, OrderFilter, OrderStatus, RunOutcome, execute, settings};
 use serde_json::{Value, json};
 
 /// The machine-wide cap on agents running at once.
@@ -458,55 +457,27 @@ fn print_curve(rows: &[SizeResult]) {
 /// Sets up the home, runs a warm-up order, then `n` orders at once; prints `SCALE-RUNNING`
 /// when they start and `SCALE-RESULT <json>` at the end.
 fn child(n: usize, home: &Path) {
-    let mut paths = Paths::under(home.to_owned());
-    paths.compiled = codecafe_test_support::shared_compile_cache();
-    let service = Service::with_paths(paths);
+    let service = common::service(home);
     settings::set(&service, "pool.max", &POOL_MAX.to_string()).expect("pool.max");
     let script = home.join("script.json");
     std::fs::write(&script, SCRIPT).expect("script");
-    let argv = serde_json::to_string(&[
-        codecafe_test_support::fake_agent()
-            .to_string_lossy()
-            .into_owned(),
-        script.to_string_lossy().into_owned(),
-    ])
-    .expect("json");
+    let argv = codecafe_test_support::fake_agent_command(&script);
     let recipe = format!(
         "name: scale\nworkflow:\n  stages: [work]\nwork:\n  provider: command\n  command: {argv}\n"
     );
-    let mut cafe_ids = Vec::new();
-    for c in 0..CAFES {
-        let repo =
-            codecafe_test_support::init_repo(&home.join("repos").join(format!("cafe{c}")), "main");
-        let cafe = cafes::init(&service, &repo, Some(format!("cafe{c}")))
-            .expect("cafe")
-            .cafe;
-        cafes::update(
-            &service,
-            &cafe.id,
-            None,
-            &[(
-                "maxParallelOrders".to_owned(),
-                MAX_PARALLEL_ORDERS.to_string(),
-            )],
-        )
-        .expect("maxParallelOrders");
-        let workflows = cafe.orch().workflows();
-        std::fs::create_dir_all(&workflows).expect("workflows");
-        std::fs::write(workflows.join("scale.workflow.yml"), &recipe).expect("recipe");
-        trust::trust(&service, &repo).expect("trust");
-        cafe_ids.push(cafe.id);
-    }
-    let request = |i: usize| NewOrderRequest {
-        scope: Scope::cafe(&cafe_ids[i % CAFES]),
-        recipe: Some("scale".to_owned()),
-        prompt: format!("order {i}"),
-        vars: Vec::new(),
-        base: None,
-        prefix: None,
-        no_worktree: true,
-        max_cost: None,
-    };
+    let cafe_ids: Vec<String> = (0..CAFES)
+        .map(|c| {
+            common::cafe_with_recipe(
+                &service,
+                home,
+                &format!("cafe{c}"),
+                MAX_PARALLEL_ORDERS,
+                "scale",
+                &recipe,
+            )
+        })
+        .collect();
+    let request = |i: usize| common::request(&cafe_ids[i % CAFES], "scale", format!("order {i}"));
     let run = |i: usize| {
         execute::run(
             &service,
@@ -536,23 +507,11 @@ fn child(n: usize, home: &Path) {
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let run = &run;
-                std::thread::Builder::new()
-                    .stack_size(ORDER_STACK)
-                    .spawn_scoped(scope, move || {
-                        run(i)
-                            .map(|(_, outcome)| outcome)
-                            .map_err(|e| e.to_string())
-                    })
-                    .expect("order thread")
-            })
-            .collect();
-        let outcomes = handles
-            .into_iter()
-            .map(|h| h.join().expect("order thread"))
-            .collect();
+        let outcomes = codecafe_test_support::on_threads(n, ORDER_STACK, |i| {
+            run(i)
+                .map(|(_, outcome)| outcome)
+                .map_err(|e| e.to_string())
+        });
         done.store(true, Ordering::Relaxed);
         outcomes
     });

@@ -101,6 +101,35 @@ pub const HOSTILE_FIXTURES: &[&str] = &[
     "wrong-version",
 ];
 
+/// `work(0)` … `work(count - 1)`, all at once, each on a thread of its own with a `stack`-byte
+/// stack; their results in that order.
+///
+/// # Panics
+/// If a thread cannot start or `work` panics.
+pub fn on_threads<T: Send>(count: usize, stack: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .map(|i| {
+                let work = &work;
+                std::thread::Builder::new()
+                    .stack_size(stack)
+                    .spawn_scoped(scope, move || work(i))
+                    .expect("a thread")
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("the thread ends"))
+            .collect()
+    })
+}
+
+/// A recipe stage's `command` running the fake agent with the script file `script`: an argv
+/// list as JSON (which YAML reads as a list).
+pub fn fake_agent_command(script: &Path) -> String {
+    serde_json::json!([fake_agent(), script]).to_string()
+}
+
 /// The `fake-agent` binary (`tests/fake-agent`), built once per test process by a nested
 /// `cargo build` into its own target directory (so it never waits on the outer build's lock).
 ///
