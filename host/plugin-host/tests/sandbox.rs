@@ -201,6 +201,16 @@ fn cached_host(dir: &std::path::Path) -> PluginHost {
     .expect("host")
 }
 
+/// Overwrites the files of the compile cache in `dir` that `which` picks with garbage.
+fn corrupt_cache(dir: &std::path::Path, which: impl Fn(&std::path::Path) -> bool) {
+    for entry in std::fs::read_dir(dir).expect("cache dir") {
+        let path = entry.expect("entry").path();
+        if which(&path) {
+            std::fs::write(path, b"garbage").expect("corrupt");
+        }
+    }
+}
+
 /// The sleeper fixture plugin's file as a user's plugin.
 fn sleeper(path: &std::path::Path) -> PluginSource {
     PluginSource::from_file(path, Origin::User).expect("file")
@@ -258,9 +268,7 @@ fn a_corrupt_cache_entry_is_recompiled() {
     cached_host(cache.path())
         .load(sleeper(&path))
         .expect("loads");
-    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
-        std::fs::write(entry.expect("entry").path(), b"garbage").expect("corrupt");
-    }
+    corrupt_cache(cache.path(), |_| true);
     let host = cached_host(cache.path());
     host.load(sleeper(&path)).expect("recompiles");
     assert_eq!(host.stats().compiled, 1);
@@ -273,12 +281,9 @@ fn a_corrupt_cache_entry_of_an_indexed_plugin_is_recompiled_when_it_is_used() {
     cached_host(cache.path())
         .load(sleeper(&path))
         .expect("loads");
-    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "cwasm") {
-            std::fs::write(path, b"garbage").expect("corrupt");
-        }
-    }
+    corrupt_cache(cache.path(), |file| {
+        file.extension().is_some_and(|e| e == "cwasm")
+    });
     let host = cached_host(cache.path());
     let plugin = host.load(sleeper(&path)).expect("known from the index");
     assert_eq!(host.stats().compiled, 0);
